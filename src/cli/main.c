@@ -1,0 +1,542 @@
+/*
+ * The vtsim command: run, compare, trace info, params.
+ * Exit status: 0 success, 1 a run or input failed (one-line message on
+ * stderr), 2 a usage error, 130 interrupted (finished runs are kept).
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/run.h"
+#include "cpu/params.h"
+#include "db/db.h"
+#include "stats/counters.h"
+#include "trace/trace.h"
+#include "util/u64map.h"
+#include "vmcs/vmcs.h"
+
+#define DEFAULT_DB "results/vtsim.db"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void die_usage(const char *cmd, const char *msg)
+{
+	fprintf(stderr, "vtsim%s%s: %s\nTry 'vtsim%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "", msg,
+		cmd ? " " : "", cmd ? cmd : "");
+	exit(2);
+}
+
+/* ---- progress on a terminal ------------------------------------------- */
+
+struct progress {
+	const char *label;
+	double last;
+	bool shown;
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void show_progress(void *ctx, uint64_t done, uint64_t total, uint64_t cycles)
+{
+	struct progress *pg = ctx;
+	double t = mono();
+	if (t - pg->last < 0.25)
+		return;
+	pg->last = t;
+	pg->shown = true;
+	fprintf(stderr, "\r[%s] %5.1f%% of %.1f MiB read, %.3g cycles simulated ", pg->label,
+		total ? 100.0 * (double)done / (double)total : 0.0, (double)total / 1048576.0, (double)cycles);
+	fflush(stderr);
+}
+
+static void end_progress(struct progress *pg)
+{
+	if (pg->shown)
+		fprintf(stderr, "\r%*s\r", 78, "");
+	pg->shown = false;
+}
+
+/* ---- options shared by run and compare --------------------------------- */
+
+struct run_opts {
+	const char *trace;
+	const char *db_path;
+	bool store;
+	struct sim_params params;
+	enum sim_mode modes[MODE_COUNT];
+	int nmodes;
+};
+
+static void add_modes(struct run_opts *o, const char *cmd, const char *list)
+{
+	char buf[256], err[CPU_ERR_LEN];
+	snprintf(buf, sizeof(buf), "%s", list);
+	o->nmodes = 0;
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		enum sim_mode m;
+		if (mode_parse(tok, &m, err) < 0)
+			die_usage(cmd, err);
+		for (int i = 0; i < o->nmodes; i++)
+			if (o->modes[i] == m)
+				die_usage(cmd, "a mode is listed twice");
+		o->modes[o->nmodes++] = m;
+	}
+	if (!o->nmodes)
+		die_usage(cmd, "--modes needs at least one mode");
+}
+
+static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_opts *o, const char *help)
+{
+	static const struct option longopts[] = {
+		{"trace", required_argument, NULL, 't'}, {"mode", required_argument, NULL, 'm'},
+		{"modes", required_argument, NULL, 'M'}, {"vpid", required_argument, NULL, 'v'},
+		{"set", required_argument, NULL, 's'},   {"db", required_argument, NULL, 'd'},
+		{"no-store", no_argument, NULL, 'n'},    {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	char err[256];
+	bool is_run = !strcmp(cmd, "run");
+	memset(o, 0, sizeof(*o));
+	o->db_path = DEFAULT_DB;
+	o->store = true;
+	params_defaults(&o->params);
+	if (!is_run) {
+		o->modes[0] = MODE_NATIVE;
+		o->modes[1] = MODE_EPT;
+		o->nmodes = 2;
+	}
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "t:m:s:d:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			o->trace = optarg;
+			break;
+		case 'm':
+			if (!is_run)
+				die_usage(cmd, "use --modes with compare");
+			add_modes(o, cmd, optarg);
+			if (o->nmodes != 1)
+				die_usage(cmd, "--mode takes one mode (use compare for several)");
+			break;
+		case 'M':
+			if (is_run)
+				die_usage(cmd, "use --mode with run");
+			add_modes(o, cmd, optarg);
+			break;
+		case 'v': {
+			char a[64];
+			snprintf(a, sizeof(a), "vmx.vpid=%s", optarg);
+			if (params_set(&o->params, a, err) < 0)
+				die_usage(cmd, "--vpid takes on or off");
+			break;
+		}
+		case 's':
+			if (params_set(&o->params, optarg, err) < 0)
+				die_usage(cmd, err);
+			break;
+		case 'd':
+			o->db_path = optarg;
+			break;
+		case 'n':
+			o->store = false;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			exit(0);
+		default:
+			die_usage(cmd, "bad option");
+		}
+	}
+	if (optind < argc)
+		die_usage(cmd, "unexpected argument (options only)");
+	if (!o->trace)
+		die_usage(cmd, "--trace is required");
+	if (is_run && o->nmodes != 1)
+		die_usage(cmd, "--mode is required (native or ept)");
+	if (params_validate(&o->params, err) < 0)
+		die_usage(cmd, err);
+}
+
+/* ---- storing ------------------------------------------------------------ */
+
+static struct db *open_db(const char *path)
+{
+	char err[DB_ERR_LEN];
+	if (db_ensure_parent_dir(path, err) < 0) {
+		fprintf(stderr, "vtsim: %s\n", err);
+		return NULL;
+	}
+	struct db *db = db_open(path, err);
+	if (!db)
+		fprintf(stderr, "vtsim: %s\n", err);
+	return db;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+static int64_t store_run(struct db *db, const struct run_opts *o, enum sim_mode mode, const struct run_result *r,
+			 const char *group)
+{
+	struct db_counter ctrs[CTR_COUNT];
+	struct db_exit exits[EXIT_REASON_MAX];
+	size_t nexits = 0;
+	for (int i = 0; i < CTR_COUNT; i++)
+		ctrs[i] = (struct db_counter){counter_table[i].name, r->ctr.v[i]};
+	for (unsigned i = 0; i < EXIT_REASON_MAX; i++)
+		if (r->exits[i].count)
+			exits[nexits++] = (struct db_exit){i, exit_reason_name(i), r->exits[i].count, r->exits[i].cycles};
+	char *json = params_json(&o->params);
+	struct db_run run = {
+		.trace_path = o->trace,
+		.trace_name = base_name(o->trace),
+		.trace_checksum = r->checksum,
+		.trace_format = r->format,
+		.mode = mode_name(mode),
+		.params_json = json ? json : "{}",
+		.version = PACKAGE_VERSION,
+		.group_id = group,
+		.started_unix = r->started_unix,
+		.finished_unix = r->finished_unix,
+		.wall_seconds = r->wall_seconds,
+		.counters = ctrs,
+		.n_counters = CTR_COUNT,
+		.exits = exits,
+		.n_exits = nexits,
+	};
+	char err[DB_ERR_LEN];
+	int64_t id = db_store_run(db, &run, err);
+	free(json);
+	if (id < 0)
+		fprintf(stderr, "vtsim: %s\n", err);
+	return id;
+}
+
+/* ---- the side-by-side table --------------------------------------------- */
+
+static void print_table(const struct run_opts *o, const struct run_result *res, const int64_t *ids)
+{
+	const int n = o->nmodes;
+	const struct run_result *native = NULL;
+	for (int i = 0; i < n; i++)
+		if (o->modes[i] == MODE_NATIVE)
+			native = &res[i];
+
+	printf("trace    %s (%s, %.1f MiB, xxh3 %s)\n", o->trace, res[0].format, (double)res[0].trace_bytes / 1048576.0,
+	       res[0].checksum);
+	printf("params   vpid=%s ept.ad=%s tlb l1i %" PRIu64 "/%" PRIu64 "w l1d %" PRIu64 "/%" PRIu64
+	       "w l2 %" PRIu64 "/%" PRIu64 "w, mem.ref_cycles=%" PRIu64 "\n\n",
+	       o->params.vmx_vpid ? "on" : "off", o->params.ept_ad ? "on" : "off", o->params.tlb_l1i_entries,
+	       o->params.tlb_l1i_ways, o->params.tlb_l1d_entries, o->params.tlb_l1d_ways, o->params.tlb_l2_entries,
+	       o->params.tlb_l2_ways, o->params.mem_ref_cycles);
+	printf("%-28s", "");
+	for (int i = 0; i < n; i++)
+		printf("%18s", mode_name(o->modes[i]));
+	printf("\n");
+
+	static const struct {
+		const char *label;
+		enum counter_id id;
+	} rows[] = {
+		{"cycles", CTR_CPU_CYCLES},
+		{"instructions", CTR_CPU_INSTRUCTIONS},
+		{"  cycles: base", CTR_CPU_CYCLES_BASE},
+		{"  cycles: L2 TLB hits", CTR_CPU_CYCLES_TLB},
+		{"  cycles: page walks", CTR_CPU_CYCLES_WALK},
+		{"  cycles: guest kernel", CTR_CPU_CYCLES_GUEST_KERNEL},
+		{"  cycles: VM exit/entry", CTR_CPU_CYCLES_VMEXIT},
+		{"  cycles: VMM", CTR_CPU_CYCLES_VMM},
+		{"L1 ITLB misses", CTR_TLB_L1I_MISS},
+		{"L1 DTLB misses", CTR_TLB_L1D_MISS},
+		{"L2 TLB misses", CTR_TLB_L2_MISS},
+		{"page walks", CTR_WALK_COUNT},
+		{"walk refs: guest dimension", CTR_WALK_GUEST_REFS},
+		{"walk refs: EPT dimension", CTR_WALK_EPT_REFS},
+		{"walk refs: A/D writes", CTR_WALK_GUEST_AD_WRITES},
+		{"guest kernel EPT refs", CTR_WALK_KERNEL_EPT_REFS},
+		{"guest page faults", CTR_GUEST_PF},
+		{"VM exits", CTR_VMX_EXITS},
+	};
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		printf("%-28s", rows[r].label);
+		for (int i = 0; i < n; i++)
+			printf("%18" PRIu64, res[i].ctr.v[rows[r].id]);
+		printf("\n");
+		if (rows[r].id == CTR_CPU_CYCLES && native) {
+			printf("%-28s", "overhead over native");
+			for (int i = 0; i < n; i++) {
+				double nat = (double)native->ctr.v[CTR_CPU_CYCLES];
+				double ov = nat > 0 ? 100.0 * ((double)res[i].ctr.v[CTR_CPU_CYCLES] - nat) / nat : 0.0;
+				printf("%17.2f%%", ov);
+			}
+			printf("\n");
+		}
+		if (rows[r].id == CTR_WALK_EPT_REFS) {
+			printf("%-28s", "walk refs per walk");
+			for (int i = 0; i < n; i++) {
+				uint64_t w = res[i].ctr.v[CTR_WALK_COUNT];
+				uint64_t refs = res[i].ctr.v[CTR_WALK_GUEST_REFS] + res[i].ctr.v[CTR_WALK_EPT_REFS];
+				printf("%18.2f", w ? (double)refs / (double)w : 0.0);
+			}
+			printf("\n");
+		}
+	}
+	for (unsigned e = 0; e < EXIT_REASON_MAX; e++) {
+		bool any = false;
+		for (int i = 0; i < n; i++)
+			any |= res[i].exits[e].count != 0;
+		if (!any)
+			continue;
+		char label[64];
+		snprintf(label, sizeof(label), "  exit %s", exit_reason_name(e));
+		printf("%-28s", label);
+		for (int i = 0; i < n; i++)
+			printf("%18" PRIu64, res[i].exits[e].count);
+		printf("\n%-28s", "    cycles");
+		for (int i = 0; i < n; i++)
+			printf("%18" PRIu64, res[i].exits[e].cycles);
+		printf("\n");
+	}
+	if (ids) {
+		printf("%-28s", "stored as run id");
+		for (int i = 0; i < n; i++)
+			printf("%18" PRId64, ids[i]);
+		printf("\n");
+	}
+}
+
+static const char run_help[] =
+	"Usage: vtsim run --trace T --mode native|ept [options]\n"
+	"       vtsim compare --trace T [--modes native,ept] [options]\n"
+	"\n"
+	"Run a trace (a Valgrind lackey log, plain or zstd-compressed) in one mode\n"
+	"(run) or in several side by side (compare), print the results and store\n"
+	"every run in the SQLite database.\n"
+	"\n"
+	"  -t, --trace T        the trace file\n"
+	"  -m, --mode M         run: native or ept\n"
+	"      --modes M,M      compare: modes to run (default native,ept)\n"
+	"      --vpid on|off    \"enable VPID\" for VMX modes (default on); off flushes\n"
+	"                       the TLB on every VM entry and exit\n"
+	"  -s, --set NAME=VAL   set a parameter (repeatable; `vtsim params` lists them)\n"
+	"  -d, --db PATH        results database (default " DEFAULT_DB ")\n"
+	"      --no-store       do not store the runs\n"
+	"  -h, --help           this help\n";
+
+static int cmd_run(int argc, char **argv, const char *cmd)
+{
+	struct run_opts o;
+	parse_run_opts(argc, argv, cmd, &o, run_help);
+	struct db *db = NULL;
+	if (o.store && !(db = open_db(o.db_path)))
+		return 1;
+
+	char group[40];
+	snprintf(group, sizeof(group), "%" PRIx64 "-%x", (uint64_t)time(NULL), (unsigned)getpid());
+	struct run_result *res = calloc((size_t)o.nmodes, sizeof(*res));
+	int64_t ids[MODE_COUNT];
+	int stored = 0, status = 0;
+	bool tty = isatty(STDERR_FILENO);
+	for (int i = 0; i < o.nmodes && !status; i++) {
+		char err[CPU_ERR_LEN];
+		struct progress pg = {mode_name(o.modes[i]), 0, false};
+		int rc = sim_run(&o.params, o.modes[i], o.trace, &res[i], &interrupted, tty ? show_progress : NULL, &pg,
+				 err);
+		end_progress(&pg);
+		if (rc == 1) {
+			fprintf(stderr, "vtsim: interrupted during the %s run; %d finished run%s stored\n",
+				mode_name(o.modes[i]), stored, stored == 1 ? "" : "s");
+			status = 130;
+		} else if (rc < 0) {
+			fprintf(stderr, "vtsim: %s\n", err);
+			status = 1;
+		} else if (db) {
+			ids[i] = store_run(db, &o, o.modes[i], &res[i], group);
+			if (ids[i] < 0)
+				status = 1;
+			else
+				stored++;
+		}
+	}
+	if (!status) {
+		print_table(&o, res, db ? ids : NULL);
+		if (db)
+			printf("\ndatabase %s, group %s\n", o.db_path, group);
+	}
+	free(res);
+	db_close(db);
+	return status;
+}
+
+/* ---- trace info --------------------------------------------------------- */
+
+static int cmd_trace(int argc, char **argv)
+{
+	static const char help[] = "Usage: vtsim trace info TRACE\n"
+				   "\n"
+				   "Read a trace to its end and print its format, checksum, event counts and\n"
+				   "footprint (distinct 4 KiB pages touched).\n";
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "info"))
+		die_usage("trace", "unknown subcommand (available: info)");
+	if (argc != 3)
+		die_usage("trace info", "expects exactly one TRACE");
+	const char *path = argv[2];
+	char err[TRACE_ERR_LEN], sum[17];
+	if (trace_file_checksum(path, sum, err) < 0) {
+		fprintf(stderr, "vtsim: %s\n", err);
+		return 1;
+	}
+	struct trace_reader *tr = trace_open(path, err);
+	if (!tr) {
+		fprintf(stderr, "vtsim: %s\n", err);
+		return 1;
+	}
+	static const char *const names[GEV_KIND_COUNT] = {
+		"fetch", "load", "store", "modify", "mmap", "munmap", "brk", "process/thread create", "process exit"};
+	uint64_t counts[GEV_KIND_COUNT] = {0};
+	struct u64map pages;
+	if (u64map_init(&pages, 1 << 16) < 0) {
+		trace_close(tr);
+		fprintf(stderr, "vtsim: out of memory\n");
+		return 1;
+	}
+	struct guest_event ev;
+	int rc;
+	struct progress pg = {"trace info", 0, false};
+	bool tty = isatty(STDERR_FILENO);
+	while ((rc = trace_next(tr, &ev, err)) == 1) {
+		counts[ev.kind]++;
+		if (ev.kind <= GEV_MODIFY && u64map_put(&pages, ev.gva >> 12, 1) < 0) {
+			rc = -1;
+			snprintf(err, sizeof(err), "out of memory");
+			break;
+		}
+		if (interrupted) {
+			rc = -2;
+			break;
+		}
+		if (tty && !(trace_line(tr) & 0xfffff))
+			show_progress(&pg, trace_bytes_read(tr), trace_file_size(tr), 0);
+	}
+	end_progress(&pg);
+	if (rc == 0) {
+		printf("trace      %s\nformat     %s\nsize       %" PRIu64 " bytes\nxxh3-64    %s\nlines      %" PRIu64
+		       "\n",
+		       path, trace_format(tr), trace_file_size(tr), sum, trace_line(tr));
+		for (int k = 0; k < GEV_KIND_COUNT; k++)
+			printf("%-22s %" PRIu64 "\n", names[k], counts[k]);
+		printf("%-22s %zu (%.1f MiB)\n", "distinct 4 KiB pages", pages.count, (double)pages.count / 256.0);
+	} else if (rc == -2) {
+		fprintf(stderr, "vtsim: interrupted\n");
+	} else {
+		fprintf(stderr, "vtsim: %s\n", err);
+	}
+	u64map_free(&pages);
+	trace_close(tr);
+	return rc == 0 ? 0 : rc == -2 ? 130 : 1;
+}
+
+/* ---- params ------------------------------------------------------------- */
+
+static int cmd_params(int argc, char **argv)
+{
+	bool markdown = false;
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		puts("Usage: vtsim params [--markdown]\n\nList every parameter with its default, unit and source.\n"
+		     "Change one for a run with --set NAME=VALUE. --markdown prints docs/parameters.md.");
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "--markdown"))
+		markdown = true;
+	else if (argc > 1)
+		die_usage("params", "takes no arguments but --markdown");
+	struct sim_params p;
+	params_defaults(&p);
+	if (markdown)
+		printf("# Parameters\n\nGenerated by `vtsim params --markdown` (a test checks this file matches).\n"
+		       "Change any of them for a run with `--set NAME=VALUE`. Defaults describe a Skylake-class client\n"
+		       "core; source keys ([IL], [VML], ...) are those of\n"
+		       "`../shared/reference/cpu-parameters.md`. \"assumed\" marks a value no source gives: sweep it.\n\n"
+		       "| parameter | default | unit | source |\n|---|---|---|---|\n");
+	for (size_t i = 0; i < param_count; i++) {
+		char v[64];
+		params_format(&p, &param_table[i], v, sizeof(v));
+		if (markdown)
+			printf("| `%s` | %s | %s | %s |\n", param_table[i].name, v, param_table[i].unit,
+			       param_table[i].source);
+		else
+			printf("%-26s %10s %-11s %s\n", param_table[i].name, v, param_table[i].unit,
+			       param_table[i].source);
+	}
+	return 0;
+}
+
+static const char main_help[] =
+	"Usage: vtsim COMMAND [options]\n"
+	"\n"
+	"A cycle-approximate simulator of Intel VT-x, EPT and VPID.\n"
+	"\n"
+	"Commands:\n"
+	"  compare --trace T     run a trace natively and under EPT, side by side (stored)\n"
+	"  run --trace T --mode M  one run (native or ept)\n"
+	"  trace info T          what a trace holds\n"
+	"  params                every parameter, its default, unit and source\n"
+	"\n"
+	"Every command takes --help. Results go to " DEFAULT_DB " (sqlite3).\n";
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (argc < 2) {
+		fputs(main_help, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(main_help, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version")) {
+		puts(PACKAGE_STRING);
+		return 0;
+	}
+	if (!strcmp(cmd, "run") || !strcmp(cmd, "compare"))
+		return cmd_run(argc - 1, argv + 1, cmd);
+	if (!strcmp(cmd, "trace"))
+		return cmd_trace(argc - 1, argv + 1);
+	if (!strcmp(cmd, "params"))
+		return cmd_params(argc - 1, argv + 1);
+	die_usage(NULL, "unknown command (run, compare, trace, params)");
+	return 2;
+}

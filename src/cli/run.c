@@ -1,0 +1,159 @@
+/* Notes: assembly of one run; no policy of its own beyond wiring. */
+#include "cli/run.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "guest/guest.h"
+#include "mem/mem.h"
+#include "trace/trace.h"
+#include "vmm/vmm.h"
+
+static const char *const mode_names[MODE_COUNT] = {[MODE_NATIVE] = "native", [MODE_EPT] = "ept"};
+
+const char *mode_name(enum sim_mode m)
+{
+	return mode_names[m];
+}
+
+int mode_parse(const char *s, enum sim_mode *out, char *err)
+{
+	for (int m = 0; m < MODE_COUNT; m++) {
+		if (!strcmp(s, mode_names[m])) {
+			*out = (enum sim_mode)m;
+			return 0;
+		}
+	}
+	if (!strcmp(s, "shadow"))
+		snprintf(err, CPU_ERR_LEN, "mode 'shadow' is not built yet (shadow paging arrives with the VMX/shadow "
+					   "issue); available: native, ept");
+	else
+		snprintf(err, CPU_ERR_LEN, "unknown mode '%s'; available: native, ept", s);
+	return -1;
+}
+
+struct trace_fe {
+	struct trace_reader *tr;
+	run_progress_fn progress;
+	void *progress_ctx;
+};
+
+static int fe_next(void *ctx, struct guest_event *ev, char *err)
+{
+	struct trace_fe *f = ctx;
+	return trace_next(f->tr, ev, err);
+}
+
+static void fe_progress(void *ctx, const struct cpu *cpu)
+{
+	struct trace_fe *f = ctx;
+	if (f->progress)
+		f->progress(f->progress_ctx, trace_bytes_read(f->tr), trace_file_size(f->tr), cpu->cycles);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Build the machine, run it over fe, collect the results into out.
+ * Returns 0, 1 (interrupted) or -1 with the simulator's message in cpu_err. */
+static int run_machine(const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
+		       void (*progress)(void *, const struct cpu *), void *progress_ctx, struct run_result *out,
+		       volatile sig_atomic_t *intr, char *cpu_err)
+{
+	struct phys_mem mem;
+	struct cpu cpu;
+	struct guest_os os;
+	struct vmm vmm;
+	int rc = -1;
+	bool have_vmm = false;
+	if (mem_init(&mem) < 0) {
+		snprintf(cpu_err, CPU_ERR_LEN, "out of memory");
+		return -1;
+	}
+	if (cpu_init(&cpu, p, &mem, &out->ctr, cpu_err) < 0)
+		goto out_mem;
+	if (guest_init(&os, p, &out->ctr, cpu_err) < 0)
+		goto out_cpu;
+	cpu_attach_guest(&cpu, &guest_os_ops, &os, fe);
+	cpu.interrupt_flag = intr;
+	cpu.progress = progress;
+	cpu.progress_ctx = progress_ctx;
+
+	out->started_unix = (int64_t)time(NULL);
+	double t0 = now_seconds();
+	enum run_status st;
+	if (mode == MODE_NATIVE) {
+		cpu_set_paging(&cpu, os.cr0, 0, os.cr4, os.efer);
+		st = guest_boot(&os, &cpu, 1) < 0 ? RUN_ERROR : cpu_run_native(&cpu);
+	} else {
+		have_vmm = true;
+		if (vmm_init(&vmm, &cpu, p, &out->ctr, os.cr0, os.cr4, os.efer) < 0 || guest_boot(&os, &cpu, 1) < 0)
+			st = RUN_ERROR;
+		else
+			st = vmm_run(&vmm);
+	}
+	out->wall_seconds = now_seconds() - t0;
+	out->finished_unix = (int64_t)time(NULL);
+
+	if (st == RUN_DONE) {
+		out->ctr.v[CTR_CPU_CYCLES] = cpu.cycles;
+		out->ctr.v[CTR_MEM_HOST_PAGES_STORED] = mem.peak_pages;
+		memcpy(out->exits, cpu.exits, sizeof(out->exits));
+		rc = 0;
+	} else if (st == RUN_INTERRUPTED) {
+		rc = 1;
+	} else {
+		memcpy(cpu_err, cpu.err, CPU_ERR_LEN);
+	}
+	if (have_vmm)
+		vmm_destroy(&vmm);
+	guest_destroy(&os);
+out_cpu:
+	cpu_destroy(&cpu);
+out_mem:
+	mem_destroy(&mem);
+	return rc;
+}
+
+int sim_run_frontend(const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
+		     struct run_result *out, volatile sig_atomic_t *intr, char *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (params_validate(p, err) < 0)
+		return -1;
+	return run_machine(p, mode, fe, NULL, NULL, out, intr, err);
+}
+
+int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_path, struct run_result *out,
+	    volatile sig_atomic_t *intr, run_progress_fn progress, void *progress_ctx, char *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (params_validate(p, err) < 0)
+		return -1;
+	if (trace_file_checksum(trace_path, out->checksum, err) < 0)
+		return -1;
+	struct trace_reader *tr = trace_open(trace_path, err);
+	if (!tr)
+		return -1;
+	snprintf(out->format, sizeof(out->format), "%s", trace_format(tr));
+	out->trace_bytes = trace_file_size(tr);
+
+	struct trace_fe fe_ctx = {tr, progress, progress_ctx};
+	struct frontend fe = {fe_next, &fe_ctx};
+	char cpu_err[CPU_ERR_LEN];
+	int rc = run_machine(p, mode, &fe, fe_progress, &fe_ctx, out, intr, cpu_err);
+	if (rc < 0) {
+		if (strncmp(cpu_err, trace_path, strlen(trace_path)) == 0)
+			memcpy(err, cpu_err, CPU_ERR_LEN); /* the reader's own FILE:LINE message */
+		else
+			snprintf(err, CPU_ERR_LEN, "%.200s:%" PRIu64 ": %.280s", trace_path, trace_line(tr), cpu_err);
+	}
+	trace_close(tr);
+	return rc;
+}

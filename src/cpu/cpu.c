@@ -1,0 +1,456 @@
+/*
+ * Notes: guest execution. One loop takes, in order: due timed events
+ * (timer ticks), queued guest-kernel operations, and the front end's next
+ * event. A memory reference goes L1 TLB -> L2 TLB -> page walk; a fault
+ * either goes to the guest kernel (#PF, delivered through its IDT) or, in
+ * VMX non-root operation, becomes a VM exit. The faulting instruction is
+ * retried after the handler, as on hardware, and counted once.
+ *
+ * Cycles (first cut, every number a parameter of src/cpu/params.c):
+ *  base CPI per instruction; tlb.l2.hit_cycles per L1 miss that hits the
+ *  L2 TLB; mem.ref_cycles per paging-structure read or A/D write of a walk
+ *  and per guest-kernel paging store; page zeroing and fault handling as
+ *  the guest and VMM parameters say; a VM exit costs vmx.roundtrip_cycles.
+ * Approximations: translation is per 4 KiB page (larger guest pages are
+ * cached as 4 KiB fragments); the guest kernel's own stores use a direct
+ * map whose translation is not modelled natively (assumed TLB-resident,
+ * 1 GiB pages) and costs one EPT translation per store under EPT (no
+ * guest-physical TLB yet); instruction fetches cross no cache model.
+ */
+#include "cpu/cpu_internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/ept.h"
+#include "arch/paging.h"
+#include "arch/vmx_controls.h"
+
+int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, struct counters *ctr, char *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->p = p;
+	c->mem = mem;
+	c->ctr = ctr;
+	evq_init(&c->evq);
+	if (tlb_init(&c->itlb, "l1i", (unsigned)p->tlb_l1i_entries, (unsigned)p->tlb_l1i_ways, err) < 0 ||
+	    tlb_init(&c->dtlb, "l1d", (unsigned)p->tlb_l1d_entries, (unsigned)p->tlb_l1d_ways, err) < 0 ||
+	    tlb_init(&c->stlb, "l2", (unsigned)p->tlb_l2_entries, (unsigned)p->tlb_l2_ways, err) < 0) {
+		cpu_destroy(c);
+		return -1;
+	}
+	if (p->guest_hz) {
+		c->tick_period = p->cpu_freq_mhz * 1000000u / p->guest_hz;
+		if (evq_push(&c->evq, c->tick_period, TEV_TIMER_TICK, 0) < 0) {
+			snprintf(err, CPU_ERR_LEN, "out of memory");
+			cpu_destroy(c);
+			return -1;
+		}
+	}
+	c->progress_countdown = 1u << 20;
+	c->base_cpi_milli = (uint64_t)(p->cpu_base_cpi * 1000.0 + 0.5);
+	return 0;
+}
+
+void cpu_destroy(struct cpu *c)
+{
+	tlb_destroy(&c->itlb);
+	tlb_destroy(&c->dtlb);
+	tlb_destroy(&c->stlb);
+	evq_destroy(&c->evq);
+	free(c->ops);
+	c->ops = NULL;
+}
+
+void cpu_attach_guest(struct cpu *c, const struct guest_os_ops *ops, void *os, const struct frontend *fe)
+{
+	c->os_ops = ops;
+	c->os = os;
+	c->fe = *fe;
+}
+
+int cpu_fail(struct cpu *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void cpu_charge(struct cpu *c, enum counter_id bucket, uint64_t cycles)
+{
+	c->cycles += cycles;
+	ctr_add(c->ctr, bucket, cycles);
+}
+
+void cpu_set_paging(struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer)
+{
+	c->cr0 = cr0;
+	c->cr3 = cr3;
+	c->cr4 = cr4;
+	c->efer = efer;
+}
+
+struct tlb_ctx cpu_tlb_ctx(const struct cpu *c)
+{
+	struct tlb_ctx t = {
+		.vpid = c->nonroot ? c->vpid : 0,
+		.pcid = (c->cr4 & CR4_PCIDE) ? (uint16_t)(c->cr3 & CR3_PCID_MASK) : 0,
+		.ep4ta = (c->nonroot && c->ept_on) ? (c->eptp & PHYS_ADDR_MASK) >> PAGE_SHIFT : 0,
+	};
+	return t;
+}
+
+void cpu_flush_vpid0(struct cpu *c)
+{
+	tlb_flush_vpid(&c->itlb, 0);
+	tlb_flush_vpid(&c->dtlb, 0);
+	tlb_flush_vpid(&c->stlb, 0);
+	ctr_inc(c->ctr, CTR_TLB_FLUSH_VPID);
+}
+
+int cpu_guest_op(struct cpu *c, enum guest_op_kind kind, uint64_t addr, uint64_t val)
+{
+	if (c->ops_tail == c->ops_cap) {
+		if (c->ops_head > 0) { /* compact */
+			memmove(c->ops, c->ops + c->ops_head, (c->ops_tail - c->ops_head) * sizeof(*c->ops));
+			c->ops_tail -= c->ops_head;
+			c->ops_head = 0;
+		}
+		if (c->ops_tail == c->ops_cap) {
+			size_t cap = c->ops_cap ? c->ops_cap * 2 : 256;
+			struct guest_op *ops = realloc(c->ops, cap * sizeof(*ops));
+			if (!ops)
+				return cpu_fail(c, "out of memory queueing guest kernel operations");
+			c->ops = ops;
+			c->ops_cap = cap;
+		}
+	}
+	c->ops[c->ops_tail++] = (struct guest_op){kind, addr, val};
+	return 0;
+}
+
+/* Charge a walk's references and count them per dimension. */
+static void charge_walk(struct cpu *c, const struct walk_result *w)
+{
+	uint64_t refs = w->guest_refs + w->ept_refs + w->guest_ad_writes + w->ept_ad_writes;
+	ctr_inc(c->ctr, CTR_WALK_COUNT);
+	ctr_add(c->ctr, CTR_WALK_GUEST_REFS, w->guest_refs);
+	ctr_add(c->ctr, CTR_WALK_EPT_REFS, w->ept_refs);
+	ctr_add(c->ctr, CTR_WALK_GUEST_AD_WRITES, w->guest_ad_writes);
+	ctr_add(c->ctr, CTR_WALK_EPT_AD_WRITES, w->ept_ad_writes);
+	cpu_charge(c, CTR_CPU_CYCLES_WALK, refs * c->p->mem_ref_cycles);
+}
+
+/* Base CPI of one instruction, kept exact in thousandths of a cycle. */
+static void charge_base(struct cpu *c)
+{
+	c->base_milli += c->base_cpi_milli;
+	uint64_t whole = c->base_milli / 1000;
+	c->base_milli -= whole * 1000;
+	cpu_charge(c, CTR_CPU_CYCLES_BASE, whole);
+}
+
+enum xlate_result { XLATE_OK, XLATE_PF_HANDLED, XLATE_EXIT, XLATE_ERROR };
+
+/* A TLB entry permits the access without a walk. */
+static inline bool entry_permits(const struct tlb_entry *e, enum access_kind kind, bool user)
+{
+	if (user && !e->user)
+		return false;
+	if (kind == ACC_WRITE && !(e->writable && e->dirty))
+		return false; /* protection, or D must be set by a walk */
+	if (kind == ACC_FETCH && e->nx)
+		return false;
+	return true;
+}
+
+/* Deliver a fault of a walk: #PF to the guest kernel, or a VM exit. */
+static enum xlate_result deliver_fault(struct cpu *c, const struct walk_result *w, uint64_t la)
+{
+	ctr_inc(c->ctr, CTR_WALK_FAULTS);
+	switch (w->fault) {
+	case WALK_PF:
+		/* EPT and native guests take their own #PF: the exception bitmap
+		 * of this issue's VMM does not intercept vector 14. */
+		if (c->os_ops->page_fault(c->os, c, la, w->pfec) < 0)
+			return XLATE_ERROR;
+		return XLATE_PF_HANDLED;
+	case WALK_EPT_VIOLATION:
+		cpu_vmexit(c, EXIT_REASON_EPT_VIOLATION, w->ept_qual, w->fault_gpa, la, 0);
+		return XLATE_EXIT;
+	case WALK_EPT_MISCONFIG:
+		cpu_vmexit(c, EXIT_REASON_EPT_MISCONFIG, 0, w->fault_gpa, la, 0);
+		return XLATE_EXIT;
+	case WALK_OK:
+		break;
+	}
+	return XLATE_OK;
+}
+
+/* Translate one page-sized piece of a guest reference. */
+static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind kind)
+{
+	const bool user = true; /* trace references are user-mode (CPL 3) */
+	const bool fetch = kind == ACC_FETCH;
+	struct tlb *l1 = fetch ? &c->itlb : &c->dtlb;
+	struct tlb_ctx tc = cpu_tlb_ctx(c);
+	struct tlb_entry *e = tlb_lookup(l1, &tc, la);
+
+	if (e && entry_permits(e, kind, user)) {
+		ctr_inc(c->ctr, fetch ? CTR_TLB_L1I_HIT : CTR_TLB_L1D_HIT);
+		return XLATE_OK;
+	}
+	if (!e) {
+		ctr_inc(c->ctr, fetch ? CTR_TLB_L1I_MISS : CTR_TLB_L1D_MISS);
+		struct tlb_entry *e2 = tlb_lookup(&c->stlb, &tc, la);
+		if (e2 && entry_permits(e2, kind, user)) {
+			ctr_inc(c->ctr, CTR_TLB_L2_HIT);
+			cpu_charge(c, CTR_CPU_CYCLES_TLB, c->p->tlb_l2_hit_cycles);
+			tlb_insert(l1, e2);
+			return XLATE_OK;
+		}
+		if (!e2)
+			ctr_inc(c->ctr, CTR_TLB_L2_MISS);
+		else if (kind == ACC_WRITE && e2->writable && !e2->dirty)
+			ctr_inc(c->ctr, CTR_TLB_DIRTY_ASSIST);
+	} else if (kind == ACC_WRITE && e->writable && !e->dirty) {
+		ctr_inc(c->ctr, CTR_TLB_DIRTY_ASSIST);
+	}
+
+	struct paging_ctx pc = {c->cr0, c->cr3, c->cr4, c->efer, c->nonroot && c->ept_on, c->eptp};
+	struct mmu_access acc = {la, kind, user};
+	struct walk_result w;
+	mmu_walk(c->mem, &pc, &acc, &w);
+	charge_walk(c, &w);
+	if (w.fault != WALK_OK)
+		return deliver_fault(c, &w, la);
+
+	struct tlb_entry ne = {
+		.vpn = la >> PAGE_SHIFT,
+		.pfn = w.hpa >> PAGE_SHIFT,
+		.ctx = tc,
+		.page_shift = PAGE_SHIFT,
+		.valid = true,
+		.global = w.global,
+		.writable = w.writable,
+		.user = w.user,
+		.nx = w.nx,
+		.dirty = w.dirty,
+	};
+	tlb_insert(&c->stlb, &ne);
+	tlb_insert(l1, &ne);
+	return XLATE_OK;
+}
+
+/* Execute one memory event of the front end. */
+static enum xlate_result exec_mem(struct cpu *c, const struct guest_event *ev)
+{
+	static const enum access_kind kinds[] = {[GEV_FETCH] = ACC_FETCH, [GEV_LOAD] = ACC_READ,
+						 [GEV_STORE] = ACC_WRITE, [GEV_MODIFY] = ACC_WRITE};
+	enum access_kind kind = kinds[ev->kind];
+	uint64_t first = ev->gva & PAGE_MASK;
+	uint64_t last = (ev->gva + (ev->size ? ev->size - 1 : 0)) & PAGE_MASK;
+	enum xlate_result r = translate(c, ev->gva, kind);
+	if (r == XLATE_OK && last != first)
+		r = translate(c, last, kind);
+	if (r != XLATE_OK)
+		return r;
+
+	/* The reference completed: count it once. */
+	static const enum counter_id ref_ctr[] = {[GEV_FETCH] = CTR_MEM_REFS_FETCH, [GEV_LOAD] = CTR_MEM_REFS_LOAD,
+						  [GEV_STORE] = CTR_MEM_REFS_STORE,
+						  [GEV_MODIFY] = CTR_MEM_REFS_MODIFY};
+	ctr_inc(c->ctr, ref_ctr[ev->kind]);
+	if (last != first)
+		ctr_inc(c->ctr, CTR_MEM_REFS_SPLIT);
+	if (ev->kind == GEV_FETCH) {
+		ctr_inc(c->ctr, CTR_CPU_INSTRUCTIONS);
+	}
+	return XLATE_OK;
+}
+
+/* Guest-physical address of a guest-kernel store -> host-physical. */
+static enum xlate_result kernel_gpa(struct cpu *c, uint64_t gpa, uint64_t *hpa)
+{
+	if (!(c->nonroot && c->ept_on)) {
+		*hpa = gpa;
+		return XLATE_OK;
+	}
+	struct ept_result er;
+	ept_translate(c->mem, c->eptp, gpa, ACC_WRITE, &er);
+	ctr_add(c->ctr, CTR_WALK_KERNEL_EPT_REFS, er.refs);
+	ctr_add(c->ctr, CTR_WALK_EPT_AD_WRITES, er.ad_writes);
+	cpu_charge(c, CTR_CPU_CYCLES_WALK, (uint64_t)(er.refs + er.ad_writes) * c->p->mem_ref_cycles);
+	if (er.fault == WALK_EPT_VIOLATION) {
+		/* A supervisor data write through the direct map: the access was to
+		 * the translation of the linear address (bits 7, 8), which is a
+		 * writable, execute-disable supervisor mapping (bits 9-11). */
+		uint64_t qual = EPT_QUAL_WRITE | (er.rwx << 3) | EPT_QUAL_GLA_VALID | EPT_QUAL_GLA_XLATE |
+				EPT_QUAL_GLA_WRITABLE | EPT_QUAL_GLA_XD;
+		cpu_vmexit(c, EXIT_REASON_EPT_VIOLATION, qual, gpa, GUEST_DIRECT_MAP_BASE + gpa, 0);
+		return XLATE_EXIT;
+	}
+	if (er.fault == WALK_EPT_MISCONFIG) {
+		cpu_vmexit(c, EXIT_REASON_EPT_MISCONFIG, 0, gpa, GUEST_DIRECT_MAP_BASE + gpa, 0);
+		return XLATE_EXIT;
+	}
+	*hpa = er.hpa;
+	return XLATE_OK;
+}
+
+static void tlbs_invlpg(struct cpu *c, uint64_t la)
+{
+	struct tlb_ctx tc = cpu_tlb_ctx(c);
+	tlb_invlpg(&c->itlb, tc.vpid, tc.pcid, la);
+	tlb_invlpg(&c->dtlb, tc.vpid, tc.pcid, la);
+	tlb_invlpg(&c->stlb, tc.vpid, tc.pcid, la);
+}
+
+/* MOV to CR3 (reference sheet §6.5). */
+static void mov_to_cr3(struct cpu *c, uint64_t val)
+{
+	bool noflush = (c->cr4 & CR4_PCIDE) && (val & CR3_NOFLUSH);
+	c->cr3 = val & ~CR3_NOFLUSH;
+	if (noflush)
+		return;
+	struct tlb_ctx tc = cpu_tlb_ctx(c); /* the new PCID (0 without PCIDE) */
+	tlb_flush_pcid_nonglobal(&c->itlb, tc.vpid, tc.pcid);
+	tlb_flush_pcid_nonglobal(&c->dtlb, tc.vpid, tc.pcid);
+	tlb_flush_pcid_nonglobal(&c->stlb, tc.vpid, tc.pcid);
+	ctr_inc(c->ctr, CTR_TLB_FLUSH_CR3);
+}
+
+static enum xlate_result exec_op(struct cpu *c, const struct guest_op *op)
+{
+	uint64_t hpa;
+	enum xlate_result r;
+	switch (op->kind) {
+	case GOP_ZERO_PAGE:
+		if ((r = kernel_gpa(c, op->addr, &hpa)) != XLATE_OK)
+			return r;
+		mem_zero_page(c->mem, hpa);
+		ctr_inc(c->ctr, CTR_GUEST_PAGES_ZEROED);
+		cpu_charge(c, CTR_CPU_CYCLES_GUEST_KERNEL, c->p->guest_page_zero_cycles);
+		return XLATE_OK;
+	case GOP_STORE64:
+		if ((r = kernel_gpa(c, op->addr, &hpa)) != XLATE_OK)
+			return r;
+		if (mem_write64(c->mem, hpa, op->val) < 0) {
+			cpu_fail(c, "out of memory storing simulated page tables");
+			return XLATE_ERROR;
+		}
+		ctr_inc(c->ctr, CTR_GUEST_PTE_WRITES);
+		cpu_charge(c, CTR_CPU_CYCLES_GUEST_KERNEL, c->p->mem_ref_cycles);
+		return XLATE_OK;
+	case GOP_INVLPG:
+		tlbs_invlpg(c, op->addr);
+		ctr_inc(c->ctr, CTR_TLB_INVLPG);
+		return XLATE_OK;
+	case GOP_LOAD_CR3:
+		mov_to_cr3(c, op->val);
+		return XLATE_OK;
+	}
+	return XLATE_OK;
+}
+
+/* A timer tick is due: deliver it to the guest, or exit if the VMM owns
+ * external interrupts ("external-interrupt exiting"). */
+static enum xlate_result deliver_tick(struct cpu *c)
+{
+	struct timed_event te;
+	evq_pop(&c->evq, &te);
+	/* Periodic tick; periods that passed while the CPU was busy elsewhere
+	 * coalesce into this one (one pending LAPIC timer interrupt). */
+	uint64_t next = te.cycle + c->tick_period;
+	if (next <= c->cycles)
+		next += (c->cycles - next) / c->tick_period * c->tick_period + c->tick_period;
+	if (evq_push(&c->evq, next, TEV_TIMER_TICK, 0) < 0) {
+		cpu_fail(c, "out of memory in the event queue");
+		return XLATE_ERROR;
+	}
+	if (c->nonroot &&
+	    (vmcs_get(c->vmcs, VMCS_PIN_BASED_VM_EXEC_CONTROL) & PIN_EXT_INTR_EXITING)) {
+		uint32_t info = 0;
+		if (vmcs_get(c->vmcs, VMCS_VM_EXIT_CONTROLS) & EXIT_ACK_INTR_ON_EXIT)
+			info = INTR_INFO_VALID | INTR_TYPE_EXT_INTR | VEC_LOCAL_TIMER;
+		cpu_vmexit(c, EXIT_REASON_EXTERNAL_INTERRUPT, 0, 0, 0, info);
+		return XLATE_EXIT;
+	}
+	if (c->os_ops->interrupt(c->os, c, VEC_LOCAL_TIMER) < 0)
+		return XLATE_ERROR;
+	return XLATE_OK;
+}
+
+enum run_status cpu_run_guest(struct cpu *c)
+{
+	const bool vmx = c->nonroot;
+	for (;;) {
+		enum xlate_result r = XLATE_OK;
+		const struct timed_event *te = evq_peek(&c->evq);
+
+		if (te && te->cycle <= c->cycles) {
+			r = deliver_tick(c);
+		} else if (c->ops_head < c->ops_tail) {
+			r = exec_op(c, &c->ops[c->ops_head]);
+			if (r == XLATE_OK)
+				c->ops_head++;
+		} else if (c->have_ev) {
+			if (c->ev.kind <= GEV_MODIFY) {
+				r = exec_mem(c, &c->ev);
+				if (r == XLATE_OK) {
+					c->have_ev = false;
+					if (c->ev.kind == GEV_FETCH)
+						charge_base(c);
+				}
+			} else {
+				c->have_ev = false;
+				if (c->os_ops->os_event(c->os, c, &c->ev) < 0)
+					r = XLATE_ERROR;
+			}
+		} else if (!c->fe_done) {
+			int n = c->fe.next(c->fe.ctx, &c->ev, c->err);
+			if (n < 0)
+				return RUN_ERROR;
+			if (n == 0) {
+				c->fe_done = true;
+				if (c->os_ops->shutdown(c->os, c) < 0)
+					r = XLATE_ERROR;
+			} else {
+				c->have_ev = true;
+			}
+			if (--c->progress_countdown == 0) {
+				c->progress_countdown = 1u << 20;
+				if (c->interrupt_flag && *c->interrupt_flag)
+					return RUN_INTERRUPTED;
+				if (c->progress)
+					c->progress(c->progress_ctx, c);
+			}
+		} else {
+			/* All work done and every operation retired: the guest halts. */
+			c->halted = true;
+			if (!vmx)
+				return RUN_DONE;
+			if (vmcs_get(c->vmcs, VMCS_CPU_BASED_VM_EXEC_CONTROL) & CPU_HLT_EXITING) {
+				cpu_vmexit(c, EXIT_REASON_HLT, 0, 0, 0, 0);
+				return RUN_EXITED;
+			}
+			cpu_fail(c, "the guest halted with \"HLT exiting\" off: the VMM would never run again");
+			return RUN_ERROR;
+		}
+		if (r == XLATE_EXIT)
+			return RUN_EXITED;
+		if (r == XLATE_ERROR)
+			return RUN_ERROR;
+	}
+}
+
+enum run_status cpu_run_native(struct cpu *c)
+{
+	c->nonroot = false;
+	return cpu_run_guest(c);
+}

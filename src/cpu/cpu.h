@@ -1,0 +1,179 @@
+/*
+ * The processor model ("silicon"): one logical CPU with VMX root and
+ * non-root operation, VM entry and VM exit, TLBs, the page walkers, the
+ * event queue and the core clock.
+ *
+ * Software reaches it only through its architectural interface:
+ *  - the VMM (src/vmm): VMREAD/VMWRITE, VMLAUNCH/VMRESUME, INVEPT/INVVPID
+ *    (src/cpu/vmx.h), and physical loads/stores in root mode;
+ *  - the guest OS (src/guest): the events the CPU delivers to it through
+ *    its IDT (#PF, interrupts) and system-call entry (struct guest_os_ops),
+ *    and the operations its code performs (stores to guest-physical memory,
+ *    page zeroing, INVLPG, MOV to CR3: cpu_guest_op()).
+ * The CPU never calls VMM policy: a VM exit records the reason and
+ * qualification in the VMCS and returns from VMLAUNCH/VMRESUME.
+ */
+#ifndef VTSIM_CPU_CPU_H
+#define VTSIM_CPU_CPU_H
+
+#include <stdbool.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "arch/exit_reasons.h"
+#include "cpu/evq.h"
+#include "cpu/params.h"
+#include "mem/mem.h"
+#include "mmu/tlb.h"
+#include "mmu/walk.h"
+#include "stats/counters.h"
+#include "trace/event.h"
+#include "vmcs/vmcs.h"
+
+#define CPU_ERR_LEN 512
+
+/* Linux's LOCAL_TIMER_VECTOR (arch/x86/include/asm/irq_vectors.h). */
+#define VEC_LOCAL_TIMER 0xec
+/* Base of the guest kernel's direct map of guest-physical memory (Linux
+ * x86-64 page_offset_base without KASLR); the linear address the guest
+ * kernel uses for its stores, reported in EPT-violation exits. */
+#define GUEST_DIRECT_MAP_BASE UINT64_C(0xffff888000000000)
+
+/* A source of guest events (trace reader, later the Unicorn CPU). */
+struct frontend {
+	/* 1 = event, 0 = end of stream, -1 = error (message in err, CPU_ERR_LEN) */
+	int (*next)(void *ctx, struct guest_event *ev, char *err);
+	void *ctx;
+};
+
+struct cpu;
+
+/*
+ * Entry points of the guest OS, as its IDT and system-call entry would give
+ * them. Each returns 0, or -1 after writing a message with cpu_fail().
+ * The handler's hardware-visible effects are issued with cpu_guest_op();
+ * they execute, in order, before the interrupted instruction is retried.
+ */
+struct guest_os_ops {
+	/* #PF (vector 14): CR2 = la, error code pfec. */
+	int (*page_fault)(void *os, struct cpu *cpu, uint64_t la, uint32_t pfec);
+	/* A maskable interrupt delivered through the guest IDT. */
+	int (*interrupt)(void *os, struct cpu *cpu, unsigned vector);
+	/* A system call or process event of the front end (mmap, munmap, ...). */
+	int (*os_event)(void *os, struct cpu *cpu, const struct guest_event *ev);
+	/* The front end has no more events: the guest shuts its processes down. */
+	int (*shutdown)(void *os, struct cpu *cpu);
+};
+
+/* Operations the guest kernel's code performs on hardware-visible state. */
+enum guest_op_kind {
+	GOP_ZERO_PAGE, /* clear the 4 KiB guest-physical page at addr */
+	GOP_STORE64,   /* 8-byte store of val to guest-physical addr (a paging entry) */
+	GOP_INVLPG,    /* INVLPG addr (linear) */
+	GOP_LOAD_CR3,  /* MOV to CR3 of val (bit 63 = no-flush hint with PCIDE) */
+};
+
+struct guest_op {
+	enum guest_op_kind kind;
+	uint64_t addr;
+	uint64_t val;
+};
+
+/* Per basic exit reason: how many exits and the cycles they cost. */
+struct exit_stat {
+	uint64_t count;
+	uint64_t cycles; /* round trip + root-mode work until the next VM entry */
+};
+
+struct cpu {
+	const struct sim_params *p;
+	struct counters *ctr;
+	struct phys_mem *mem;
+	struct tlb itlb, dtlb, stlb;
+
+	uint64_t cycles; /* the core clock */
+	struct evq evq;
+	uint64_t tick_period; /* cycles between timer ticks, 0 = none */
+	uint64_t base_cpi_milli, base_milli; /* base CPI in 1/1000 cycles, and the carried fraction */
+
+	/* Architectural registers of the running context (guest while in
+	 * non-root operation; the VMM's own paging is not modelled). */
+	uint64_t cr0, cr3, cr4, efer;
+
+	/* VMX */
+	bool vmxon;
+	bool nonroot;
+	struct vmcs *vmcs;     /* current VMCS (VMPTRLD), or NULL */
+	uint16_t vpid;         /* tag of the running context */
+	bool ept_on;
+	uint64_t eptp;
+	uint64_t exit_cycle;   /* when the last VM exit happened */
+	unsigned last_exit_reason;
+	struct exit_stat exits[EXIT_REASON_MAX];
+
+	/* guest software attached to the CPU */
+	const struct guest_os_ops *os_ops;
+	void *os;
+	struct frontend fe;
+
+	/* in-flight guest work */
+	struct guest_event ev; /* the instruction/event being executed */
+	bool have_ev;
+	bool fe_done;          /* front end reached its end; shutdown issued */
+	bool halted;           /* the guest finished all its work */
+	struct guest_op *ops;  /* guest kernel operations, FIFO */
+	size_t ops_head, ops_tail, ops_cap;
+
+	volatile sig_atomic_t *interrupt_flag; /* set by SIGINT: stop soon */
+	void (*progress)(void *ctx, const struct cpu *cpu);
+	void *progress_ctx;
+	uint64_t progress_countdown;
+
+	char err[CPU_ERR_LEN];
+};
+
+/*
+ * Set up a processor with the TLB geometry of p, in VMX-off operation.
+ * Returns 0, or -1 with a message in err (CPU_ERR_LEN).
+ */
+int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, struct counters *ctr, char *err);
+void cpu_destroy(struct cpu *c);
+
+/* Attach the guest software and its event source. */
+void cpu_attach_guest(struct cpu *c, const struct guest_os_ops *ops, void *os, const struct frontend *fe);
+
+/* Record a fatal simulation error (printf-style); returns -1. */
+int cpu_fail(struct cpu *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Result of running guest code. */
+enum run_status {
+	RUN_EXITED = 0,  /* a VM exit happened (VMX), see the VMCS */
+	RUN_DONE,        /* native: the guest finished its work */
+	RUN_ERROR,       /* simulation error: message in c->err */
+	RUN_INTERRUPTED, /* the user asked to stop */
+};
+
+/*
+ * Run the guest natively (no VMX): its page walks are one-dimensional and
+ * its CR3 loads, INVLPGs and page faults go straight to the hardware and
+ * the guest kernel. Returns RUN_DONE, RUN_ERROR or RUN_INTERRUPTED.
+ */
+enum run_status cpu_run_native(struct cpu *c);
+
+/*
+ * Guest kernel code: queue one hardware-visible operation. Executed in
+ * order, before the interrupted instruction is retried; under EPT each
+ * guest-physical access is translated through EPT and may cause an EPT
+ * violation exit, after which execution resumes at that operation.
+ * Returns 0, or -1 (out of memory; message via cpu_fail).
+ */
+int cpu_guest_op(struct cpu *c, enum guest_op_kind kind, uint64_t addr, uint64_t val);
+
+/* Charge the running software's own work (cycles) to a counter. */
+void cpu_charge(struct cpu *c, enum counter_id bucket, uint64_t cycles);
+
+/* Load the guest context's initial registers (native boot, or VMM set-up
+ * through the VMCS guest-state area in VMX). */
+void cpu_set_paging(struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer);
+
+#endif

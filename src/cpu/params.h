@@ -1,0 +1,81 @@
+/*
+ * Simulation parameters: one validated configuration struct, described by a
+ * table (name, type, default, unit, source) in params.c. `--set name=value`
+ * changes any of them; `vtsim params` lists them; every run stores all of
+ * them as JSON. Each component derives what it needs once, at set-up.
+ *
+ * Defaults describe a Skylake-class client core (Core i7-6700K / i5-6400T):
+ * see docs/parameters.md and ../shared/reference/cpu-parameters.md.
+ */
+#ifndef VTSIM_CPU_PARAMS_H
+#define VTSIM_CPU_PARAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sim_params {
+	/* core */
+	double cpu_base_cpi;          /* cycles per instruction before memory effects */
+	uint64_t cpu_freq_mhz;        /* core clock, MHz (turns HZ into cycles) */
+	/* TLBs */
+	uint64_t tlb_l1i_entries, tlb_l1i_ways;
+	uint64_t tlb_l1d_entries, tlb_l1d_ways;
+	uint64_t tlb_l2_entries, tlb_l2_ways;
+	uint64_t tlb_l2_hit_cycles;   /* extra cycles of an L1 miss that hits the L2 TLB */
+	/* memory */
+	uint64_t mem_ref_cycles;      /* cycles per paging-structure access (walk read, A/D write, PTE store) */
+	uint64_t host_mem_mib;        /* host-physical memory, MiB */
+	uint64_t guest_mem_mib;       /* guest-physical memory, MiB */
+	/* VMX */
+	bool vmx_vpid;                /* "enable VPID" */
+	bool ept_ad;                  /* EPTP[6]: EPT accessed/dirty flags */
+	uint64_t vmx_roundtrip_cycles; /* VM exit + VM entry hardware round trip */
+	/* VMM software */
+	uint64_t vmm_handler_cycles;  /* fixed software cost of dispatching one exit */
+	uint64_t vmm_frame_alloc_cycles; /* host allocator work per host frame */
+	uint64_t host_page_zero_cycles;  /* clearing one 4 KiB host frame */
+	uint64_t host_tick_cycles;    /* host timer-interrupt handler */
+	/* guest OS model */
+	uint64_t guest_pf_cycles;     /* #PF delivery + guest handler entry/exit, excluding zeroing and PTE stores */
+	uint64_t guest_page_zero_cycles; /* clearing one 4 KiB guest frame */
+	uint64_t guest_tick_cycles;   /* guest timer-interrupt handler */
+	uint64_t guest_hz;            /* guest timer interrupts per second */
+	uint64_t guest_tlb_flush_ceiling; /* munmap of more pages than this flushes the whole TLB */
+};
+
+enum param_type { PARAM_U64, PARAM_DOUBLE, PARAM_BOOL };
+
+struct param_info {
+	const char *name;    /* e.g. "tlb.l2.entries" */
+	enum param_type type;
+	size_t offset;       /* into struct sim_params */
+	const char *def;     /* default, as text */
+	const char *unit;
+	const char *source;  /* where the default comes from; "assumed: ..." if no source */
+	uint64_t min, max;   /* accepted range (integers and booleans) */
+};
+
+extern const struct param_info param_table[];
+extern const size_t param_count;
+
+/* Fill *p with every default. */
+void params_defaults(struct sim_params *p);
+
+/*
+ * Apply one "name=value" assignment. Returns 0, or -1 with a one-line
+ * message in err (256 bytes): unknown name (with the nearest names), bad
+ * value, out of range.
+ */
+int params_set(struct sim_params *p, const char *assignment, char *err);
+
+/* Cross-parameter validation (TLB geometry, memory sizes). 0 or -1 + err. */
+int params_validate(const struct sim_params *p, char *err);
+
+/* Every parameter as one JSON object, sorted by name; malloc'd, caller frees. */
+char *params_json(const struct sim_params *p);
+
+/* The value of a parameter as text into buf (64 bytes). */
+void params_format(const struct sim_params *p, const struct param_info *pi, char *buf, size_t len);
+
+#endif

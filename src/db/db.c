@@ -1,0 +1,554 @@
+/*
+ * Results database over SQLite.
+ *
+ * Notes:
+ *  - Schema version. The `meta` table holds key 'schema_version'. A new
+ *    (empty) file gets the whole schema and version DB_SCHEMA_VERSION in one
+ *    transaction. A file whose version is newer than ours is refused before
+ *    anything is written to it (not even the journal mode), so an old vtsim
+ *    never touches a newer database. A file with tables but no `meta` is not
+ *    ours and is refused too. Older versions would be migrated here; there
+ *    are none yet.
+ *  - Concurrency. Every connection uses WAL, a 10 s busy timeout and
+ *    foreign keys. Writers take the write lock up front (BEGIN IMMEDIATE),
+ *    so two processes storing runs at once serialise on the busy timeout
+ *    instead of failing with SQLITE_BUSY on a lock upgrade.
+ *  - All-or-nothing. db_store_run inserts the run, its counters and its
+ *    exits inside one transaction and rolls back on any failure, so a
+ *    constraint violation, a full disk or a killed process never leaves a
+ *    partial run.
+ *  - Integers. SQLite INTEGER is signed 64-bit. A counter, exit count or
+ *    cycle total above INT64_MAX is refused (the run fails) rather than
+ *    stored as a negative number that would poison the views.
+ *  - Errors are one line, "<database file>: <what>: <SQLite message>".
+ *    Functions without an err argument leave theirs in db_errmsg().
+ */
+#include "db/db.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define DB_SCHEMA_VERSION 1
+#define DB_BUSY_TIMEOUT_MS 10000
+
+struct db {
+	sqlite3 *sql;
+	char *path;
+	sqlite3_stmt *ins_run;
+	sqlite3_stmt *ins_counter;
+	sqlite3_stmt *ins_exit;
+	sqlite3_stmt *get_counter;
+	sqlite3_stmt *count_runs;
+	char errmsg[DB_ERR_LEN];
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE meta (\n"
+	"	key TEXT PRIMARY KEY,\n"
+	"	value NOT NULL\n"
+	");\n"
+	"CREATE TABLE sweep (\n"
+	"	id INTEGER PRIMARY KEY,\n"
+	"	name TEXT,\n"
+	"	grid TEXT\n"
+	");\n"
+	"CREATE TABLE run (\n"
+	"	id INTEGER PRIMARY KEY,\n"
+	"	group_id TEXT,\n"
+	"	sweep_id INTEGER REFERENCES sweep(id),\n"
+	"	trace_path TEXT NOT NULL,\n"
+	"	trace_name TEXT NOT NULL,\n"
+	"	trace_checksum TEXT NOT NULL,\n"
+	"	trace_format TEXT NOT NULL,\n"
+	"	mode TEXT NOT NULL,\n"
+	"	params_json TEXT NOT NULL,\n"
+	"	version TEXT NOT NULL,\n"
+	"	started_unix INTEGER NOT NULL,\n"
+	"	finished_unix INTEGER NOT NULL,\n"
+	"	wall_seconds REAL NOT NULL,\n"
+	"	status TEXT NOT NULL DEFAULT 'done'\n"
+	");\n"
+	"CREATE INDEX run_group ON run(group_id, trace_checksum, mode);\n"
+	"CREATE INDEX run_sweep ON run(sweep_id);\n"
+	"CREATE TABLE counter (\n"
+	"	run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,\n"
+	"	name TEXT NOT NULL,\n"
+	"	value INTEGER NOT NULL,\n"
+	"	PRIMARY KEY (run_id, name)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX counter_name ON counter(name);\n"
+	"CREATE TABLE exit (\n"
+	"	run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,\n"
+	"	reason INTEGER NOT NULL,\n"
+	"	name TEXT NOT NULL,\n"
+	"	count INTEGER NOT NULL,\n"
+	"	cycles INTEGER NOT NULL,\n"
+	"	PRIMARY KEY (run_id, reason)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE TABLE sample (\n"
+	"	run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,\n"
+	"	cycle INTEGER NOT NULL,\n"
+	"	name TEXT NOT NULL,\n"
+	"	value INTEGER NOT NULL\n"
+	");\n"
+	"CREATE INDEX sample_run ON sample(run_id, name, cycle);\n"
+	"CREATE VIEW run_summary AS\n"
+	"SELECT r.id AS id, r.group_id AS group_id, r.trace_name AS trace_name,\n"
+	"	r.mode AS mode,\n"
+	"	(SELECT c.value FROM counter c\n"
+	"	 WHERE c.run_id = r.id AND c.name = 'cpu.cycles') AS cycles,\n"
+	"	(SELECT c.value FROM counter c\n"
+	"	 WHERE c.run_id = r.id AND c.name = 'cpu.instructions') AS instructions,\n"
+	"	(SELECT coalesce(sum(e.count), 0) FROM exit e\n"
+	"	 WHERE e.run_id = r.id) AS exits\n"
+	"FROM run r;\n"
+	"CREATE VIEW overhead AS\n"
+	"SELECT r.id AS run_id, r.group_id AS group_id, r.trace_name AS trace_name,\n"
+	"	r.mode AS mode, rc.value AS cycles, n.id AS native_run_id,\n"
+	"	nc.value AS native_cycles,\n"
+	"	100.0 * (rc.value - nc.value) / nc.value AS overhead_pct\n"
+	"FROM run r\n"
+	"JOIN run n ON n.id = (SELECT max(n2.id) FROM run n2\n"
+	"	WHERE n2.group_id = r.group_id\n"
+	"	AND n2.trace_checksum = r.trace_checksum\n"
+	"	AND n2.mode = 'native')\n"
+	"JOIN counter rc ON rc.run_id = r.id AND rc.name = 'cpu.cycles'\n"
+	"JOIN counter nc ON nc.run_id = n.id AND nc.name = 'cpu.cycles'\n"
+	"WHERE r.mode <> 'native';\n";
+
+/* Write "<path>: <formatted text>" into err (DB_ERR_LEN bytes), on one line. */
+__attribute__((format(printf, 3, 4)))
+static void set_err(char *err, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!err)
+		return;
+	n = snprintf(err, DB_ERR_LEN, "%s: ", path ? path : "(null)");
+	if (n < 0)
+		n = 0;
+	if (n < DB_ERR_LEN - 1) {
+		va_start(ap, fmt);
+		vsnprintf(err + n, (size_t)(DB_ERR_LEN - n), fmt, ap);
+		va_end(ap);
+	}
+	for (char *p = err; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+}
+
+/* Run statements that return no rows we need; 0 or -1 with err set. */
+static int exec(struct db *db, const char *sql, const char *what, char *err)
+{
+	if (sqlite3_exec(db->sql, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		set_err(err, db->path, "%s: %s", what, sqlite3_errmsg(db->sql));
+		return -1;
+	}
+	return 0;
+}
+
+/* Roll back the open transaction, if any, keeping the caller's error. */
+static void rollback(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->sql))
+		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * Read the schema version: DB_SCHEMA_VERSION or another positive number
+ * from `meta`, 0 for a new (empty) database; -1 with err set on an SQLite
+ * error or a database that is not a vtsim results database.
+ */
+static int64_t read_version(struct db *db, char *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t n_objects = 0, has_meta = 0, version = -1;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db->sql,
+				"SELECT count(*), coalesce(sum(type = 'table' AND name = 'meta'), 0)"
+				" FROM sqlite_schema",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		n_objects = sqlite3_column_int64(st, 0);
+		has_meta = sqlite3_column_int64(st, 1);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_OK) {
+		set_err(err, db->path, "reading schema: %s", sqlite3_errmsg(db->sql));
+		return -1;
+	}
+	if (n_objects == 0)
+		return 0;
+	if (!has_meta) {
+		set_err(err, db->path, "not a vtsim results database (no meta table)");
+		return -1;
+	}
+
+	rc = sqlite3_prepare_v2(db->sql,
+				"SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			version = sqlite3_column_int64(st, 0);
+			rc = SQLITE_OK;
+		} else if (rc == SQLITE_DONE) {
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		set_err(err, db->path, "reading schema version: %s", sqlite3_errmsg(db->sql));
+		return -1;
+	}
+	if (version < 1) {
+		set_err(err, db->path, "not a vtsim results database (no valid schema_version in meta)");
+		return -1;
+	}
+	if (version > DB_SCHEMA_VERSION) {
+		set_err(err, db->path,
+			"schema version %lld is newer than this vtsim supports (%d); use a newer vtsim",
+			(long long)version, DB_SCHEMA_VERSION);
+		return -1;
+	}
+	return version;
+}
+
+/* Create the schema in a new database, or check an existing one. */
+static int setup_schema(struct db *db, char *err)
+{
+	char sql[128];
+	int64_t version;
+
+	if (exec(db, "BEGIN IMMEDIATE", "starting schema transaction", err))
+		return -1;
+	/* Again, under the write lock: another process may have created it. */
+	version = read_version(db, err);
+	if (version < 0)
+		goto fail;
+	if (version == 0) {
+		if (exec(db, schema_sql, "creating schema", err))
+			goto fail;
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO meta(key, value) VALUES('schema_version', %d)",
+			 DB_SCHEMA_VERSION);
+		if (exec(db, sql, "creating schema", err))
+			goto fail;
+	}
+	if (exec(db, "COMMIT", "creating schema", err))
+		goto fail;
+	return 0;
+fail:
+	rollback(db);
+	return -1;
+}
+
+static int prepare(struct db *db, sqlite3_stmt **st, const char *sql, char *err)
+{
+	if (sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
+	    SQLITE_OK) {
+		set_err(err, db->path, "preparing statement: %s", sqlite3_errmsg(db->sql));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Open (creating if needed) the results database at path: WAL mode, a 10 s
+ * busy timeout, foreign keys on, schema created if the file is new. Returns
+ * NULL with a one-line message naming the file in err if it cannot be
+ * opened or written, is not a vtsim database, or has a newer schema.
+ */
+struct db *db_open(const char *path, char *err)
+{
+	struct db *db;
+	int64_t version;
+	int rc;
+
+	if (err)
+		err[0] = '\0';
+	if (!path || !*path) {
+		set_err(err, "(database)", "empty database path");
+		return NULL;
+	}
+	db = calloc(1, sizeof(*db));
+	if (!db || !(db->path = strdup(path))) {
+		free(db);
+		set_err(err, path, "out of memory");
+		return NULL;
+	}
+
+	rc = sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		set_err(err, path, "%s",
+			db->sql ? sqlite3_errmsg(db->sql) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	/* SQLite silently falls back to read-only for a write-protected file. */
+	if (sqlite3_db_readonly(db->sql, "main") == 1) {
+		set_err(err, path, "database file is not writable");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db->sql, 1);
+	sqlite3_busy_timeout(db->sql, DB_BUSY_TIMEOUT_MS);
+	if (exec(db, "PRAGMA foreign_keys = ON", "enabling foreign keys", err))
+		goto fail;
+
+	/* Refuse a foreign or newer database before writing anything to it. */
+	version = read_version(db, err);
+	if (version < 0)
+		goto fail;
+	if (exec(db, "PRAGMA journal_mode = WAL", "setting WAL mode", err))
+		goto fail;
+	if (setup_schema(db, err))
+		goto fail;
+
+	if (prepare(db, &db->ins_run,
+		    "INSERT INTO run(group_id, trace_path, trace_name, trace_checksum,"
+		    " trace_format, mode, params_json, version, started_unix,"
+		    " finished_unix, wall_seconds, status)"
+		    " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'done')", err) ||
+	    prepare(db, &db->ins_counter,
+		    "INSERT INTO counter(run_id, name, value) VALUES(?, ?, ?)", err) ||
+	    prepare(db, &db->ins_exit,
+		    "INSERT INTO exit(run_id, reason, name, count, cycles) VALUES(?, ?, ?, ?, ?)",
+		    err) ||
+	    prepare(db, &db->get_counter,
+		    "SELECT value FROM counter WHERE run_id = ? AND name = ?", err) ||
+	    prepare(db, &db->count_runs, "SELECT count(*) FROM run", err))
+		goto fail;
+	return db;
+fail:
+	db_close(db);
+	return NULL;
+}
+
+/* Step an INSERT to completion and reset it; 0 or -1 with err set. */
+static int step_insert(struct db *db, sqlite3_stmt *st, const char *what, char *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE)
+		set_err(err, db->path, "%s: %s", what, sqlite3_errmsg(db->sql));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int bind_u64(struct db *db, sqlite3_stmt *st, int col, uint64_t v, const char *what,
+		    const char *name, char *err)
+{
+	if (v > (uint64_t)INT64_MAX) {
+		set_err(err, db->path, "%s '%s': value %llu does not fit a signed 64-bit integer",
+			what, name ? name : "(null)", (unsigned long long)v);
+		return -1;
+	}
+	sqlite3_bind_int64(st, col, (sqlite3_int64)v);
+	return 0;
+}
+
+/*
+ * Store one run, its counters and its exits in one transaction (BEGIN
+ * IMMEDIATE ... COMMIT). Returns the new run id (> 0), or -1 with a one-line
+ * message naming the database file and the SQLite error in err; on error the
+ * transaction is rolled back and nothing of the run remains.
+ */
+int64_t db_store_run(struct db *db, const struct db_run *run, char *err)
+{
+	sqlite3_stmt *st;
+	int64_t id;
+
+	if (err)
+		err[0] = '\0';
+	if (!db || !run) {
+		set_err(err, db ? db->path : "(database)", "no database or no run");
+		return -1;
+	}
+	if ((run->n_counters && !run->counters) || (run->n_exits && !run->exits)) {
+		set_err(err, db->path, "storing run: counters or exits missing");
+		return -1;
+	}
+	if (exec(db, "BEGIN IMMEDIATE", "starting transaction", err))
+		return -1;
+
+	st = db->ins_run;
+	sqlite3_bind_text(st, 1, run->group_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, run->trace_path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, run->trace_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, run->trace_checksum, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, run->trace_format, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, run->mode, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, run->params_json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, run->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, run->started_unix);
+	sqlite3_bind_int64(st, 10, run->finished_unix);
+	sqlite3_bind_double(st, 11, run->wall_seconds);
+	if (step_insert(db, st, "storing run", err))
+		goto fail;
+	id = sqlite3_last_insert_rowid(db->sql);
+
+	st = db->ins_counter;
+	for (size_t i = 0; i < run->n_counters; i++) {
+		const struct db_counter *c = &run->counters[i];
+
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
+		if (bind_u64(db, st, 3, c->value, "counter", c->name, err)) {
+			sqlite3_clear_bindings(st);
+			goto fail;
+		}
+		if (step_insert(db, st, "storing counters", err))
+			goto fail;
+	}
+
+	st = db->ins_exit;
+	for (size_t i = 0; i < run->n_exits; i++) {
+		const struct db_exit *e = &run->exits[i];
+
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)e->reason);
+		sqlite3_bind_text(st, 3, e->name, -1, SQLITE_STATIC);
+		if (bind_u64(db, st, 4, e->count, "exit count", e->name, err) ||
+		    bind_u64(db, st, 5, e->cycles, "exit cycles", e->name, err)) {
+			sqlite3_clear_bindings(st);
+			goto fail;
+		}
+		if (step_insert(db, st, "storing exits", err))
+			goto fail;
+	}
+
+	if (exec(db, "COMMIT", "committing run", err))
+		goto fail;
+	return id;
+fail:
+	rollback(db);
+	return -1;
+}
+
+/*
+ * Read counter name of run run_id into *out. Returns 0 if found, 1 if the
+ * run has no such counter, -1 on error (message in db_errmsg()).
+ */
+int db_run_counter(struct db *db, int64_t run_id, const char *name, uint64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	if (!db || !name || !out)
+		return -1;
+	st = db->get_counter;
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+		ret = 0;
+	} else if (rc == SQLITE_DONE) {
+		ret = 1;
+	} else {
+		set_err(db->errmsg, db->path, "reading counter '%s' of run %lld: %s", name,
+			(long long)run_id, sqlite3_errmsg(db->sql));
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+/* Number of runs stored, or -1 on error (message in db_errmsg()). */
+int64_t db_run_count(struct db *db)
+{
+	int64_t n = -1;
+	int rc;
+
+	if (!db)
+		return -1;
+	rc = sqlite3_step(db->count_runs);
+	if (rc == SQLITE_ROW)
+		n = sqlite3_column_int64(db->count_runs, 0);
+	else
+		set_err(db->errmsg, db->path, "counting runs: %s", sqlite3_errmsg(db->sql));
+	sqlite3_reset(db->count_runs);
+	return n;
+}
+
+/* The last error of db_run_counter() or db_run_count(), or "". */
+const char *db_errmsg(const struct db *db)
+{
+	return db ? db->errmsg : "no database";
+}
+
+/*
+ * Create the directories leading to path, like `mkdir -p "$(dirname path)"`.
+ * Returns 0 if they exist afterwards, -1 with a one-line message naming the
+ * directory in err otherwise. A path without a '/' needs nothing.
+ */
+int db_ensure_parent_dir(const char *path, char *err)
+{
+	char *dir, *slash, *p, saved;
+	struct stat sb;
+	int ret = -1;
+
+	if (err)
+		err[0] = '\0';
+	if (!path || !(slash = strrchr(path, '/')))
+		return 0;
+	dir = strndup(path, (size_t)(slash - path));
+	if (!dir) {
+		set_err(err, path, "out of memory");
+		return -1;
+	}
+	/* Walk forward, creating each missing component; "a//b" and "/a" work. */
+	p = dir;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		while (*p && *p != '/')
+			p++;
+		saved = *p;
+		*p = '\0';
+		if (*dir && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+			if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+				set_err(err, dir, "cannot create directory: %s", strerror(errno));
+				goto out;
+			}
+			if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+				set_err(err, dir, "not a directory");
+				goto out;
+			}
+		}
+		*p = saved;
+		if (!*p)
+			break;
+	}
+	ret = 0;
+out:
+	free(dir);
+	return ret;
+}
+
+/* Close the database (NULL is allowed). Finalizes every statement. */
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	sqlite3_finalize(db->ins_run);
+	sqlite3_finalize(db->ins_counter);
+	sqlite3_finalize(db->ins_exit);
+	sqlite3_finalize(db->get_counter);
+	sqlite3_finalize(db->count_runs);
+	sqlite3_close(db->sql);
+	free(db->path);
+	free(db);
+}

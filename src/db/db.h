@@ -1,0 +1,85 @@
+/*
+ * Results database (SQLite). One database file holds every run; a run and
+ * all its rows are written in one transaction, so an interrupted program
+ * never leaves a half-written run. Schema: docs/schema.md.
+ */
+#ifndef VTSIM_DB_DB_H
+#define VTSIM_DB_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+
+#define DB_ERR_LEN 512
+
+/* One named counter value of a run. */
+struct db_counter {
+	const char *name; /* hierarchical counter name, e.g. "walk.ept.refs" */
+	uint64_t value;
+};
+
+/* VM exits of one basic reason in a run. */
+struct db_exit {
+	unsigned reason;    /* basic exit reason number (SDM App. C) */
+	const char *name;   /* e.g. "EPT_VIOLATION" */
+	uint64_t count;     /* exits */
+	uint64_t cycles;    /* cycles charged to these exits (round trip + VMM work) */
+};
+
+/* One run: its identity, configuration and results. */
+struct db_run {
+	const char *trace_path;     /* as given on the command line */
+	const char *trace_name;     /* base name of the trace file */
+	const char *trace_checksum; /* 16 hex digits (XXH3-64 of the file) */
+	const char *trace_format;   /* "lackey", "lackey+zstd", ... */
+	const char *mode;           /* "native", "ept", ... */
+	const char *params_json;    /* every parameter, as a JSON object */
+	const char *version;        /* program version (PACKAGE_VERSION) */
+	const char *group_id;       /* runs of one `vtsim compare` share it; may be NULL */
+	int64_t started_unix;       /* seconds since the epoch */
+	int64_t finished_unix;
+	double wall_seconds;        /* host wall-clock time of the simulation */
+	const struct db_counter *counters;
+	size_t n_counters;
+	const struct db_exit *exits;
+	size_t n_exits;
+};
+
+/*
+ * Open (creating if needed) the database at path, creating the directory's
+ * schema if the file is new. Returns NULL with a one-line message naming the
+ * file in err (DB_ERR_LEN bytes) if it cannot be opened or written.
+ */
+struct db *db_open(const char *path, char *err);
+
+/*
+ * Store one run and all its rows in one transaction. Returns the new run id
+ * (> 0), or -1 with a message in err; on error nothing of the run is stored.
+ */
+int64_t db_store_run(struct db *db, const struct db_run *run, char *err);
+
+/*
+ * Read counter name of run run_id into *out. Returns 0 if found, 1 if the
+ * run has no such counter, -1 on error (message in db_errmsg()).
+ */
+int db_run_counter(struct db *db, int64_t run_id, const char *name, uint64_t *out);
+
+/* Number of runs stored, or -1 on error (message in db_errmsg()). */
+int64_t db_run_count(struct db *db);
+
+/* One-line message of the last db_run_counter()/db_run_count() error. */
+const char *db_errmsg(const struct db *db);
+
+/*
+ * Create the missing directories leading to the file path (mkdir -p of its
+ * directory), e.g. "results" for the default "results/vtsim.db". Returns 0,
+ * or -1 with a one-line message naming the directory in err (DB_ERR_LEN).
+ * db_open never creates directories; the caller does, with this.
+ */
+int db_ensure_parent_dir(const char *path, char *err);
+
+/* Close the database; NULL is allowed. */
+void db_close(struct db *db);
+
+#endif

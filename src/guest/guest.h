@@ -1,0 +1,55 @@
+/*
+ * The guest OS model: the kernel a trace-driven guest runs, written as
+ * software against the CPU's architectural interface. It keeps processes
+ * with their own x86-64 page tables in guest-physical memory, builds them on
+ * demand (a first touch raises #PF; the kernel allocates and zeroes a frame
+ * and writes the PTEs with its own stores), and tears them down on munmap,
+ * brk shrink and exit, with INVLPG or a full flush as Linux does.
+ */
+#ifndef VTSIM_GUEST_GUEST_H
+#define VTSIM_GUEST_GUEST_H
+
+#include <stdint.h>
+
+#include "cpu/cpu.h"
+#include "mem/mem.h"
+#include "util/u64map.h"
+
+/* One process: an address space. */
+struct guest_proc {
+	uint32_t pid;
+	uint64_t pml4;        /* GPA of the top-level table */
+	struct u64map tables; /* table key (see guest.c) -> GPA | present-entry count */
+	struct u64map pages;  /* VPN -> GPA of the mapped 4 KiB data page */
+	uint64_t brk;         /* program break (GVA), 0 until the first brk */
+	bool live;
+};
+
+struct guest_os {
+	const struct sim_params *p;
+	struct counters *ctr;
+	struct frame_alloc frames; /* guest-physical frames */
+	struct guest_proc proc;    /* the traced process (one address space per trace) */
+	uint64_t cr0, cr4, efer;   /* the paging mode the kernel runs with */
+};
+
+/* The guest's IDT and system-call entry points (for cpu_attach_guest). */
+extern const struct guest_os_ops guest_os_ops;
+
+/* Set up the kernel's memory (guest.mem_mib of guest-physical memory).
+ * Returns 0, or -1 with a message in err (CPU_ERR_LEN). */
+int guest_init(struct guest_os *os, const struct sim_params *p, struct counters *ctr, char *err);
+void guest_destroy(struct guest_os *os);
+
+/*
+ * Boot: create the first process (pid) and queue the kernel's operations
+ * that build its top-level table and load CR3. Control registers for the
+ * CPU (native) or the VMCS guest-state area (VMX) are in os->cr0/cr4/efer.
+ * Returns 0, or -1 (message via cpu_fail).
+ */
+int guest_boot(struct guest_os *os, struct cpu *cpu, uint32_t pid);
+
+/* Guest-physical memory in use (frames), for stats. */
+uint64_t guest_frames_in_use(const struct guest_os *os);
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * Notes: the walkers are one loop each with one error exit, parameterised
+ * by the level count. They model:
+ *  - guest paging: P, reserved bits (51:M, XD without EFER.NXE, PS in a
+ *    PML4E/PML5E, reserved address bits of 2 MiB / 1 GiB leaves), rights
+ *    (R/W with CR0.WP, U/S, XD with NXE, SMEP), 4 KiB / 2 MiB / 1 GiB leaves,
+ *    A in every entry and D in the leaf on writes;
+ *  - EPT: not-present entries, R/W/X checks, misconfigurations (write-only,
+ *    write+execute, reserved bits, bad leaf memory type), EPT A/D;
+ *  - the 2D walk with the exit qualification of SDM Table 27-7.
+ * Left out: protection keys, shadow stacks, mode-based execute control,
+ * sub-page permissions, PAE/32-bit paging, #VE, and paging-structure caches
+ * (a later issue: every walk here starts from CR3 / the EPTP).
+ * A/D updates are made only when the whole translation succeeds (the SDM
+ * allows updates on faulting walks too; software must not rely on either).
+ */
+#include "mmu/walk.h"
+
+#include <string.h>
+
+#include "arch/ept.h"
+#include "arch/paging.h"
+
+/* IA32_VMX_EPT_VPID_CAP bits of the modelled core that the walker honours. */
+#define MODEL_EPT_CAP (EPT_CAP_EXEC_ONLY | EPT_CAP_2M | EPT_CAP_1G)
+
+static int ept_levels(uint64_t eptp)
+{
+	return (int)((eptp & EPTP_WALK_LEN_MASK) >> EPTP_WALK_LEN_SHIFT) + 1;
+}
+
+static bool ept_misconfigured(uint64_t e, int level, bool leaf)
+{
+	unsigned rwx = (unsigned)(e & EPTE_RWX);
+	if (rwx == 2 || rwx == 6)
+		return true; /* write without read */
+	if (rwx == 4 && !(MODEL_EPT_CAP & EPT_CAP_EXEC_ONLY))
+		return true;
+	if (!leaf)
+		return e & (level >= 4 ? EPTE_PML4_RSVD : EPTE_NONLEAF_RSVD);
+	if (e & EPTE_LEAF_RSVD)
+		return true;
+	if (level == 3 && (e & (((UINT64_C(1) << 30) - 1) & ~(PAGE_SIZE - 1))))
+		return true; /* 1 GiB leaf: address bits 29:12 reserved */
+	if (level == 2 && (e & (((UINT64_C(1) << 21) - 1) & ~(PAGE_SIZE - 1))))
+		return true; /* 2 MiB leaf: address bits 20:12 reserved */
+	unsigned mt = (unsigned)((e & EPTE_MT_MASK) >> EPTE_MT_SHIFT);
+	return mt == 2 || mt == 3 || mt == 7;
+}
+
+enum walk_fault ept_translate(struct phys_mem *m, uint64_t eptp, uint64_t gpa, enum access_kind kind,
+			      struct ept_result *r)
+{
+	static const uint64_t need[] = {[ACC_READ] = EPTE_R, [ACC_WRITE] = EPTE_W, [ACC_FETCH] = EPTE_X};
+	const bool ad = eptp & EPTP_AD;
+	uint64_t table = eptp & PHYS_ADDR_MASK;
+	uint64_t addrs[5];
+	int n = 0;
+
+	r->refs = 0;
+	r->ad_writes = 0;
+	r->rwx = EPTE_RWX;
+	for (int level = ept_levels(eptp); level >= 1; level--) {
+		uint64_t ea = table + 8 * pt_index(gpa, level);
+		uint64_t e = mem_read64(m, ea);
+		r->refs++;
+		r->level = level;
+		if (!(e & EPTE_RWX)) {
+			r->rwx = 0;
+			r->fault = WALK_EPT_VIOLATION;
+			return r->fault;
+		}
+		bool leaf = level == 1 || ((level == 2 || level == 3) && (e & EPTE_PS));
+		if (ept_misconfigured(e, level, leaf)) {
+			r->fault = WALK_EPT_MISCONFIG;
+			return r->fault;
+		}
+		r->rwx &= e & EPTE_RWX;
+		addrs[n++] = ea;
+		if (leaf) {
+			r->page_shift = (uint8_t)(PAGE_SHIFT + PT_INDEX_BITS * (level - 1));
+			uint64_t off_mask = (UINT64_C(1) << r->page_shift) - 1;
+			r->hpa = (e & PHYS_ADDR_MASK & ~off_mask) | (gpa & off_mask);
+			if (!(r->rwx & need[kind])) {
+				r->fault = WALK_EPT_VIOLATION;
+				return r->fault;
+			}
+			if (ad) {
+				for (int i = 0; i < n; i++) {
+					uint64_t v = mem_read64(m, addrs[i]);
+					uint64_t nv = v | EPTE_A | (i == n - 1 && kind == ACC_WRITE ? EPTE_D : 0);
+					if (nv != v) {
+						mem_write64(m, addrs[i], nv);
+						r->ad_writes++;
+					}
+				}
+			}
+			r->fault = WALK_OK;
+			return r->fault;
+		}
+		table = e & PHYS_ADDR_MASK;
+	}
+	r->fault = WALK_EPT_MISCONFIG; /* not reached: level 1 is always a leaf */
+	return r->fault;
+}
+
+static uint64_t guest_rsvd_mask(int level, bool leaf, const struct paging_ctx *ctx)
+{
+	uint64_t m = PTE_RSVD_HIGH;
+	if (!(ctx->efer & EFER_NXE))
+		m |= PTE_XD;
+	if (level >= 4)
+		m |= PTE_PS;
+	else if (leaf && level == 3)
+		m = (m | PDPTE_1G_RSVD);
+	else if (leaf && level == 2)
+		m = (m | PDE_2M_RSVD);
+	return m;
+}
+
+/* EPT violation qualification bits 2:0 and 5:3 for a translation. */
+static uint64_t ept_qual_access(enum access_kind kind, const struct ept_result *er)
+{
+	static const uint64_t acc[] = {[ACC_READ] = EPT_QUAL_READ, [ACC_WRITE] = EPT_QUAL_WRITE,
+				       [ACC_FETCH] = EPT_QUAL_FETCH};
+	return acc[kind] | (er->rwx << 3);
+}
+
+/* Translate a GPA the walk uses; on a fault fill the walk result. The EPT
+ * rights of the page go to *rwx when rwx is not NULL. */
+static bool ept_step(struct phys_mem *m, const struct paging_ctx *ctx, uint64_t gpa, enum access_kind kind,
+		     uint64_t extra_qual, struct walk_result *r, uint64_t *hpa, uint64_t *rwx)
+{
+	struct ept_result er;
+	ept_translate(m, ctx->eptp, gpa, kind, &er);
+	if (rwx)
+		*rwx = er.rwx;
+	r->ept_refs += er.refs;
+	r->ept_ad_writes += er.ad_writes;
+	if (er.fault != WALK_OK) {
+		r->fault = er.fault;
+		r->fault_gpa = gpa;
+		r->ept_qual = er.fault == WALK_EPT_VIOLATION
+				      ? ept_qual_access(kind, &er) | EPT_QUAL_GLA_VALID | extra_qual
+				      : 0;
+		return false;
+	}
+	*hpa = er.hpa;
+	return true;
+}
+
+enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const struct mmu_access *acc,
+			 struct walk_result *r)
+{
+	const bool write = acc->kind == ACC_WRITE;
+	const bool fetch = acc->kind == ACC_FETCH;
+	/* Guest paging-structure accesses are reads, or writes with EPT A/D (SDM §28.2.3.2). */
+	const enum access_kind pse_kind = (ctx->eptp & EPTP_AD) ? ACC_WRITE : ACC_READ;
+	uint64_t table = ctx->cr3 & PHYS_ADDR_MASK; /* GPA under EPT, else HPA */
+	uint64_t entry_hpa[5], entry_gpa[5];
+	uint64_t table_rwx[5]; /* EPT rights of each guest table's page */
+	int level;
+
+	memset(r, 0, sizeof(*r));
+	r->levels = (ctx->cr4 & CR4_LA57) ? 5 : 4;
+	r->writable = r->user = true;
+	r->pfec = (write ? PFEC_WR : 0) | (acc->user ? PFEC_US : 0) |
+		  (fetch && ((ctx->efer & EFER_NXE) || (ctx->cr4 & CR4_SMEP)) ? PFEC_ID : 0);
+
+	for (level = r->levels; level >= 1; level--) {
+		int i = r->levels - level;
+		uint64_t ea = table + 8 * pt_index(acc->la, level);
+		uint64_t hpa = ea;
+		table_rwx[i] = EPTE_RWX;
+		if (ctx->ept && !ept_step(m, ctx, ea, pse_kind, 0, r, &hpa, &table_rwx[i]))
+			return r->fault;
+		uint64_t e = mem_read64(m, hpa);
+		r->guest_refs++;
+		r->entry[i] = e;
+		entry_hpa[i] = hpa;
+		entry_gpa[i] = ea;
+		if (!(e & PTE_P)) {
+			r->fault = WALK_PF; /* not present: error-code bit 0 stays 0 */
+			return r->fault;
+		}
+		bool leaf = level == 1 || ((level == 2 || level == 3) && (e & PTE_PS));
+		if (e & guest_rsvd_mask(level, leaf, ctx)) {
+			r->pfec |= PFEC_P | PFEC_RSVD;
+			r->fault = WALK_PF;
+			return r->fault;
+		}
+		r->writable &= !!(e & PTE_RW);
+		r->user &= !!(e & PTE_US);
+		r->nx |= (ctx->efer & EFER_NXE) && (e & PTE_XD);
+		if (leaf) {
+			r->page_shift = (uint8_t)(PAGE_SHIFT + PT_INDEX_BITS * (level - 1));
+			uint64_t off_mask = (UINT64_C(1) << r->page_shift) - 1;
+			r->gpa = (e & PHYS_ADDR_MASK & ~off_mask) | (acc->la & off_mask);
+			r->dirty = e & PTE_D;
+			r->global = (e & PTE_G) && (ctx->cr4 & CR4_PGE);
+			break;
+		}
+		table = e & PHYS_ADDR_MASK;
+	}
+
+	/* Access rights (SDM "Access Rights"). */
+	bool denied = false;
+	if (acc->user && !r->user)
+		denied = true;
+	else if (write && !r->writable && (acc->user || (ctx->cr0 & CR0_WP)))
+		denied = true;
+	else if (fetch && r->nx)
+		denied = true;
+	else if (fetch && !acc->user && r->user && (ctx->cr4 & CR4_SMEP))
+		denied = true;
+	if (denied) {
+		r->pfec |= PFEC_P;
+		r->fault = WALK_PF;
+		return r->fault;
+	}
+
+	/* Accessed flags in every entry used, dirty in the leaf on a write. */
+	int used = r->levels - level + 1;
+	for (int i = 0; i < used; i++) {
+		uint64_t set = PTE_A | (i == used - 1 && write ? PTE_D : 0);
+		if ((r->entry[i] & set) == set)
+			continue;
+		if (ctx->ept && !(table_rwx[i] & EPTE_W)) {
+			/* The A/D update is a data write to the guest table: it needs EPT W
+			 * (the translation made for the read gave its rights). */
+			r->fault = WALK_EPT_VIOLATION;
+			r->fault_gpa = entry_gpa[i];
+			r->ept_qual = EPT_QUAL_WRITE | (table_rwx[i] << 3) | EPT_QUAL_GLA_VALID;
+			return r->fault;
+		}
+		r->entry[i] |= set;
+		mem_write64(m, entry_hpa[i], r->entry[i]);
+		r->guest_ad_writes++;
+	}
+	if (write)
+		r->dirty = true;
+
+	/* The final guest-physical address. */
+	if (ctx->ept) {
+		uint64_t adv = EPT_QUAL_GLA_XLATE | (r->user ? EPT_QUAL_GLA_USER : 0) |
+			       (r->writable ? EPT_QUAL_GLA_WRITABLE : 0) | (r->nx ? EPT_QUAL_GLA_XD : 0);
+		if (!ept_step(m, ctx, r->gpa, acc->kind, adv, r, &r->hpa, NULL))
+			return r->fault;
+	} else {
+		r->hpa = r->gpa;
+	}
+	r->fault = WALK_OK;
+	return r->fault;
+}

@@ -1,0 +1,92 @@
+/*
+ * Page walkers: x86-64 guest paging (4- or 5-level) and EPT (4- or 5-level),
+ * combined into the two-dimensional walk when EPT is on. They read the
+ * paging structures from simulated memory in their real bit formats, set
+ * A/D flags there, and fill one result record: entries per level, memory
+ * references per dimension, and the fault.
+ *
+ * Architecture: reference sheet §6.3-§6.4 (SDM Vol. 3A "Hierarchical Paging
+ * Structures", "Access Rights", "Accessed and Dirty Flags", "Page-Fault
+ * Exceptions"), §5.2-§5.3 and §3.2 (SDM Vol. 3C "EPT Translation
+ * Mechanism", "EPT Misconfigurations", "EPT Violations", "Exit
+ * Qualification for EPT Violations").
+ */
+#ifndef VTSIM_MMU_WALK_H
+#define VTSIM_MMU_WALK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mem/mem.h"
+
+enum access_kind { ACC_READ = 0, ACC_WRITE = 1, ACC_FETCH = 2 };
+
+/* One access to translate. */
+struct mmu_access {
+	uint64_t la;           /* linear (guest-virtual) address */
+	enum access_kind kind;
+	bool user;             /* CPL 3 */
+};
+
+/* What the walker needs of the processor state. */
+struct paging_ctx {
+	uint64_t cr0, cr3, cr4, efer;
+	bool ept;     /* VMX non-root with "enable EPT": guest tables live in GPA space */
+	uint64_t eptp;
+};
+
+enum walk_fault {
+	WALK_OK = 0,
+	WALK_PF,              /* guest page fault: pfec holds the error code */
+	WALK_EPT_VIOLATION,   /* exit reason 48: ept_qual, fault_gpa */
+	WALK_EPT_MISCONFIG,   /* exit reason 49: fault_gpa */
+};
+
+/* Result of one EPT translation (GPA -> HPA). */
+struct ept_result {
+	enum walk_fault fault; /* WALK_OK, WALK_EPT_VIOLATION or WALK_EPT_MISCONFIG */
+	uint64_t hpa;          /* translation of the GPA (valid if WALK_OK) */
+	uint64_t rwx;          /* AND of bits 2:0 over the entries walked (qualification bits 5:3) */
+	uint8_t page_shift;    /* 12, 21 or 30 */
+	unsigned refs;         /* EPT entry reads (refs) */
+	unsigned ad_writes;    /* EPT A/D flag updates (refs) */
+	int level;             /* level where the walk stopped (1 = PTE) */
+};
+
+/*
+ * Translate gpa through the EPT paging structures rooted at eptp for an
+ * access of the given kind (R needs R, W needs W, fetch needs X; with
+ * EPTP[6] A is set in every entry used and D in the leaf on a write).
+ * Returns r->fault. Reference sheet §5.2, §5.3.
+ */
+enum walk_fault ept_translate(struct phys_mem *m, uint64_t eptp, uint64_t gpa, enum access_kind kind,
+			      struct ept_result *r);
+
+/* Result of a full (one- or two-dimensional) walk. */
+struct walk_result {
+	enum walk_fault fault;
+	uint32_t pfec;         /* #PF error code (WALK_PF), reference sheet §6.4 */
+	uint64_t ept_qual;     /* EPT-violation exit qualification, reference sheet §3.2 */
+	uint64_t fault_gpa;    /* guest-physical address of an EPT violation/misconfiguration */
+	uint64_t gpa;          /* guest-physical translation of la (native: equals hpa) */
+	uint64_t hpa;          /* host-physical translation of la */
+	uint8_t page_shift;    /* page size of the guest translation: 12, 21 or 30 */
+	bool writable, user, nx, dirty, global; /* rights and flags for the TLB */
+	int levels;            /* guest paging levels (4 or 5) */
+	uint64_t entry[5];     /* guest entries read, [0] = top level */
+	unsigned guest_refs;   /* guest (native) paging-structure entry reads */
+	unsigned ept_refs;     /* EPT entry reads, all translations of the walk */
+	unsigned guest_ad_writes, ept_ad_writes;
+};
+
+/*
+ * Translate acc->la under ctx. Without EPT this is the native walk: one
+ * reference per level (4 on a cold 4-level walk). With EPT every guest
+ * paging-structure address and the final GPA are translated through EPT:
+ * a cold 4-level x 4-level walk makes 4 x (4 + 1) + 4 = 24 references.
+ * A/D flags are set only when the translation succeeds. Returns r->fault.
+ */
+enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const struct mmu_access *acc,
+			 struct walk_result *r);
+
+#endif

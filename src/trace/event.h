@@ -1,0 +1,34 @@
+/*
+ * The guest event stream: what every front end (lackey reader, later the
+ * .vtt reader and the Unicorn CPU) produces and the CPU model consumes.
+ * Nothing downstream knows which front end produced an event.
+ */
+#ifndef VTSIM_TRACE_EVENT_H
+#define VTSIM_TRACE_EVENT_H
+
+#include <stdint.h>
+
+enum guest_event_kind {
+	GEV_FETCH = 0,   /* instruction fetch at gva, size bytes; one instruction */
+	GEV_LOAD,        /* data load at gva, size bytes */
+	GEV_STORE,       /* data store at gva, size bytes */
+	GEV_MODIFY,      /* load then store of the same gva (lackey 'M') */
+	GEV_MMAP,        /* mmap succeeded: [gva, gva+len) mapped, prot in arg */
+	GEV_MUNMAP,      /* munmap of [gva, gva+len) */
+	GEV_BRK,         /* program break moved to gva (len = 0) */
+	GEV_PROC_CREATE, /* a process or thread (pid) was created by gva = parent pid; arg = 1 for a thread */
+	GEV_PROC_EXIT,   /* process pid exits (exit_group) */
+	GEV_KIND_COUNT
+};
+
+/* One guest event. Addresses are guest-virtual (GVA); sizes in bytes. */
+struct guest_event {
+	enum guest_event_kind kind;
+	uint32_t size;  /* access size in bytes (memory events) */
+	uint64_t gva;   /* address (memory events), start (mmap/munmap), new break (brk) */
+	uint64_t len;   /* length in bytes (mmap/munmap) */
+	uint32_t pid;   /* process the event belongs to (0 if the source has none) */
+	uint32_t arg;   /* mmap: PROT_* bits; proc create: 1 = thread (shares the address space) */
+};
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * The VMM: ordinary software written against the VMX interface, as KVM is.
+ * It sets up a VMCS with VMWRITE (SDM encodings), launches the guest, and
+ * handles each VM exit by reading the exit reason and qualification with
+ * VMREAD, dispatching through a table indexed by exit reason. Its EPT
+ * manager builds EPT tables in simulated host memory in the real format.
+ */
+#ifndef VTSIM_VMM_VMM_H
+#define VTSIM_VMM_VMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/cpu.h"
+#include "mem/mem.h"
+#include "vmcs/vmcs.h"
+
+struct vmm {
+	struct cpu *cpu;
+	const struct sim_params *p;
+	struct counters *ctr;
+	struct frame_alloc host_frames; /* host-physical frames the VMM hands out */
+	struct vmcs vmcs;
+	uint64_t ept_root;              /* HPA of the EPT PML4 */
+	uint64_t eptp;
+	uint64_t guest_mem_bytes;       /* size of guest-physical memory (bytes) */
+	bool guest_halted;              /* the guest finished: stop the VM */
+};
+
+/*
+ * Set up VMX operation and a VMCS for an EPT guest whose kernel is os_regs
+ * (CR0/CR4/EFER), with "enable VPID" per p->vmx_vpid. Returns 0, or -1 with
+ * a message in cpu->err.
+ */
+int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struct counters *ctr,
+	     uint64_t guest_cr0, uint64_t guest_cr4, uint64_t guest_efer);
+void vmm_destroy(struct vmm *vmm);
+
+/* Run the guest until it halts. Returns RUN_DONE, RUN_ERROR (message in
+ * cpu->err; an unexpected exit also prints the VMCS on stderr) or
+ * RUN_INTERRUPTED. */
+enum run_status vmm_run(struct vmm *vmm);
+
+/* EPT manager (src/vmm/ept_mgr.c): back the guest-physical page gpa with a
+ * fresh zeroed host frame, creating missing EPT tables. 0 or -1 (cpu_fail). */
+int ept_mgr_map(struct vmm *vmm, uint64_t gpa);
+/* The EPT pointer of a 4-level WB EPT rooted at root (with A/D if ad). */
+uint64_t ept_mgr_eptp(uint64_t root, bool ad);
+
+#endif

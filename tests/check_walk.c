@@ -1,0 +1,374 @@
+/*
+ * Walker tests with hand-worked expectations: paging structures are built
+ * by hand in simulated memory, in the real bit formats, and every expected
+ * reference count, error code and exit qualification is worked out from
+ * the reference sheet (§3.2, §5.2, §5.3, §6.3, §6.4).
+ */
+#include <check.h>
+#include <stdlib.h>
+
+#include "arch/ept.h"
+#include "arch/paging.h"
+#include "mem/mem.h"
+#include "mmu/walk.h"
+
+static struct phys_mem mem;
+
+/* A fixed layout: guest tables at GPA 0x10000 (PML4), 0x11000 (PDPT),
+ * 0x12000 (PD), 0x13000 (PT); data page at GPA 0x20000. */
+#define G_PML4 0x10000u
+#define G_PDPT 0x11000u
+#define G_PD 0x12000u
+#define G_PT 0x13000u
+#define G_DATA 0x20000u
+/* The test linear address: PML4 index 1, PDPT 2, PD 3, PT 4, offset 0x123. */
+#define LA ((UINT64_C(1) << 39) | (UINT64_C(2) << 30) | (UINT64_C(3) << 21) | (UINT64_C(4) << 12) | 0x123)
+/* EPT tables (HPA) and the host offset of guest memory: GPA g -> HPA g + HOST_OFF. */
+#define E_PML4 0x900000u
+#define E_PDPT 0x901000u
+#define E_PD 0x902000u
+#define E_PT 0x903000u
+#define HOST_OFF 0x4000000u
+
+static const uint64_t TBL = PTE_P | PTE_RW | PTE_US | PTE_A;
+
+static void setup(void)
+{
+	ck_assert_int_eq(mem_init(&mem), 0);
+}
+
+static void teardown(void)
+{
+	mem_destroy(&mem);
+}
+
+/* Build the guest tables at base + G_* (base 0 natively, HOST_OFF under EPT). */
+static void build_guest(uint64_t base, uint64_t leaf_flags)
+{
+	mem_write64(&mem, base + G_PML4 + 8 * 1, G_PDPT | TBL);
+	mem_write64(&mem, base + G_PDPT + 8 * 2, G_PD | TBL);
+	mem_write64(&mem, base + G_PD + 8 * 3, G_PT | TBL);
+	mem_write64(&mem, base + G_PT + 8 * 4, G_DATA | leaf_flags);
+}
+
+/* EPT mapping the 4 KiB GPA page gpa -> gpa + HOST_OFF, tables at E_*. */
+static void ept_map(uint64_t gpa, uint64_t leaf_rwx)
+{
+	const uint64_t t = EPTE_R | EPTE_W | EPTE_X;
+	mem_write64(&mem, E_PML4 + 8 * pt_index(gpa, 4), E_PDPT | t);
+	mem_write64(&mem, E_PDPT + 8 * pt_index(gpa, 3), E_PD | t);
+	mem_write64(&mem, E_PD + 8 * pt_index(gpa, 2), E_PT | t);
+	mem_write64(&mem, E_PT + 8 * pt_index(gpa, 1),
+		    (gpa + HOST_OFF) | leaf_rwx | ((uint64_t)EPTP_MT_WB << EPTE_MT_SHIFT));
+}
+
+static uint64_t eptp(bool ad)
+{
+	return E_PML4 | EPTP_MT_WB | (UINT64_C(3) << EPTP_WALK_LEN_SHIFT) | (ad ? EPTP_AD : 0);
+}
+
+static struct paging_ctx native_ctx(void)
+{
+	struct paging_ctx c = {CR0_PE | CR0_PG | CR0_WP, G_PML4, CR4_PAE, EFER_LME | EFER_LMA | EFER_NXE, false, 0};
+	return c;
+}
+
+static struct paging_ctx ept_ctx(bool ad)
+{
+	struct paging_ctx c = native_ctx();
+	c.ept = true;
+	c.eptp = eptp(ad);
+	return c;
+}
+
+START_TEST(test_walk_native_cold_is_4_refs)
+{
+	build_guest(0, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+	struct paging_ctx c = native_ctx();
+	struct mmu_access a = {LA, ACC_READ, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_uint_eq(r.guest_refs, 4);
+	ck_assert_uint_eq(r.ept_refs, 0);
+	ck_assert_uint_eq(r.guest_ad_writes, 0);
+	ck_assert_uint_eq(r.hpa, G_DATA | 0x123);
+	ck_assert_uint_eq(r.page_shift, 12);
+}
+END_TEST
+
+START_TEST(test_walk_2d_cold_is_24_refs)
+{
+	/* Guest tables in guest-physical memory, reached through EPT. */
+	build_guest(HOST_OFF, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+	uint64_t pages[] = {G_PML4, G_PDPT, G_PD, G_PT, G_DATA};
+	for (int i = 0; i < 5; i++)
+		ept_map(pages[i], EPTE_RWX);
+	struct paging_ctx c = ept_ctx(false);
+	struct mmu_access a = {LA, ACC_READ, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	/* 4 guest levels x (4 EPT refs + 1 guest ref) + 4 EPT refs for the final GPA. */
+	ck_assert_uint_eq(r.guest_refs, 4);
+	ck_assert_uint_eq(r.ept_refs, 20);
+	ck_assert_uint_eq(r.guest_refs + r.ept_refs, 24);
+	ck_assert_uint_eq(r.gpa, G_DATA | 0x123);
+	ck_assert_uint_eq(r.hpa, (G_DATA + HOST_OFF) | 0x123);
+}
+END_TEST
+
+START_TEST(test_walk_2d_with_ept_ad_sets_accessed_once)
+{
+	build_guest(HOST_OFF, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+	uint64_t pages[] = {G_PML4, G_PDPT, G_PD, G_PT, G_DATA};
+	for (int i = 0; i < 5; i++)
+		ept_map(pages[i], EPTE_RWX);
+	struct paging_ctx c = ept_ctx(true);
+	struct mmu_access a = {LA, ACC_READ, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_uint_eq(r.guest_refs + r.ept_refs, 24);
+	/* The first EPT translation sets A in its 4 entries; later ones share
+	 * PML4E/PDPTE/PDE (already A) and set A only in their own leaf: 4 more
+	 * leaves. Guest paging-structure reads count as writes with EPT A/D, so
+	 * the four table pages' leaves also get D (same store as A). */
+	ck_assert_uint_eq(r.ept_ad_writes, 4 + 4);
+	uint64_t leaf = mem_read64(&mem, E_PT + 8 * pt_index(G_PML4, 1));
+	ck_assert(leaf & EPTE_A);
+	ck_assert(leaf & EPTE_D);
+	uint64_t data_leaf = mem_read64(&mem, E_PT + 8 * pt_index(G_DATA, 1));
+	ck_assert(data_leaf & EPTE_A);
+	ck_assert(!(data_leaf & EPTE_D)); /* a read does not dirty the data page */
+	/* A second identical walk finds every A already set: no writes. */
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_uint_eq(r.ept_ad_writes, 0);
+}
+END_TEST
+
+START_TEST(test_walk_sets_guest_accessed_and_dirty)
+{
+	/* Entries without A: a write sets A at all four levels and D in the PTE. */
+	mem_write64(&mem, G_PML4 + 8, G_PDPT | PTE_P | PTE_RW | PTE_US);
+	mem_write64(&mem, G_PDPT + 16, G_PD | PTE_P | PTE_RW | PTE_US);
+	mem_write64(&mem, G_PD + 24, G_PT | PTE_P | PTE_RW | PTE_US);
+	mem_write64(&mem, G_PT + 32, G_DATA | PTE_P | PTE_RW | PTE_US);
+	struct paging_ctx c = native_ctx();
+	struct mmu_access a = {LA, ACC_WRITE, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_uint_eq(r.guest_ad_writes, 4);
+	ck_assert_uint_eq(mem_read64(&mem, G_PML4 + 8), G_PDPT | PTE_P | PTE_RW | PTE_US | PTE_A);
+	ck_assert_uint_eq(mem_read64(&mem, G_PT + 32), G_DATA | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+	ck_assert(r.dirty);
+}
+END_TEST
+
+/* Guest #PF error codes (reference sheet §6.4). */
+START_TEST(test_walk_pf_error_codes)
+{
+	struct paging_ctx c = native_ctx();
+	struct walk_result r;
+	struct mmu_access a = {LA, ACC_READ, true};
+
+	/* Not present: user read -> U/S only (0x4). */
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_uint_eq(r.pfec, 0x4);
+	ck_assert_uint_eq(r.guest_refs, 1);
+
+	/* Read-only leaf: user write -> P | W/R | U/S = 0x7. */
+	build_guest(0, PTE_P | PTE_US | PTE_A);
+	a.kind = ACC_WRITE;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_uint_eq(r.pfec, 0x7);
+
+	/* Supervisor write to a read-only page with CR0.WP = 0 is allowed. */
+	a.user = false;
+	c.cr0 &= ~CR0_WP;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	c.cr0 |= CR0_WP;
+
+	/* XD leaf with EFER.NXE: user fetch -> P | U/S | I/D = 0x15. */
+	build_guest(0, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_XD);
+	a.kind = ACC_FETCH;
+	a.user = true;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_uint_eq(r.pfec, 0x15);
+
+	/* Supervisor page, user read -> P | U/S = 0x5. */
+	build_guest(0, PTE_P | PTE_RW | PTE_A);
+	a.kind = ACC_READ;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_uint_eq(r.pfec, 0x5);
+
+	/* Reserved bit 51 in the PDE: P | U/S | RSVD = 0xd, walk stops at the PD. */
+	build_guest(0, PTE_P | PTE_RW | PTE_US | PTE_A);
+	mem_write64(&mem, G_PD + 24, G_PT | TBL | (UINT64_C(1) << 51));
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_uint_eq(r.pfec, 0xd);
+	ck_assert_uint_eq(r.guest_refs, 3);
+
+	/* XD set while EFER.NXE = 0 is a reserved bit too. */
+	build_guest(0, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_XD);
+	c.efer &= ~EFER_NXE;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_uint_eq(r.pfec, 0xd);
+}
+END_TEST
+
+/* EPT-violation qualification for an access to a GPA EPT does not map. */
+START_TEST(test_walk_ept_violation_qualification)
+{
+	build_guest(HOST_OFF, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+	uint64_t tables[] = {G_PML4, G_PDPT, G_PD, G_PT};
+	for (int i = 0; i < 4; i++)
+		ept_map(tables[i], EPTE_RWX);
+	/* G_DATA is not mapped: its EPT PTE is 0 (the PT exists). */
+	struct paging_ctx c = ept_ctx(false);
+	struct walk_result r;
+	static const struct {
+		enum access_kind kind;
+		uint64_t qual;
+	} cases[] = {
+		/* bit 0/1/2 the access; bits 5:3 = 0 (not present); bit 7 GLA valid;
+		 * bit 8 translation of the GLA; bit 9 user; bit 10 writable; bit 11 XD = 0. */
+		{ACC_READ, 0x781},
+		{ACC_WRITE, 0x782},
+		{ACC_FETCH, 0x784},
+	};
+	for (int i = 0; i < 3; i++) {
+		struct mmu_access a = {LA, cases[i].kind, true};
+		ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
+		ck_assert_uint_eq(r.ept_qual, cases[i].qual);
+		ck_assert_uint_eq(r.fault_gpa, G_DATA | 0x123);
+		/* 4 levels x 5 refs, then the final translation stops at the EPT PTE: 4. */
+		ck_assert_uint_eq(r.guest_refs + r.ept_refs, 24);
+	}
+}
+END_TEST
+
+START_TEST(test_walk_ept_violation_on_guest_table)
+{
+	/* The PD page is not mapped in EPT: the walk faults on a paging-structure
+	 * access, so bit 8 = 0, and bits 9-11 are not reported. */
+	build_guest(HOST_OFF, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+	ept_map(G_PML4, EPTE_RWX);
+	ept_map(G_PDPT, EPTE_RWX);
+	struct paging_ctx c = ept_ctx(false);
+	struct mmu_access a = {LA, ACC_READ, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
+	ck_assert_uint_eq(r.ept_qual, 0x81);
+	ck_assert_uint_eq(r.fault_gpa, G_PD + 8 * 3);
+	ck_assert_uint_eq(r.guest_refs, 2);
+	ck_assert_uint_eq(r.ept_refs, 4 + 4 + 4);
+	/* With EPT A/D the same access is a write (bit 1). */
+	c = ept_ctx(true);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
+	ck_assert_uint_eq(r.ept_qual, 0x82);
+}
+END_TEST
+
+START_TEST(test_walk_ept_permission_bits_in_qualification)
+{
+	/* Data page mapped read+execute only: a write violates with bits 3 and
+	 * 5 set (readable, executable) and bit 4 clear. */
+	build_guest(HOST_OFF, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+	uint64_t tables[] = {G_PML4, G_PDPT, G_PD, G_PT};
+	for (int i = 0; i < 4; i++)
+		ept_map(tables[i], EPTE_RWX);
+	ept_map(G_DATA, EPTE_R | EPTE_X);
+	struct paging_ctx c = ept_ctx(false);
+	struct mmu_access a = {LA, ACC_WRITE, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
+	ck_assert_uint_eq(r.ept_qual, 0x782 | (0x5 << 3));
+	a.kind = ACC_READ;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+}
+END_TEST
+
+START_TEST(test_walk_ept_misconfigurations)
+{
+	struct ept_result er;
+	const uint64_t t = EPTE_RWX;
+	mem_write64(&mem, E_PML4, E_PDPT | t);
+	mem_write64(&mem, E_PDPT, E_PD | t);
+	mem_write64(&mem, E_PD, E_PT | t);
+	/* write-only leaf (010b) */
+	mem_write64(&mem, E_PT, 0x5000 | EPTE_W | (6u << 3));
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
+	/* write+execute without read (110b) */
+	mem_write64(&mem, E_PT, 0x5000 | EPTE_W | EPTE_X | (6u << 3));
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
+	/* leaf memory type 2 (reserved) */
+	mem_write64(&mem, E_PT, 0x5000 | EPTE_RWX | (2u << 3));
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
+	/* reserved bit 7 (PS) in the PML4E */
+	mem_write64(&mem, E_PT, 0x5000 | EPTE_RWX | (6u << 3));
+	mem_write64(&mem, E_PML4, E_PDPT | t | EPTE_PS);
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
+	ck_assert_uint_eq(er.refs, 1);
+	/* a good entry translates, 4 refs */
+	mem_write64(&mem, E_PML4, E_PDPT | t);
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0x123, ACC_READ, &er), WALK_OK);
+	ck_assert_uint_eq(er.hpa, 0x5123);
+	ck_assert_uint_eq(er.refs, 4);
+	/* execute-only (100b) is allowed: this core reports the capability */
+	mem_write64(&mem, E_PT, 0x5000 | EPTE_X | (6u << 3));
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_FETCH, &er), WALK_OK);
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_READ, &er), WALK_EPT_VIOLATION);
+	ck_assert_uint_eq(er.rwx, EPTE_X);
+}
+END_TEST
+
+START_TEST(test_walk_large_pages)
+{
+	/* A 2 MiB guest page: the walk stops at the PD, 3 references. */
+	mem_write64(&mem, G_PML4 + 8, G_PDPT | TBL);
+	mem_write64(&mem, G_PDPT + 16, G_PD | TBL);
+	mem_write64(&mem, G_PD + 24, 0x40000000 | TBL | PTE_PS | PTE_D);
+	struct paging_ctx c = native_ctx();
+	struct mmu_access a = {LA, ACC_READ, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_uint_eq(r.guest_refs, 3);
+	ck_assert_uint_eq(r.page_shift, 21);
+	ck_assert_uint_eq(r.hpa, 0x40000000 | (LA & 0x1fffff));
+	/* A 2 MiB leaf with address bit 13 set has a reserved bit. */
+	mem_write64(&mem, G_PD + 24, 0x40002000 | TBL | PTE_PS);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_uint_eq(r.pfec, 0xd);
+	/* A 1 GiB page: 2 references. */
+	mem_write64(&mem, G_PDPT + 16, 0x80000000 | TBL | PTE_PS);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_uint_eq(r.guest_refs, 2);
+	ck_assert_uint_eq(r.hpa, 0x80000000 | (LA & 0x3fffffff));
+}
+END_TEST
+
+static Suite *walk_suite(void)
+{
+	Suite *s = suite_create("walk");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_walk_native_cold_is_4_refs);
+	tcase_add_test(tc, test_walk_2d_cold_is_24_refs);
+	tcase_add_test(tc, test_walk_2d_with_ept_ad_sets_accessed_once);
+	tcase_add_test(tc, test_walk_sets_guest_accessed_and_dirty);
+	tcase_add_test(tc, test_walk_pf_error_codes);
+	tcase_add_test(tc, test_walk_ept_violation_qualification);
+	tcase_add_test(tc, test_walk_ept_violation_on_guest_table);
+	tcase_add_test(tc, test_walk_ept_permission_bits_in_qualification);
+	tcase_add_test(tc, test_walk_ept_misconfigurations);
+	tcase_add_test(tc, test_walk_large_pages);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(walk_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

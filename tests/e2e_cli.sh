@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# End-to-end tests of the vtsim command on a shipped real trace: the
+# acceptance commands of the foundation issue, and the error paths (bad
+# trace line, bad option, unwritable database) with their exact messages.
+set -uo pipefail
+: "${VTSIM_SRCDIR:?}" "${VTSIM_BUILDDIR:?}"
+vtsim="$VTSIM_BUILDDIR/vtsim"
+trace="$VTSIM_SRCDIR/traces/sort.lackey.zst"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+# --- compare stores both runs and prints the side-by-side table
+db="$work/r.db"
+out="$("$vtsim" compare --trace "$trace" --db "$db" 2>"$work/err")"; rc=$?
+check "compare exits 0" '[ $rc -eq 0 ]'
+check "compare prints overhead row" 'grep -q "^overhead over native" <<<"$out"'
+check "compare prints exits by reason" 'grep -q "exit EPT_VIOLATION" <<<"$out"'
+check "two runs stored" '[ "$(sqlite3 "$db" "select count(*) from run")" = 2 ]'
+check "modes stored" '[ "$(sqlite3 "$db" "select group_concat(mode) from (select mode from run order by id)")" = "native,ept" ]'
+check "overhead view has the ept run" '[ "$(sqlite3 "$db" "select count(*) from overhead where mode = '\''ept'\''")" = 1 ]'
+# The stored cycles equal the printed ones.
+printed_ept="$(awk '$1 == "cycles" {print $3; exit}' <<<"$out")"
+stored_ept="$(sqlite3 "$db" "select value from counter c join run r on r.id = c.run_id where r.mode = 'ept' and c.name = 'cpu.cycles'")"
+check "stored cycles = printed cycles" '[ -n "$printed_ept" ] && [ "$printed_ept" = "$stored_ept" ]'
+# Native and EPT replay the same instructions; only EPT has EPT refs and exits.
+check "same instructions both modes" '[ "$(sqlite3 "$db" "select count(distinct value) from counter where name = '\''cpu.instructions'\''")" = 1 ]'
+check "native has no VM exits" '[ "$(sqlite3 "$db" "select value from counter c join run r on r.id = c.run_id where r.mode = '\''native'\'' and c.name = '\''vmx.exits'\''")" = 0 ]'
+check "ept exits stored by reason" '[ "$(sqlite3 "$db" "select count(*) from exit e join run r on r.id = e.run_id where r.mode = '\''ept'\'' and e.name = '\''EPT_VIOLATION'\''")" = 1 ]'
+# Runs are deterministic: a second run gives the same cycles.
+"$vtsim" run --trace "$trace" --mode ept --db "$db" >/dev/null 2>&1
+check "deterministic cycles" '[ "$(sqlite3 "$db" "select count(distinct value) from counter c join run r on r.id = c.run_id where r.mode = '\''ept'\'' and c.name = '\''cpu.cycles'\''")" = 1 ]'
+
+# --- a malformed trace line: one-line error with file:line, status != 0, no row
+bad_trace="$work/bad.lackey"
+printf 'I  0401ab70,3\n L 1fff000708,8\n S 1fff00zz08,8\nI  0401ab73,5\n' >"$bad_trace"
+n_before="$(sqlite3 "$db" "select count(*) from run")"
+"$vtsim" run --trace "$bad_trace" --mode native --db "$db" >"$work/out" 2>"$work/err"; rc=$?
+check "malformed trace exits non-zero" '[ $rc -ne 0 ]'
+check "malformed trace error is one line naming file:3" '[ "$(wc -l <"$work/err")" = 1 ] && grep -q "^vtsim: $bad_trace:3: " "$work/err"'
+check "malformed trace stores nothing" '[ "$(sqlite3 "$db" "select count(*) from run")" = "$n_before" ]'
+# A truncated compressed trace.
+head -c 2000 "$trace" >"$work/trunc.zst"
+"$vtsim" run --trace "$work/trunc.zst" --mode ept --db "$db" >/dev/null 2>"$work/err"; rc=$?
+check "truncated zstd trace fails with one line" '[ $rc -ne 0 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q "trunc.zst" "$work/err"'
+check "truncated trace stores nothing" '[ "$(sqlite3 "$db" "select count(*) from run")" = "$n_before" ]'
+
+# --- usage errors: status 2 and a message saying what is wrong
+"$vtsim" run --trace "$trace" --mode shadow >/dev/null 2>"$work/err"; rc=$?
+check "shadow mode is refused loudly" '[ $rc -eq 2 ] && grep -q "not built yet" "$work/err"'
+"$vtsim" run --trace "$trace" --mode ept --set tlb.l2.entrys=5 >/dev/null 2>"$work/err"; rc=$?
+check "unknown parameter named" '[ $rc -eq 2 ] && grep -q "unknown parameter .tlb.l2.entrys." "$work/err"'
+"$vtsim" run --trace "$trace" --mode ept --set tlb.l2.entries=1200 >/dev/null 2>"$work/err"; rc=$?
+check "bad TLB geometry refused" '[ $rc -eq 2 ] && grep -q "not a power of two" "$work/err"'
+"$vtsim" run --mode ept >/dev/null 2>"$work/err"; rc=$?
+check "missing --trace" '[ $rc -eq 2 ] && grep -q -- "--trace is required" "$work/err"'
+"$vtsim" run --trace "$work/nonexistent.lackey" --mode native --no-store >/dev/null 2>"$work/err"; rc=$?
+check "missing trace file named" '[ $rc -eq 1 ] && grep -q "nonexistent.lackey" "$work/err"'
+
+# --- an unwritable database: one-line error naming it, status 1
+touch "$work/file"
+"$vtsim" run --trace "$trace" --mode native --db "$work/file/sub/x.db" >/dev/null 2>"$work/err"; rc=$?
+check "unwritable database named" '[ $rc -eq 1 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q "$work/file" "$work/err"'
+
+# --- trace info and params
+"$vtsim" trace info "$trace" >"$work/info" 2>&1; rc=$?
+check "trace info works" '[ $rc -eq 0 ] && grep -q "^fetch " "$work/info" && grep -q "^format *lackey+zstd" "$work/info"'
+check "params lists sources" '"$vtsim" params | grep -q "^vmx.roundtrip_cycles .*630.*vmlatency"'
+check "docs/parameters.md is what vtsim params --markdown prints" '"$vtsim" params --markdown | cmp -s - "$VTSIM_SRCDIR/docs/parameters.md"'
+for c in run compare trace params; do
+	check "$c --help" '"$vtsim" $c --help >/dev/null'
+done
+
+echo "e2e: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
