@@ -16,24 +16,10 @@
 #include <unistd.h>
 
 #include "cli/run.h"
+#include "trace/event_array.h"
 #include "trace/trace.h"
 
-struct mem_fe {
-	struct guest_event *ev;
-	size_t n, i, cap;
-};
-
-static int mem_next(void *ctx, struct guest_event *ev, char *err)
-{
-	(void)err;
-	struct mem_fe *f = ctx;
-	if (f->i == f->n)
-		return 0;
-	*ev = f->ev[f->i++];
-	return 1;
-}
-
-static int load_events(const char *path, struct mem_fe *f)
+static int load_events(const char *path, struct event_array *f)
 {
 	char err[TRACE_ERR_LEN];
 	struct trace_reader *tr = trace_open(path, err);
@@ -44,15 +30,10 @@ static int load_events(const char *path, struct mem_fe *f)
 	struct guest_event ev;
 	int rc;
 	while ((rc = trace_next(tr, &ev, err)) == 1) {
-		if (f->n == f->cap) {
-			f->cap = f->cap ? f->cap * 2 : 1 << 20;
-			f->ev = realloc(f->ev, f->cap * sizeof(*f->ev));
-			if (!f->ev) {
-				fprintf(stderr, "bench_sim: out of memory\n");
-				return -1;
-			}
+		if (event_array_push(f, &ev) < 0) {
+			fprintf(stderr, "bench_sim: out of memory\n");
+			return -1;
 		}
-		f->ev[f->n++] = ev;
 	}
 	trace_close(tr);
 	if (rc < 0)
@@ -83,10 +64,10 @@ static int measure(const char *path, enum sim_mode mode, bool sim_only, uint64_t
 		char err[CPU_ERR_LEN];
 		int rc;
 		if (sim_only) {
-			struct mem_fe f = {0};
+			struct event_array f = {0};
 			if (load_events(path, &f) < 0)
 				_exit(1);
-			struct frontend fe = {mem_next, &f};
+			struct frontend fe = {event_array_next, &f};
 			rc = sim_run_frontend(&p, mode, &fe, r, NULL, err);
 		} else {
 			rc = sim_run(&p, mode, path, r, NULL, NULL, NULL, err);

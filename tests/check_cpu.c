@@ -13,22 +13,8 @@
 #include "cpu/cpu.h"
 #include "cpu/vmx.h"
 #include "guest/guest.h"
+#include "trace/event_array.h"
 #include "vmm/vmm.h"
-
-struct list_fe {
-	const struct guest_event *ev;
-	size_t n, i;
-};
-
-static int list_next(void *ctx, struct guest_event *ev, char *err)
-{
-	(void)err;
-	struct list_fe *f = ctx;
-	if (f->i == f->n)
-		return 0;
-	*ev = f->ev[f->i++];
-	return 1;
-}
 
 struct machine {
 	struct sim_params p;
@@ -37,7 +23,7 @@ struct machine {
 	struct cpu cpu;
 	struct guest_os os;
 	struct vmm vmm;
-	struct list_fe fe;
+	struct event_array fe;
 };
 
 static void machine_init(struct machine *m, const struct guest_event *ev, size_t n)
@@ -49,8 +35,8 @@ static void machine_init(struct machine *m, const struct guest_event *ev, size_t
 	ck_assert_int_eq(mem_init(&m->mem), 0);
 	ck_assert_int_eq(cpu_init(&m->cpu, &m->p, &m->mem, &m->ctr, err), 0);
 	ck_assert_int_eq(guest_init(&m->os, &m->p, &m->ctr, err), 0);
-	m->fe = (struct list_fe){ev, n, 0};
-	struct frontend fe = {list_next, &m->fe};
+	m->fe = event_array_of(ev, n);
+	struct frontend fe = {event_array_next, &m->fe};
 	cpu_attach_guest(&m->cpu, &guest_os_ops, &m->os, &fe);
 }
 
@@ -218,7 +204,7 @@ START_TEST(test_cpu_timer_ticks_exit_and_inject)
 	cpu_destroy(&m.cpu);
 	char err[CPU_ERR_LEN];
 	ck_assert_int_eq(cpu_init(&m.cpu, &m.p, &m.mem, &m.ctr, err), 0);
-	struct frontend fe = {list_next, &m.fe};
+	struct frontend fe = {event_array_next, &m.fe};
 	cpu_attach_guest(&m.cpu, &guest_os_ops, &m.os, &fe);
 	ck_assert_int_eq(run_ept(&m), RUN_DONE);
 	uint64_t ticks = m.cpu.exits[EXIT_REASON_EXTERNAL_INTERRUPT].count;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "arch/paging.h"
+#include "util/u64vec.h"
 
 #define TABLE_FLAGS (PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D)
 #define PAGE_FLAGS (PTE_P | PTE_RW | PTE_US | PTE_A)
@@ -168,27 +169,8 @@ static int unmap_page(struct guest_os *os, struct cpu *cpu, uint64_t vpn, uint64
 	return 0;
 }
 
-struct vpn_list {
-	uint64_t *v;
-	size_t n, cap;
-};
-
-static int vpn_push(struct vpn_list *l, uint64_t vpn)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		uint64_t *bigger = realloc(l->v, cap * sizeof(*bigger));
-		if (!bigger)
-			return -1;
-		l->v = bigger;
-		l->cap = cap;
-	}
-	l->v[l->n++] = vpn;
-	return 0;
-}
-
 /* Collect the mapped VPNs in [start, end) into *out. */
-static int mapped_in_range(struct guest_proc *pr, uint64_t start, uint64_t end, struct vpn_list *out)
+static int mapped_in_range(struct guest_proc *pr, uint64_t start, uint64_t end, struct u64vec *out)
 {
 	uint64_t first = start >> PAGE_SHIFT, last = (end + PAGE_SIZE - 1) >> PAGE_SHIFT; /* [first, last) */
 	uint64_t span = last - first;
@@ -196,7 +178,7 @@ static int mapped_in_range(struct guest_proc *pr, uint64_t start, uint64_t end, 
 		/* A huge range with few pages: scan the mapped pages instead. */
 		for (size_t i = 0; i < pr->pages.cap; i++) {
 			uint64_t k = pr->pages.slots[i].key;
-			if (k != U64MAP_EMPTY && k >= first && k < last && vpn_push(out, k) < 0)
+			if (k != U64MAP_EMPTY && k >= first && k < last && u64vec_push(out, k) < 0)
 				return -1;
 		}
 		return 0;
@@ -209,7 +191,7 @@ static int mapped_in_range(struct guest_proc *pr, uint64_t start, uint64_t end, 
 				continue;
 			}
 		}
-		if (u64map_get(&pr->pages, v) && vpn_push(out, v) < 0)
+		if (u64map_get(&pr->pages, v) && u64vec_push(out, v) < 0)
 			return -1;
 	}
 	return 0;
@@ -221,14 +203,14 @@ static int mapped_in_range(struct guest_proc *pr, uint64_t start, uint64_t end, 
 static int unmap_range(struct guest_os *os, struct cpu *cpu, uint64_t start, uint64_t end, bool fullmm)
 {
 	struct guest_proc *pr = &os->proc;
-	struct vpn_list l = {NULL, 0, 0};
+	struct u64vec l = {NULL, 0, 0};
 	if (end <= start)
 		return 0;
 	if (mapped_in_range(pr, start, end, &l) < 0) {
-		free(l.v);
+		u64vec_free(&l);
 		return cpu_fail(cpu, "out of memory");
 	}
-	uint64_t *vpns = l.v;
+	const uint64_t *vpns = l.v;
 	size_t n = l.n;
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++)
@@ -243,7 +225,7 @@ static int unmap_range(struct guest_os *os, struct cpu *cpu, uint64_t start, uin
 			}
 		}
 	}
-	free(vpns);
+	u64vec_free(&l);
 	return rc;
 }
 

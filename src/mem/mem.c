@@ -95,15 +95,14 @@ void frame_alloc_init(struct frame_alloc *fa, uint64_t base, uint64_t size)
 
 void frame_alloc_destroy(struct frame_alloc *fa)
 {
-	free(fa->free_list);
-	fa->free_list = NULL;
+	u64vec_free(&fa->free_list);
 }
 
 uint64_t frame_alloc_get(struct frame_alloc *fa)
 {
 	uint64_t a;
-	if (fa->nfree) {
-		a = fa->free_list[--fa->nfree];
+	if (fa->free_list.n) {
+		a = fa->free_list.v[--fa->free_list.n];
 	} else if (fa->next < fa->limit) {
 		a = fa->next;
 		fa->next += PAGE_SIZE;
@@ -117,15 +116,8 @@ uint64_t frame_alloc_get(struct frame_alloc *fa)
 
 int frame_alloc_put(struct frame_alloc *fa, uint64_t addr)
 {
-	if (fa->nfree == fa->free_cap) {
-		size_t cap = fa->free_cap ? fa->free_cap * 2 : 1024;
-		uint64_t *fl = realloc(fa->free_list, cap * sizeof(*fl));
-		if (!fl)
-			return -1;
-		fa->free_list = fl;
-		fa->free_cap = cap;
-	}
-	fa->free_list[fa->nfree++] = addr & PAGE_MASK;
+	if (u64vec_push(&fa->free_list, addr & PAGE_MASK) < 0)
+		return -1;
 	fa->in_use--;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "util/u64map.h"
+#include "util/u64vec.h"
 
 struct phys_mem {
 	struct u64map pages; /* frame number -> (uintptr_t) uint64_t[512] */
@@ -45,8 +46,7 @@ size_t mem_pages_stored(const struct phys_mem *m);
  */
 struct frame_alloc {
 	uint64_t base, limit, next; /* bytes */
-	uint64_t *free_list;
-	size_t nfree, free_cap;
+	struct u64vec free_list; /* freed frames, reused last-in first-out */
 	uint64_t in_use; /* frames */
 	uint64_t peak;   /* frames */
 };
