@@ -221,6 +221,99 @@ START_TEST(test_cpu_timer_ticks_exit_and_inject)
 }
 END_TEST
 
+START_TEST(test_cpu_munmap_flushes_the_gathered_span)
+{
+	/* Two pages 10 pages apart unmapped in one munmap: Linux flushes the span
+	 * they gather, 11 pages, page by page (below the ceiling of 33). */
+	struct guest_event ev[] = {STORE(0x401000), STORE(0x40b000), {GEV_MUNMAP, 0, 0x400000, 0x100000, 1, 0}};
+	struct machine m;
+	machine_init(&m, ev, 3);
+	ck_assert_int_eq(run_native(&m), RUN_DONE);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_INVLPG], 11);
+	/* CR3 loads: boot only; at exit nothing is left mapped, so nothing to flush. */
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_FLUSH_CR3], 1);
+	machine_destroy(&m, false);
+	/* With the ceiling at 10 pages the same munmap reloads CR3 instead. */
+	machine_init(&m, ev, 3);
+	m.p.guest_tlb_flush_ceiling = 10;
+	ck_assert_int_eq(run_native(&m), RUN_DONE);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_INVLPG], 0);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_FLUSH_CR3], 2);
+	machine_destroy(&m, false);
+}
+END_TEST
+
+START_TEST(test_cpu_bad_addresses_stop_the_run)
+{
+	static const struct guest_event noncanon[] = {LOAD(UINT64_C(0x0000800000000000))};
+	static const struct guest_event kernel_half[] = {LOAD(UINT64_C(0xffffffffff600000))};
+	struct machine m;
+	machine_init(&m, noncanon, 1);
+	ck_assert_int_eq(run_native(&m), RUN_ERROR);
+	ck_assert_ptr_nonnull(strstr(m.cpu.err, "non-canonical GVA 0x800000000000"));
+	machine_destroy(&m, false);
+	machine_init(&m, kernel_half, 1);
+	ck_assert_int_eq(run_native(&m), RUN_ERROR);
+	ck_assert_ptr_nonnull(strstr(m.cpu.err, "kernel-half GVA 0xffffffffff600000"));
+	machine_destroy(&m, false);
+}
+END_TEST
+
+/* The CPU follows the VMCS, not the VMM's habits: controls this VMM does
+ * not set still make the exits the SDM says, and its dispatch table, which
+ * has no handler for them, stops the run as unexpected. */
+START_TEST(test_cpu_exits_follow_vmcs_controls)
+{
+	static const struct guest_event ev[] = {LOAD(0x401000)};
+	struct machine m;
+	uint64_t v;
+	/* #PF intercepted through the exception bitmap (mask = match = 0). */
+	machine_init(&m, ev, 1);
+	ck_assert_int_eq(vmm_init(&m.vmm, &m.cpu, &m.p, &m.ctr, m.os.cr0, m.os.cr4, m.os.efer), 0);
+	ck_assert_int_eq(vmx_write(&m.cpu, VMCS_EXCEPTION_BITMAP, 1u << 14), VMX_SUCCEED);
+	ck_assert_int_eq(guest_boot(&m.os, &m.cpu, 1), 0);
+	ck_assert_int_eq(vmm_run(&m.vmm), RUN_ERROR);
+	ck_assert_ptr_nonnull(strstr(m.cpu.err, "reason 0 (EXCEPTION_NMI)"));
+	vmx_read(&m.cpu, VMCS_EXIT_QUALIFICATION, &v);
+	ck_assert_uint_eq(v, 0x401000);
+	vmx_read(&m.cpu, VMCS_VM_EXIT_INTR_INFO, &v);
+	ck_assert_uint_eq(v, 0x80000b0e); /* valid, error code, hardware exception, vector 14 */
+	vmx_read(&m.cpu, VMCS_VM_EXIT_INTR_ERROR_CODE, &v);
+	ck_assert_uint_eq(v, 0x4); /* user read of a not-present page */
+	machine_destroy(&m, true);
+
+	/* CR3-load exiting: the guest's boot-time MOV to CR3 exits with reason
+	 * 28, qualification 3 (CR3, MOV to CR, RAX), the value in RAX and an
+	 * instruction length of 3. */
+	machine_init(&m, ev, 1);
+	ck_assert_int_eq(vmm_init(&m.vmm, &m.cpu, &m.p, &m.ctr, m.os.cr0, m.os.cr4, m.os.efer), 0);
+	vmx_read(&m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, &v);
+	vmx_write(&m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, v | CPU_CR3_LOAD_EXITING);
+	ck_assert_int_eq(guest_boot(&m.os, &m.cpu, 1), 0);
+	ck_assert_int_eq(vmm_run(&m.vmm), RUN_ERROR);
+	ck_assert_ptr_nonnull(strstr(m.cpu.err, "reason 28 (CR_ACCESS)"));
+	vmx_read(&m.cpu, VMCS_EXIT_QUALIFICATION, &v);
+	ck_assert_uint_eq(v, 3);
+	ck_assert_uint_eq(m.cpu.gpr[0], m.os.proc.pml4);
+	vmx_read(&m.cpu, VMCS_VM_EXIT_INSTRUCTION_LEN, &v);
+	ck_assert_uint_eq(v, 3);
+	machine_destroy(&m, true);
+
+	/* The same MOV to CR3 with its value among the CR3-target values does
+	 * not exit. */
+	machine_init(&m, ev, 1);
+	ck_assert_int_eq(vmm_init(&m.vmm, &m.cpu, &m.p, &m.ctr, m.os.cr0, m.os.cr4, m.os.efer), 0);
+	vmx_read(&m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, &v);
+	vmx_write(&m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, v | CPU_CR3_LOAD_EXITING);
+	vmx_write(&m.cpu, VMCS_CR3_TARGET_COUNT, 1);
+	vmx_write(&m.cpu, VMCS_CR3_TARGET_VALUE0, 0x100000); /* the guest's first frame: its PML4 */
+	ck_assert_int_eq(guest_boot(&m.os, &m.cpu, 1), 0);
+	ck_assert_int_eq(vmm_run(&m.vmm), RUN_DONE);
+	ck_assert_uint_eq(m.cpu.exits[EXIT_REASON_CR_ACCESS].count, 0);
+	machine_destroy(&m, true);
+}
+END_TEST
+
 START_TEST(test_vmx_vmread_vmwrite_errors)
 {
 	struct machine m;
@@ -282,6 +375,9 @@ static Suite *cpu_suite(void)
 	tcase_add_test(tc, test_cpu_vpid_off_loses_translations_across_exits);
 	tcase_add_test(tc, test_cpu_munmap_invalidates_and_frees_tables);
 	tcase_add_test(tc, test_cpu_timer_ticks_exit_and_inject);
+	tcase_add_test(tc, test_cpu_munmap_flushes_the_gathered_span);
+	tcase_add_test(tc, test_cpu_bad_addresses_stop_the_run);
+	tcase_add_test(tc, test_cpu_exits_follow_vmcs_controls);
 	tcase_add_test(tc, test_vmx_vmread_vmwrite_errors);
 	suite_add_tcase(s, tc);
 	return s;

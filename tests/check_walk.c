@@ -180,11 +180,32 @@ START_TEST(test_walk_pf_error_codes)
 	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
 	ck_assert_uint_eq(r.pfec, 0x7);
 
-	/* Supervisor write to a read-only page with CR0.WP = 0 is allowed. */
+	/* Supervisor write to a read-only page: P | W/R = 0x3 with CR0.WP = 1,
+	 * allowed with CR0.WP = 0. */
 	a.user = false;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_uint_eq(r.pfec, 0x3);
 	c.cr0 &= ~CR0_WP;
 	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
 	c.cr0 |= CR0_WP;
+
+	/* SMEP: a supervisor fetch from a user page -> P | I/D = 0x11. */
+	build_guest(0, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+	a.kind = ACC_FETCH;
+	c.cr4 |= CR4_SMEP;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_uint_eq(r.pfec, 0x11);
+	c.cr4 &= ~CR4_SMEP;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+
+	/* Without NXE and SMEP, I/D is never reported: a user fetch from a
+	 * supervisor page -> P | U/S = 0x5. */
+	build_guest(0, PTE_P | PTE_RW | PTE_A);
+	c.efer &= ~EFER_NXE;
+	a.user = true;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_uint_eq(r.pfec, 0x5);
+	c.efer |= EFER_NXE;
 
 	/* XD leaf with EFER.NXE: user fetch -> P | U/S | I/D = 0x15. */
 	build_guest(0, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_XD);
@@ -229,10 +250,11 @@ START_TEST(test_walk_ept_violation_qualification)
 		uint64_t qual;
 	} cases[] = {
 		/* bit 0/1/2 the access; bits 5:3 = 0 (not present); bit 7 GLA valid;
-		 * bit 8 translation of the GLA; bit 9 user; bit 10 writable; bit 11 XD = 0. */
-		{ACC_READ, 0x781},
-		{ACC_WRITE, 0x782},
-		{ACC_FETCH, 0x784},
+		 * bit 8 translation of the GLA; bits 9-11 stay 0: the modelled core
+		 * (i7-6700K) lacks advanced EPT-violation information. */
+		{ACC_READ, 0x181},
+		{ACC_WRITE, 0x182},
+		{ACC_FETCH, 0x184},
 	};
 	for (int i = 0; i < 3; i++) {
 		struct mmu_access a = {LA, cases[i].kind, true};
@@ -260,10 +282,10 @@ START_TEST(test_walk_ept_violation_on_guest_table)
 	ck_assert_uint_eq(r.fault_gpa, G_PD + 8 * 3);
 	ck_assert_uint_eq(r.guest_refs, 2);
 	ck_assert_uint_eq(r.ept_refs, 4 + 4 + 4);
-	/* With EPT A/D the same access is a write (bit 1). */
+	/* With EPT A/D the access is treated as a write: bits 0 and 1 both. */
 	c = ept_ctx(true);
 	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
-	ck_assert_uint_eq(r.ept_qual, 0x82);
+	ck_assert_uint_eq(r.ept_qual, 0x83);
 }
 END_TEST
 
@@ -280,9 +302,43 @@ START_TEST(test_walk_ept_permission_bits_in_qualification)
 	struct mmu_access a = {LA, ACC_WRITE, true};
 	struct walk_result r;
 	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
-	ck_assert_uint_eq(r.ept_qual, 0x782 | (0x5 << 3));
+	ck_assert_uint_eq(r.ept_qual, 0x182 | (0x5 << 3));
+	/* A read succeeds, and the combined rights for the TLB are the AND of
+	 * both dimensions: not writable although the guest PTE is. */
 	a.kind = ACC_READ;
 	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert(r.readable);
+	ck_assert(!r.writable);
+	ck_assert(!r.nx);
+	/* Read/write without execute: nx in the combined rights. */
+	ept_map(G_DATA, EPTE_R | EPTE_W);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert(r.writable);
+	ck_assert(r.nx);
+}
+END_TEST
+
+START_TEST(test_walk_guest_ad_update_needs_ept_write)
+{
+	/* Guest entries without A, guest table pages mapped read+execute in EPT
+	 * (EPT A/D off): the reads succeed, the A update of the PML4E is a data
+	 * write to its GPA and violates: bit 1, rights R|X in bits 5:3, bit 7,
+	 * bit 8 = 0 (a paging-structure access) = 0xaa. */
+	mem_write64(&mem, HOST_OFF + G_PML4 + 8, G_PDPT | PTE_P | PTE_RW | PTE_US);
+	mem_write64(&mem, HOST_OFF + G_PDPT + 16, G_PD | PTE_P | PTE_RW | PTE_US);
+	mem_write64(&mem, HOST_OFF + G_PD + 24, G_PT | PTE_P | PTE_RW | PTE_US);
+	mem_write64(&mem, HOST_OFF + G_PT + 32, G_DATA | PTE_P | PTE_RW | PTE_US);
+	uint64_t tables[] = {G_PML4, G_PDPT, G_PD, G_PT};
+	for (int i = 0; i < 4; i++)
+		ept_map(tables[i], EPTE_R | EPTE_X);
+	ept_map(G_DATA, EPTE_RWX);
+	struct paging_ctx c = ept_ctx(false);
+	struct mmu_access a = {LA, ACC_READ, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
+	ck_assert_uint_eq(r.ept_qual, 0xaa);
+	ck_assert_uint_eq(r.fault_gpa, G_PML4 + 8);
+	ck_assert_uint_eq(r.guest_ad_writes, 0);
 }
 END_TEST
 
@@ -359,6 +415,7 @@ static Suite *walk_suite(void)
 	tcase_add_test(tc, test_walk_ept_violation_on_guest_table);
 	tcase_add_test(tc, test_walk_ept_permission_bits_in_qualification);
 	tcase_add_test(tc, test_walk_ept_misconfigurations);
+	tcase_add_test(tc, test_walk_guest_ad_update_needs_ept_write);
 	tcase_add_test(tc, test_walk_large_pages);
 	suite_add_tcase(s, tc);
 	return s;

@@ -72,6 +72,7 @@ _Static_assert((EPTE_MT_MASK & (EPTE_IPAT | EPTE_PS)) == 0, "EPT memory type ove
 #define EPT_CAP_1G (UINT64_C(1) << 17)
 #define EPT_CAP_INVEPT (UINT64_C(1) << 20)
 #define EPT_CAP_AD (UINT64_C(1) << 21)
+#define EPT_CAP_ADV_EXIT_INFO (UINT64_C(1) << 22)
 #define EPT_CAP_INVEPT_SINGLE (UINT64_C(1) << 25)
 #define EPT_CAP_INVEPT_ALL (UINT64_C(1) << 26)
 #define VPID_CAP_INVVPID (UINT64_C(1) << 32)

@@ -134,6 +134,8 @@ int cpu_guest_op(struct cpu *c, enum guest_op_kind kind, uint64_t addr, uint64_t
 	return 0;
 }
 
+static void tlbs_invlpg(struct cpu *c, uint64_t la);
+
 /* Charge a walk's references and count them per dimension. */
 static void charge_walk(struct cpu *c, const struct walk_result *w)
 {
@@ -162,11 +164,25 @@ static inline bool entry_permits(const struct tlb_entry *e, enum access_kind kin
 {
 	if (user && !e->user)
 		return false;
-	if (kind == ACC_WRITE && !(e->writable && e->dirty))
-		return false; /* protection, or D must be set by a walk */
-	if (kind == ACC_FETCH && e->nx)
-		return false;
-	return true;
+	switch (kind) {
+	case ACC_READ:
+		return e->readable;
+	case ACC_WRITE:
+		return e->writable && e->dirty; /* else protection, or D must be set by a walk */
+	case ACC_FETCH:
+		return !e->nx;
+	}
+	return false;
+}
+
+/* #PF in VMX non-root: does the exception bitmap with the #PF error-code
+ * mask/match make it exit (reference sheet §4.7)? */
+static bool pf_exits(const struct vmcs *v, uint32_t pfec)
+{
+	bool bit = vmcs_get(v, VMCS_EXCEPTION_BITMAP) & (1u << VEC_PF);
+	uint32_t mask = (uint32_t)vmcs_get(v, VMCS_PAGE_FAULT_ERROR_CODE_MASK);
+	uint32_t match = (uint32_t)vmcs_get(v, VMCS_PAGE_FAULT_ERROR_CODE_MATCH);
+	return ((pfec & mask) == match) ? bit : !bit;
 }
 
 /* Deliver a fault of a walk: #PF to the guest kernel, or a VM exit. */
@@ -175,8 +191,16 @@ static enum xlate_result deliver_fault(struct cpu *c, const struct walk_result *
 	ctr_inc(c->ctr, CTR_WALK_FAULTS);
 	switch (w->fault) {
 	case WALK_PF:
-		/* EPT and native guests take their own #PF: the exception bitmap
-		 * of this issue's VMM does not intercept vector 14. */
+		/* A #PF invalidates the TLB entries for the faulting address
+		 * (SDM "Invalidation of TLBs and Paging-Structure Caches"). */
+		tlbs_invlpg(c, la);
+		if (c->nonroot && pf_exits(c->vmcs, w->pfec)) {
+			/* Exit qualification = the linear address; CR2 is not written. */
+			cpu_vmexit(c, EXIT_REASON_EXCEPTION_NMI, la, 0, 0,
+				   INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE | VEC_PF);
+			vmcs_put(c->vmcs, VMCS_VM_EXIT_INTR_ERROR_CODE, w->pfec);
+			return XLATE_EXIT;
+		}
 		if (c->os_ops->page_fault(c->os, c, la, w->pfec) < 0)
 			return XLATE_ERROR;
 		return XLATE_PF_HANDLED;
@@ -192,7 +216,15 @@ static enum xlate_result deliver_fault(struct cpu *c, const struct walk_result *
 	return XLATE_OK;
 }
 
-/* Translate one page-sized piece of a guest reference. */
+/* A write that found an entry whose only lack is D: the walk sets it. */
+static void note_refusal(struct cpu *c, const struct tlb_entry *e, enum access_kind kind)
+{
+	if (kind == ACC_WRITE && e->writable && !e->dirty)
+		ctr_inc(c->ctr, CTR_TLB_DIRTY_ASSIST);
+}
+
+/* Translate one page-sized piece of a guest reference. An entry that does
+ * not permit the access counts as a miss at its level and a walk decides. */
 static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind kind)
 {
 	const bool user = true; /* trace references are user-mode (CPL 3) */
@@ -205,8 +237,10 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 		ctr_inc(c->ctr, fetch ? CTR_TLB_L1I_HIT : CTR_TLB_L1D_HIT);
 		return XLATE_OK;
 	}
-	if (!e) {
-		ctr_inc(c->ctr, fetch ? CTR_TLB_L1I_MISS : CTR_TLB_L1D_MISS);
+	ctr_inc(c->ctr, fetch ? CTR_TLB_L1I_MISS : CTR_TLB_L1D_MISS);
+	if (e) {
+		note_refusal(c, e, kind);
+	} else {
 		struct tlb_entry *e2 = tlb_lookup(&c->stlb, &tc, la);
 		if (e2 && entry_permits(e2, kind, user)) {
 			ctr_inc(c->ctr, CTR_TLB_L2_HIT);
@@ -214,12 +248,9 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 			tlb_insert(l1, e2);
 			return XLATE_OK;
 		}
-		if (!e2)
-			ctr_inc(c->ctr, CTR_TLB_L2_MISS);
-		else if (kind == ACC_WRITE && e2->writable && !e2->dirty)
-			ctr_inc(c->ctr, CTR_TLB_DIRTY_ASSIST);
-	} else if (kind == ACC_WRITE && e->writable && !e->dirty) {
-		ctr_inc(c->ctr, CTR_TLB_DIRTY_ASSIST);
+		ctr_inc(c->ctr, CTR_TLB_L2_MISS);
+		if (e2)
+			note_refusal(c, e2, kind);
 	}
 
 	struct paging_ctx pc = {c->cr0, c->cr3, c->cr4, c->efer, c->nonroot && c->ept_on, c->eptp};
@@ -237,6 +268,7 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 		.page_shift = PAGE_SHIFT,
 		.valid = true,
 		.global = w.global,
+		.readable = w.readable,
 		.writable = w.writable,
 		.user = w.user,
 		.nx = w.nx,
@@ -253,8 +285,13 @@ static enum xlate_result exec_mem(struct cpu *c, const struct guest_event *ev)
 	static const enum access_kind kinds[] = {[GEV_FETCH] = ACC_FETCH, [GEV_LOAD] = ACC_READ,
 						 [GEV_STORE] = ACC_WRITE, [GEV_MODIFY] = ACC_WRITE};
 	enum access_kind kind = kinds[ev->kind];
+	uint64_t end = ev->gva + (ev->size ? ev->size - 1 : 0);
+	if (!la_is_canonical48(ev->gva) || !la_is_canonical48(end)) {
+		cpu_fail(c, "non-canonical GVA 0x%" PRIx64 " (%u bytes): the access would raise #GP", ev->gva, ev->size);
+		return XLATE_ERROR;
+	}
 	uint64_t first = ev->gva & PAGE_MASK;
-	uint64_t last = (ev->gva + (ev->size ? ev->size - 1 : 0)) & PAGE_MASK;
+	uint64_t last = end & PAGE_MASK;
 	enum xlate_result r = translate(c, ev->gva, kind);
 	if (r == XLATE_OK && last != first)
 		r = translate(c, last, kind);
@@ -284,14 +321,15 @@ static enum xlate_result kernel_gpa(struct cpu *c, uint64_t gpa, uint64_t *hpa)
 	struct ept_result er;
 	ept_translate(c->mem, c->eptp, gpa, ACC_WRITE, &er);
 	ctr_add(c->ctr, CTR_WALK_KERNEL_EPT_REFS, er.refs);
-	ctr_add(c->ctr, CTR_WALK_EPT_AD_WRITES, er.ad_writes);
+	ctr_add(c->ctr, CTR_WALK_KERNEL_EPT_AD_WRITES, er.ad_writes);
 	cpu_charge(c, CTR_CPU_CYCLES_WALK, (uint64_t)(er.refs + er.ad_writes) * c->p->mem_ref_cycles);
 	if (er.fault == WALK_EPT_VIOLATION) {
 		/* A supervisor data write through the direct map: the access was to
-		 * the translation of the linear address (bits 7, 8), which is a
-		 * writable, execute-disable supervisor mapping (bits 9-11). */
-		uint64_t qual = EPT_QUAL_WRITE | (er.rwx << 3) | EPT_QUAL_GLA_VALID | EPT_QUAL_GLA_XLATE |
-				EPT_QUAL_GLA_WRITABLE | EPT_QUAL_GLA_XD;
+		 * the translation of the linear address (bits 7, 8); with advanced
+		 * exit information, a writable execute-disable supervisor mapping. */
+		uint64_t qual = EPT_QUAL_WRITE | (er.rwx << 3) | EPT_QUAL_GLA_VALID | EPT_QUAL_GLA_XLATE;
+		if (MODEL_EPT_VPID_CAP & EPT_CAP_ADV_EXIT_INFO)
+			qual |= EPT_QUAL_GLA_WRITABLE | EPT_QUAL_GLA_XD;
 		cpu_vmexit(c, EXIT_REASON_EPT_VIOLATION, qual, gpa, GUEST_DIRECT_MAP_BASE + gpa, 0);
 		return XLATE_EXIT;
 	}
@@ -325,6 +363,19 @@ static void mov_to_cr3(struct cpu *c, uint64_t val)
 	ctr_inc(c->ctr, CTR_TLB_FLUSH_CR3);
 }
 
+/* MOV to CR3 exits with "CR3-load exiting" unless the value is one of the
+ * first CR3-target-count target values (reference sheet §3.1). */
+static bool cr3_load_exits(const struct vmcs *v, uint64_t val)
+{
+	if (!(vmcs_get(v, VMCS_CPU_BASED_VM_EXEC_CONTROL) & CPU_CR3_LOAD_EXITING))
+		return false;
+	uint64_t n = vmcs_get(v, VMCS_CR3_TARGET_COUNT);
+	for (uint64_t i = 0; i < n && i < 4; i++)
+		if (vmcs_get(v, VMCS_CR3_TARGET_VALUE0 + 2 * (uint32_t)i) == val)
+			return false;
+	return true;
+}
+
 static enum xlate_result exec_op(struct cpu *c, const struct guest_op *op)
 {
 	uint64_t hpa;
@@ -348,10 +399,22 @@ static enum xlate_result exec_op(struct cpu *c, const struct guest_op *op)
 		cpu_charge(c, CTR_CPU_CYCLES_GUEST_KERNEL, c->p->mem_ref_cycles);
 		return XLATE_OK;
 	case GOP_INVLPG:
+		if (c->nonroot && (vmcs_get(c->vmcs, VMCS_CPU_BASED_VM_EXEC_CONTROL) & CPU_INVLPG_EXITING)) {
+			/* Exit qualification: the linear-address operand (§3.3). */
+			cpu_vmexit_insn(c, EXIT_REASON_INVLPG, op->addr, GOP_INSN_LEN);
+			return XLATE_EXIT;
+		}
 		tlbs_invlpg(c, op->addr);
 		ctr_inc(c->ctr, CTR_TLB_INVLPG);
 		return XLATE_OK;
 	case GOP_LOAD_CR3:
+		if (c->nonroot && cr3_load_exits(c->vmcs, op->val)) {
+			/* MOV to CR3 from RAX: qualification CR 3, access type 0, GPR 0
+			 * (reference sheet §3.1); the value is in the guest's RAX. */
+			c->gpr[0] = op->val;
+			cpu_vmexit_insn(c, EXIT_REASON_CR_ACCESS, 3, GOP_INSN_LEN);
+			return XLATE_EXIT;
+		}
 		mov_to_cr3(c, op->val);
 		return XLATE_OK;
 	}
@@ -386,6 +449,36 @@ static enum xlate_result deliver_tick(struct cpu *c)
 	return XLATE_OK;
 }
 
+/* The item that was executing completed: advance RIP past it. */
+static void retire_item(struct cpu *c)
+{
+	if (c->item == ITEM_OP) {
+		c->ops_head++;
+		c->rip += GOP_INSN_LEN;
+	} else if (c->item == ITEM_EVENT) {
+		c->have_ev = false;
+		if (c->ev.kind == GEV_FETCH)
+			c->rip += c->ev.size;
+		else if (c->ev.kind > GEV_MODIFY)
+			c->rip += 2; /* SYSCALL */
+	}
+	c->item = ITEM_NONE;
+}
+
+int cpu_resume_at(struct cpu *c, uint64_t new_rip)
+{
+	if (new_rip == c->rip)
+		return 0; /* retry the item that exited, if any */
+	if (c->exit_insn_len && c->item != ITEM_NONE && new_rip == c->rip + c->exit_insn_len) {
+		uint64_t rip = c->rip;
+		retire_item(c); /* the VMM emulated it */
+		c->rip = rip + c->exit_insn_len;
+		return 0;
+	}
+	return cpu_fail(c, "VM entry with guest RIP moved from 0x%" PRIx64 " to 0x%" PRIx64
+			   ": only skipping an emulated instruction is modelled", c->rip, new_rip);
+}
+
 enum run_status cpu_run_guest(struct cpu *c)
 {
 	const bool vmx = c->nonroot;
@@ -396,19 +489,21 @@ enum run_status cpu_run_guest(struct cpu *c)
 		if (te && te->cycle <= c->cycles) {
 			r = deliver_tick(c);
 		} else if (c->ops_head < c->ops_tail) {
+			c->item = ITEM_OP;
 			r = exec_op(c, &c->ops[c->ops_head]);
 			if (r == XLATE_OK)
-				c->ops_head++;
+				retire_item(c);
 		} else if (c->have_ev) {
+			c->item = ITEM_EVENT;
 			if (c->ev.kind <= GEV_MODIFY) {
 				r = exec_mem(c, &c->ev);
 				if (r == XLATE_OK) {
-					c->have_ev = false;
 					if (c->ev.kind == GEV_FETCH)
 						charge_base(c);
+					retire_item(c);
 				}
 			} else {
-				c->have_ev = false;
+				retire_item(c);
 				if (c->os_ops->os_event(c->os, c, &c->ev) < 0)
 					r = XLATE_ERROR;
 			}

@@ -73,6 +73,10 @@ enum guest_op_kind {
 	GOP_LOAD_CR3,  /* MOV to CR3 of val (bit 63 = no-flush hint with PCIDE) */
 };
 
+/* Length in bytes of each guest-kernel operation's instruction (INVLPG m8
+ * and MOV CR3, RAX are both 3 bytes; used as the guest RIP step). */
+#define GOP_INSN_LEN 3
+
 struct guest_op {
 	enum guest_op_kind kind;
 	uint64_t addr;
@@ -99,6 +103,15 @@ struct cpu {
 	/* Architectural registers of the running context (guest while in
 	 * non-root operation; the VMM's own paging is not modelled). */
 	uint64_t cr0, cr3, cr4, efer;
+	/* Guest RIP: advances by each retired item's length (an instruction
+	 * record's size, GOP_INSN_LEN per kernel operation); saved in and
+	 * loaded from the VMCS guest RIP field, so a VMM that emulates an
+	 * instruction skips it by adding the VM-exit instruction length. */
+	uint64_t rip;
+	/* Guest general-purpose registers as the VMM reads them after an exit
+	 * (RAX = gpr[0] ... R15 = gpr[15]); only RAX carries values now (the
+	 * source of a MOV to CR3). */
+	uint64_t gpr[16];
 
 	/* VMX */
 	bool vmxon;
@@ -119,6 +132,8 @@ struct cpu {
 	/* in-flight guest work */
 	struct guest_event ev; /* the instruction/event being executed */
 	bool have_ev;
+	enum { ITEM_NONE, ITEM_OP, ITEM_EVENT } item; /* what executes now */
+	unsigned exit_insn_len; /* VM-exit instruction length of the last exit (0: not an instruction exit) */
 	bool fe_done;          /* front end reached its end; shutdown issued */
 	bool halted;           /* the guest finished all its work */
 	struct guest_op *ops;  /* guest kernel operations, FIFO */

@@ -12,6 +12,14 @@ enum run_status cpu_run_guest(struct cpu *c);
  * VMCS, save guest state, return to root operation. */
 void cpu_vmexit(struct cpu *c, unsigned reason, uint64_t qual, uint64_t gpa, uint64_t gla, uint32_t intr_info);
 
+/* VM exit caused by executing an instruction of len bytes (INVLPG, MOV CR):
+ * records the VM-exit instruction length so the VMM can skip it. */
+void cpu_vmexit_insn(struct cpu *c, unsigned reason, uint64_t qual, unsigned len);
+
+/* A VM entry found guest RIP moved: retire the item that exited if it moved
+ * by the exit's instruction length. 0, or -1 (cpu_fail) otherwise. */
+int cpu_resume_at(struct cpu *c, uint64_t new_rip);
+
 /* Flush linear and combined mappings of VPID 0 ("enable VPID" = 0 on VM
  * entry and exit, reference sheet §5.6). */
 void cpu_flush_vpid0(struct cpu *c);

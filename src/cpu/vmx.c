@@ -15,12 +15,6 @@
 #include "arch/vmx_controls.h"
 #include "cpu/cpu_internal.h"
 
-/* IA32_VMX_EPT_VPID_CAP of the modelled core (Skylake, [VML] dumps). */
-#define MODEL_EPT_VPID_CAP                                                                                     \
-	(EPT_CAP_EXEC_ONLY | EPT_CAP_PWL4 | EPT_CAP_UC | EPT_CAP_WB | EPT_CAP_2M | EPT_CAP_1G | EPT_CAP_INVEPT | \
-	 EPT_CAP_AD | EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL | VPID_CAP_INVVPID | VPID_CAP_INDIV |          \
-	 VPID_CAP_SINGLE | VPID_CAP_ALL | VPID_CAP_SINGLE_GLOBALS)
-
 static enum vmx_status fail_valid(struct cpu *c, enum vm_instruction_error e)
 {
 	vmcs_put(c->vmcs, VMCS_VM_INSTRUCTION_ERROR, e);
@@ -29,8 +23,8 @@ static enum vmx_status fail_valid(struct cpu *c, enum vm_instruction_error e)
 
 enum vmx_status vmx_on(struct cpu *c)
 {
-	if (c->vmxon)
-		return VMX_FAIL_INVALID; /* VMXON in VMX root without a current VMCS */
+	if (c->vmxon) /* VMXON in VMX root operation */
+		return c->vmcs ? fail_valid(c, 15) : VMX_FAIL_INVALID;
 	c->vmxon = true;
 	return VMX_SUCCEED;
 }
@@ -125,6 +119,9 @@ static enum vmx_status vm_entry(struct cpu *c, bool launch)
 		c->exits[c->last_exit_reason].cycles += c->cycles - c->exit_cycle;
 
 	/* Load guest state. */
+	if (v->launched && cpu_resume_at(c, vmcs_get(v, VMCS_GUEST_RIP)) < 0)
+		return VMX_SIM_STOP;
+	c->rip = vmcs_get(v, VMCS_GUEST_RIP);
 	c->cr0 = vmcs_get(v, VMCS_GUEST_CR0);
 	c->cr3 = vmcs_get(v, VMCS_GUEST_CR3);
 	c->cr4 = vmcs_get(v, VMCS_GUEST_CR4);
@@ -184,7 +181,10 @@ void cpu_vmexit(struct cpu *c, unsigned reason, uint64_t qual, uint64_t gpa, uin
 	vmcs_put(v, VMCS_GUEST_LINEAR_ADDRESS, gla);
 	vmcs_put(v, VMCS_VM_EXIT_INTR_INFO, intr_info);
 	vmcs_put(v, VMCS_IDT_VECTORING_INFO, 0);
+	vmcs_put(v, VMCS_VM_EXIT_INSTRUCTION_LEN, 0);
+	c->exit_insn_len = 0;
 	/* Save guest state. */
+	vmcs_put(v, VMCS_GUEST_RIP, c->rip);
 	vmcs_put(v, VMCS_GUEST_CR0, c->cr0);
 	vmcs_put(v, VMCS_GUEST_CR3, c->cr3);
 	vmcs_put(v, VMCS_GUEST_CR4, c->cr4);
@@ -203,6 +203,13 @@ void cpu_vmexit(struct cpu *c, unsigned reason, uint64_t qual, uint64_t gpa, uin
 	cpu_charge(c, CTR_CPU_CYCLES_VMEXIT, c->p->vmx_roundtrip_cycles);
 	c->exit_cycle = c->cycles;
 	ctr_inc(c->ctr, CTR_VMX_EXITS);
+}
+
+void cpu_vmexit_insn(struct cpu *c, unsigned reason, uint64_t qual, unsigned len)
+{
+	cpu_vmexit(c, reason, qual, 0, 0, 0);
+	vmcs_put(c->vmcs, VMCS_VM_EXIT_INSTRUCTION_LEN, len);
+	c->exit_insn_len = len;
 }
 
 enum vmx_status vmx_off(struct cpu *c)

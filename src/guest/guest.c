@@ -9,8 +9,11 @@
  *    anonymous fault path writes them; NX is not used.
  *  - mmap over existing pages replaces them (MAP_FIXED semantics); munmap,
  *    brk shrink and exit free data pages and page-table pages that become
- *    empty, then invalidate: INVLPG per page up to guest.tlb_flush_ceiling
- *    pages, else one CR3 reload (Linux flush_tlb_mm_range).
+ *    empty, then invalidate the span of pages unmapped: INVLPG per page up
+ *    to guest.tlb_flush_ceiling pages, else one CR3 reload (Linux
+ *    flush_tlb_mm_range); a whole address space is flushed once.
+ *  - User references to the kernel half (e.g. a legacy vsyscall page) are
+ *    refused as trace errors, as the process would get SIGSEGV.
  *  - One address space per trace; threads share it. fork/exec of other
  *    processes (other lackey files) is a later issue.
  *  - The kernel's bookkeeping (which tables exist, their present-entry
@@ -213,14 +216,20 @@ static int unmap_range(struct guest_os *os, struct cpu *cpu, uint64_t start, uin
 	const uint64_t *vpns = l.v;
 	size_t n = l.n;
 	int rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++)
+	uint64_t lo = UINT64_MAX, hi = 0; /* the gathered range, as Linux's mmu_gather keeps it */
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = unmap_page(os, cpu, vpns[i], *u64map_get(&pr->pages, vpns[i]));
+		lo = vpns[i] < lo ? vpns[i] : lo;
+		hi = vpns[i] > hi ? vpns[i] : hi;
+	}
 	if (rc == 0 && n > 0) {
-		if (fullmm || n > os->p->guest_tlb_flush_ceiling) {
+		/* flush_tlb_mm_range: INVLPG every page of the gathered span, or one
+		 * full flush when the span exceeds the ceiling (or the whole mm goes). */
+		if (fullmm || hi - lo + 1 > os->p->guest_tlb_flush_ceiling) {
 			rc = cpu_guest_op(cpu, GOP_LOAD_CR3, 0, pr->pml4);
 		} else {
-			for (size_t i = 0; i < n && rc == 0; i++) {
-				rc = cpu_guest_op(cpu, GOP_INVLPG, vpns[i] << PAGE_SHIFT, 0);
+			for (uint64_t v = lo; v <= hi && rc == 0; v++) {
+				rc = cpu_guest_op(cpu, GOP_INVLPG, v << PAGE_SHIFT, 0);
 				ctr_inc(os->ctr, CTR_GUEST_INVLPG);
 			}
 		}
@@ -241,8 +250,9 @@ static int os_page_fault(void *osp, struct cpu *cpu, uint64_t la, uint32_t pfec)
 		return cpu_fail(cpu, "guest kernel: protection fault at GVA 0x%" PRIx64 " (error code 0x%x); the "
 				     "trace-driven guest maps every page read/write, so the page tables are corrupt",
 				la, pfec);
-	if (!la_is_canonical48(la))
-		return cpu_fail(cpu, "guest kernel: non-canonical GVA 0x%" PRIx64 " in the trace", la);
+	if (la >= (UINT64_C(1) << 47))
+		return cpu_fail(cpu, "guest kernel: user-mode reference to kernel-half GVA 0x%" PRIx64
+				     " (a legacy vsyscall page?): the process would get SIGSEGV", la);
 	return map_page(os, cpu, la, pfec & PFEC_WR);
 }
 

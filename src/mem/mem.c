@@ -86,11 +86,11 @@ size_t mem_pages_stored(const struct phys_mem *m)
 void frame_alloc_init(struct frame_alloc *fa, uint64_t base, uint64_t size)
 {
 	memset(fa, 0, sizeof(*fa));
+	fa->limit = (base + size) & PAGE_MASK;
 	if (base == 0)
 		base = PAGE_SIZE; /* never hand out address 0 */
 	fa->base = base & PAGE_MASK;
 	fa->next = fa->base;
-	fa->limit = (base + size) & PAGE_MASK;
 }
 
 void frame_alloc_destroy(struct frame_alloc *fa)

@@ -34,9 +34,10 @@ struct tlb_entry {
 	uint8_t page_shift;  /* 12, 21 or 30 */
 	bool valid;
 	bool global;         /* G = 1 and CR4.PGE = 1 */
-	bool writable;       /* AND of R/W over the walk */
+	bool readable;       /* EPT R of a combined mapping (always true for linear ones) */
+	bool writable;       /* AND of R/W over the walk (and EPT W) */
 	bool user;           /* AND of U/S */
-	bool nx;             /* OR of XD */
+	bool nx;             /* OR of XD (or NOT EPT X) */
 	bool dirty;          /* leaf D flag at fill time */
 	uint64_t lru;        /* last-use stamp (internal) */
 };

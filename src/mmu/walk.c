@@ -11,8 +11,8 @@
  * Left out: protection keys, shadow stacks, mode-based execute control,
  * sub-page permissions, PAE/32-bit paging, #VE, and paging-structure caches
  * (a later issue: every walk here starts from CR3 / the EPTP).
- * A/D updates are made only when the whole translation succeeds (the SDM
- * allows updates on faulting walks too; software must not rely on either).
+ * Guest A/D updates are made when the guest dimension succeeds, before the
+ * final EPT translation, which may still fault (the SDM allows this).
  */
 #include "mmu/walk.h"
 
@@ -20,9 +20,6 @@
 
 #include "arch/ept.h"
 #include "arch/paging.h"
-
-/* IA32_VMX_EPT_VPID_CAP bits of the modelled core that the walker honours. */
-#define MODEL_EPT_CAP (EPT_CAP_EXEC_ONLY | EPT_CAP_2M | EPT_CAP_1G)
 
 static int ept_levels(uint64_t eptp)
 {
@@ -34,7 +31,7 @@ static bool ept_misconfigured(uint64_t e, int level, bool leaf)
 	unsigned rwx = (unsigned)(e & EPTE_RWX);
 	if (rwx == 2 || rwx == 6)
 		return true; /* write without read */
-	if (rwx == 4 && !(MODEL_EPT_CAP & EPT_CAP_EXEC_ONLY))
+	if (rwx == 4 && !(MODEL_EPT_VPID_CAP & EPT_CAP_EXEC_ONLY))
 		return true;
 	if (!leaf)
 		return e & (level >= 4 ? EPTE_PML4_RSVD : EPTE_NONLEAF_RSVD);
@@ -85,6 +82,7 @@ enum walk_fault ept_translate(struct phys_mem *m, uint64_t eptp, uint64_t gpa, e
 				r->fault = WALK_EPT_VIOLATION;
 				return r->fault;
 			}
+			r->dirty = !ad || (e & EPTE_D) || kind == ACC_WRITE;
 			if (ad) {
 				for (int i = 0; i < n; i++) {
 					uint64_t v = mem_read64(m, addrs[i]);
@@ -126,27 +124,21 @@ static uint64_t ept_qual_access(enum access_kind kind, const struct ept_result *
 	return acc[kind] | (er->rwx << 3);
 }
 
-/* Translate a GPA the walk uses; on a fault fill the walk result. The EPT
- * rights of the page go to *rwx when rwx is not NULL. */
+/* Translate a GPA the walk uses (result in *er); on a fault fill the walk
+ * result and return false. */
 static bool ept_step(struct phys_mem *m, const struct paging_ctx *ctx, uint64_t gpa, enum access_kind kind,
-		     uint64_t extra_qual, struct walk_result *r, uint64_t *hpa, uint64_t *rwx)
+		     uint64_t extra_qual, struct walk_result *r, struct ept_result *er)
 {
-	struct ept_result er;
-	ept_translate(m, ctx->eptp, gpa, kind, &er);
-	if (rwx)
-		*rwx = er.rwx;
-	r->ept_refs += er.refs;
-	r->ept_ad_writes += er.ad_writes;
-	if (er.fault != WALK_OK) {
-		r->fault = er.fault;
-		r->fault_gpa = gpa;
-		r->ept_qual = er.fault == WALK_EPT_VIOLATION
-				      ? ept_qual_access(kind, &er) | EPT_QUAL_GLA_VALID | extra_qual
-				      : 0;
-		return false;
-	}
-	*hpa = er.hpa;
-	return true;
+	ept_translate(m, ctx->eptp, gpa, kind, er);
+	r->ept_refs += er->refs;
+	r->ept_ad_writes += er->ad_writes;
+	if (er->fault == WALK_OK)
+		return true;
+	r->fault = er->fault;
+	r->fault_gpa = gpa;
+	r->ept_qual =
+		er->fault == WALK_EPT_VIOLATION ? ept_qual_access(kind, er) | EPT_QUAL_GLA_VALID | extra_qual : 0;
+	return false;
 }
 
 enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const struct mmu_access *acc,
@@ -163,7 +155,7 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 
 	memset(r, 0, sizeof(*r));
 	r->levels = (ctx->cr4 & CR4_LA57) ? 5 : 4;
-	r->writable = r->user = true;
+	r->readable = r->writable = r->user = true;
 	r->pfec = (write ? PFEC_WR : 0) | (acc->user ? PFEC_US : 0) |
 		  (fetch && ((ctx->efer & EFER_NXE) || (ctx->cr4 & CR4_SMEP)) ? PFEC_ID : 0);
 
@@ -172,8 +164,15 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 		uint64_t ea = table + 8 * pt_index(acc->la, level);
 		uint64_t hpa = ea;
 		table_rwx[i] = EPTE_RWX;
-		if (ctx->ept && !ept_step(m, ctx, ea, pse_kind, 0, r, &hpa, &table_rwx[i]))
-			return r->fault;
+		if (ctx->ept) {
+			/* With EPT A/D such an access is treated as a write, and a
+			 * violation reports both bits 0 and 1 (SDM Table 27-7, footnote). */
+			struct ept_result er;
+			if (!ept_step(m, ctx, ea, pse_kind, pse_kind == ACC_WRITE ? EPT_QUAL_READ : 0, r, &er))
+				return r->fault;
+			hpa = er.hpa;
+			table_rwx[i] = er.rwx;
+		}
 		uint64_t e = mem_read64(m, hpa);
 		r->guest_refs++;
 		r->entry[i] = e;
@@ -242,10 +241,18 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 
 	/* The final guest-physical address. */
 	if (ctx->ept) {
-		uint64_t adv = EPT_QUAL_GLA_XLATE | (r->user ? EPT_QUAL_GLA_USER : 0) |
-			       (r->writable ? EPT_QUAL_GLA_WRITABLE : 0) | (r->nx ? EPT_QUAL_GLA_XD : 0);
-		if (!ept_step(m, ctx, r->gpa, acc->kind, adv, r, &r->hpa, NULL))
+		uint64_t q = EPT_QUAL_GLA_XLATE;
+		if (MODEL_EPT_VPID_CAP & EPT_CAP_ADV_EXIT_INFO)
+			q |= (r->user ? EPT_QUAL_GLA_USER : 0) | (r->writable ? EPT_QUAL_GLA_WRITABLE : 0) |
+			     (r->nx ? EPT_QUAL_GLA_XD : 0);
+		struct ept_result er;
+		if (!ept_step(m, ctx, r->gpa, acc->kind, q, r, &er))
 			return r->fault;
+		r->hpa = er.hpa;
+		r->readable = er.rwx & EPTE_R;
+		r->writable &= !!(er.rwx & EPTE_W);
+		r->nx |= !(er.rwx & EPTE_X);
+		r->dirty &= er.dirty;
 	} else {
 		r->hpa = r->gpa;
 	}

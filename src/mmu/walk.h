@@ -17,7 +17,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch/ept.h"
 #include "mem/mem.h"
+
+/*
+ * IA32_VMX_EPT_VPID_CAP of the modelled core: Core i7-6700K (Skylake
+ * client), 0x00000f0106334141 ([VML] dump, reference sheet §5.4 and
+ * cpu-parameters.md §4): execute-only, 4-level walks, UC/WB, 2 MiB and
+ * 1 GiB pages, INVEPT single/all, EPT A/D, INVVPID of all four types; no
+ * 5-level EPT and no advanced EPT-violation information (bit 22), so
+ * qualification bits 9-11 stay 0. The walker and VM entry both honour it.
+ */
+#define MODEL_EPT_VPID_CAP                                                                                     \
+	(EPT_CAP_EXEC_ONLY | EPT_CAP_PWL4 | EPT_CAP_UC | EPT_CAP_WB | EPT_CAP_2M | EPT_CAP_1G | EPT_CAP_INVEPT | \
+	 EPT_CAP_AD | EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL | VPID_CAP_INVVPID | VPID_CAP_INDIV |          \
+	 VPID_CAP_SINGLE | VPID_CAP_ALL | VPID_CAP_SINGLE_GLOBALS)
 
 enum access_kind { ACC_READ = 0, ACC_WRITE = 1, ACC_FETCH = 2 };
 
@@ -48,6 +62,7 @@ struct ept_result {
 	uint64_t hpa;          /* translation of the GPA (valid if WALK_OK) */
 	uint64_t rwx;          /* AND of bits 2:0 over the entries walked (qualification bits 5:3) */
 	uint8_t page_shift;    /* 12, 21 or 30 */
+	bool dirty;            /* leaf D after this access (true when EPT A/D is off) */
 	unsigned refs;         /* EPT entry reads (refs) */
 	unsigned ad_writes;    /* EPT A/D flag updates (refs) */
 	int level;             /* level where the walk stopped (1 = PTE) */
@@ -71,7 +86,11 @@ struct walk_result {
 	uint64_t gpa;          /* guest-physical translation of la (native: equals hpa) */
 	uint64_t hpa;          /* host-physical translation of la */
 	uint8_t page_shift;    /* page size of the guest translation: 12, 21 or 30 */
-	bool writable, user, nx, dirty, global; /* rights and flags for the TLB */
+	/* Rights and flags for the TLB. Under EPT they combine both dimensions
+	 * (SDM "Caching Translation Information" under VMX): readable = EPT R;
+	 * writable = guest R/W AND EPT W; nx = guest XD OR NOT EPT X; dirty =
+	 * guest D AND (with EPT A/D) the EPT leaf's D. */
+	bool readable, writable, user, nx, dirty, global;
 	int levels;            /* guest paging levels (4 or 5) */
 	uint64_t entry[5];     /* guest entries read, [0] = top level */
 	unsigned guest_refs;   /* guest (native) paging-structure entry reads */
@@ -84,7 +103,8 @@ struct walk_result {
  * reference per level (4 on a cold 4-level walk). With EPT every guest
  * paging-structure address and the final GPA are translated through EPT:
  * a cold 4-level x 4-level walk makes 4 x (4 + 1) + 4 = 24 references.
- * A/D flags are set only when the translation succeeds. Returns r->fault.
+ * Guest A/D flags are set once the guest dimension succeeds, before the
+ * final GPA is translated (the SDM allows either order). Returns r->fault.
  */
 enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const struct mmu_access *acc,
 			 struct walk_result *r);

@@ -38,6 +38,8 @@ const struct counter_info counter_table[CTR_COUNT] = {
 	[CTR_WALK_FAULTS] = {"walk.faults", "walks", "walks that ended in #PF, EPT violation or misconfiguration"},
 	[CTR_WALK_KERNEL_EPT_REFS] = {"walk.kernel.ept.refs", "refs",
 				      "EPT reads translating guest-kernel stores to guest-physical memory"},
+	[CTR_WALK_KERNEL_EPT_AD_WRITES] = {"walk.kernel.ept.ad_writes", "refs",
+					   "EPT A/D updates made translating guest-kernel stores"},
 	[CTR_GUEST_PF] = {"guest.pf", "faults", "page faults taken by the guest kernel"},
 	[CTR_GUEST_PAGES_MAPPED] = {"guest.pages.mapped", "pages", "data pages mapped on demand"},
 	[CTR_GUEST_PAGES_UNMAPPED] = {"guest.pages.unmapped", "pages", "data pages unmapped (munmap, brk, exit)"},
