@@ -34,10 +34,10 @@ static void machine_init(struct machine *m, const struct guest_event *ev, size_t
 	m->p.guest_hz = 0; /* no timer ticks unless a test wants them */
 	ck_assert_int_eq(mem_init(&m->mem), 0);
 	ck_assert_int_eq(cpu_init(&m->cpu, &m->p, &m->mem, &m->ctr, err), 0);
-	ck_assert_int_eq(guest_init(&m->os, &m->p, &m->ctr, err), 0);
 	m->fe = event_array_of(ev, n);
 	struct frontend fe = {event_array_next, &m->fe};
-	cpu_attach_guest(&m->cpu, &guest_os_ops, &m->os, &fe);
+	ck_assert_int_eq(guest_init(&m->os, &m->p, &m->ctr, &fe, err), 0);
+	cpu_attach_guest(&m->cpu, &guest_os_ops, &m->os);
 }
 
 static void machine_destroy(struct machine *m, bool vmm)
@@ -204,8 +204,7 @@ START_TEST(test_cpu_timer_ticks_exit_and_inject)
 	cpu_destroy(&m.cpu);
 	char err[CPU_ERR_LEN];
 	ck_assert_int_eq(cpu_init(&m.cpu, &m.p, &m.mem, &m.ctr, err), 0);
-	struct frontend fe = {event_array_next, &m.fe};
-	cpu_attach_guest(&m.cpu, &guest_os_ops, &m.os, &fe);
+	cpu_attach_guest(&m.cpu, &guest_os_ops, &m.os);
 	ck_assert_int_eq(run_ept(&m), RUN_DONE);
 	uint64_t ticks = m.cpu.exits[EXIT_REASON_EXTERNAL_INTERRUPT].count;
 	ck_assert_uint_gt(ticks, 0);

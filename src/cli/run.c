@@ -78,9 +78,9 @@ static int run_machine(const struct sim_params *p, enum sim_mode mode, const str
 	}
 	if (cpu_init(&cpu, p, &mem, &out->ctr, cpu_err) < 0)
 		goto out_mem;
-	if (guest_init(&os, p, &out->ctr, cpu_err) < 0)
+	if (guest_init(&os, p, &out->ctr, fe, cpu_err) < 0)
 		goto out_cpu;
-	cpu_attach_guest(&cpu, &guest_os_ops, &os, fe);
+	cpu_attach_guest(&cpu, &guest_os_ops, &os);
 	cpu.interrupt_flag = intr;
 	cpu.progress = progress;
 	cpu.progress_ctx = progress_ctx;

@@ -65,11 +65,10 @@ void cpu_destroy(struct cpu *c)
 	c->ops = NULL;
 }
 
-void cpu_attach_guest(struct cpu *c, const struct guest_os_ops *ops, void *os, const struct frontend *fe)
+void cpu_attach_guest(struct cpu *c, const struct guest_os_ops *ops, void *os)
 {
 	c->os_ops = ops;
 	c->os = os;
-	c->fe = *fe;
 }
 
 int cpu_fail(struct cpu *c, const char *fmt, ...)
@@ -508,7 +507,7 @@ enum run_status cpu_run_guest(struct cpu *c)
 					r = XLATE_ERROR;
 			}
 		} else if (!c->fe_done) {
-			int n = c->fe.next(c->fe.ctx, &c->ev, c->err);
+			int n = c->os_ops->next_event(c->os, c, &c->ev, c->err);
 			if (n < 0)
 				return RUN_ERROR;
 			if (n == 0) {

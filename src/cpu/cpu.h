@@ -39,13 +39,6 @@
  * kernel uses for its stores, reported in EPT-violation exits. */
 #define GUEST_DIRECT_MAP_BASE UINT64_C(0xffff888000000000)
 
-/* A source of guest events (trace reader, later the Unicorn CPU). */
-struct frontend {
-	/* 1 = event, 0 = end of stream, -1 = error (message in err, CPU_ERR_LEN) */
-	int (*next)(void *ctx, struct guest_event *ev, char *err);
-	void *ctx;
-};
-
 struct cpu;
 
 /*
@@ -61,8 +54,13 @@ struct guest_os_ops {
 	int (*interrupt)(void *os, struct cpu *cpu, unsigned vector);
 	/* A system call or process event of the front end (mmap, munmap, ...). */
 	int (*os_event)(void *os, struct cpu *cpu, const struct guest_event *ev);
-	/* The front end has no more events: the guest shuts its processes down. */
+	/* The guest has no more events: it shuts its processes down. */
 	int (*shutdown)(void *os, struct cpu *cpu);
+	/* What the running process does next: its next instruction, memory
+	 * reference or system call (the guest's scheduler decides which
+	 * process runs). 1 = an event in *ev, 0 = no process has anything left,
+	 * -1 = error with a one-line message in err (CPU_ERR_LEN). */
+	int (*next_event)(void *os, struct cpu *cpu, struct guest_event *ev, char *err);
 };
 
 /* Operations the guest kernel's code performs on hardware-visible state. */
@@ -127,7 +125,6 @@ struct cpu {
 	/* guest software attached to the CPU */
 	const struct guest_os_ops *os_ops;
 	void *os;
-	struct frontend fe;
 
 	/* in-flight guest work */
 	struct guest_event ev; /* the instruction/event being executed */
@@ -154,8 +151,8 @@ struct cpu {
 int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, struct counters *ctr, char *err);
 void cpu_destroy(struct cpu *c);
 
-/* Attach the guest software and its event source. */
-void cpu_attach_guest(struct cpu *c, const struct guest_os_ops *ops, void *os, const struct frontend *fe);
+/* Attach the guest software. */
+void cpu_attach_guest(struct cpu *c, const struct guest_os_ops *ops, void *os);
 
 /* Record a fatal simulation error (printf-style); returns -1. */
 int cpu_fail(struct cpu *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

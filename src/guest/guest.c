@@ -41,11 +41,13 @@ static inline uint64_t table_key(int level, uint64_t la)
 	return ((uint64_t)level << 56) | ((la >> (PAGE_SHIFT + PT_INDEX_BITS * level)) & ((UINT64_C(1) << 48) - 1));
 }
 
-int guest_init(struct guest_os *os, const struct sim_params *p, struct counters *ctr, char *err)
+int guest_init(struct guest_os *os, const struct sim_params *p, struct counters *ctr, const struct frontend *src,
+	       char *err)
 {
 	memset(os, 0, sizeof(*os));
 	os->p = p;
 	os->ctr = ctr;
+	os->src = *src;
 	/* Guest-physical frames from 1 MiB up (the first MiB is firmware's, as on a PC). */
 	frame_alloc_init(&os->frames, UINT64_C(1) << 20, (p->guest_mem_mib << 20) - (UINT64_C(1) << 20));
 	os->cr0 = CR0_PE | CR0_NE | CR0_WP | CR0_PG;
@@ -317,9 +319,17 @@ static int os_shutdown(void *osp, struct cpu *cpu)
 	return proc_exit(osp, cpu);
 }
 
+static int os_next_event(void *osp, struct cpu *cpu, struct guest_event *ev, char *err)
+{
+	(void)cpu;
+	struct guest_os *os = osp;
+	return os->src.next(os->src.ctx, ev, err);
+}
+
 const struct guest_os_ops guest_os_ops = {
 	.page_fault = os_page_fault,
 	.interrupt = os_interrupt,
 	.os_event = os_event,
 	.shutdown = os_shutdown,
+	.next_event = os_next_event,
 };

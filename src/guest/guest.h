@@ -31,14 +31,17 @@ struct guest_os {
 	struct frame_alloc frames; /* guest-physical frames */
 	struct guest_proc proc;    /* the traced process (one address space per trace) */
 	uint64_t cr0, cr4, efer;   /* the paging mode the kernel runs with */
+	struct frontend src;       /* what the traced process executes */
 };
 
 /* The guest's IDT and system-call entry points (for cpu_attach_guest). */
 extern const struct guest_os_ops guest_os_ops;
 
-/* Set up the kernel's memory (guest.mem_mib of guest-physical memory).
- * Returns 0, or -1 with a message in err (CPU_ERR_LEN). */
-int guest_init(struct guest_os *os, const struct sim_params *p, struct counters *ctr, char *err);
+/* Set up the kernel's memory (guest.mem_mib of guest-physical memory) and
+ * the process that executes the events of src. Returns 0, or -1 with a
+ * message in err (CPU_ERR_LEN). */
+int guest_init(struct guest_os *os, const struct sim_params *p, struct counters *ctr, const struct frontend *src,
+	       char *err);
 void guest_destroy(struct guest_os *os);
 
 /*

@@ -31,4 +31,12 @@ struct guest_event {
 	uint32_t arg;   /* mmap: PROT_* bits; proc create: 1 = thread (shares the address space) */
 };
 
+/* A source of guest events (trace reader, in-memory array, later the
+ * Unicorn CPU). */
+struct frontend {
+	/* 1 = event, 0 = end of stream, -1 = error (one-line message in err, 512 bytes) */
+	int (*next)(void *ctx, struct guest_event *ev, char *err);
+	void *ctx;
+};
+
 #endif

@@ -26,7 +26,7 @@ static inline struct event_array event_array_of(const struct guest_event *ev, si
 
 /* Append a copy of *ev (owned arrays only); 0, or -1 if memory runs out. */
 int event_array_push(struct event_array *a, const struct guest_event *ev);
-/* Front-end callback (struct frontend in src/cpu/cpu.h): 1 event, 0 at the end. */
+/* Front-end callback (struct frontend in src/trace/event.h): 1 event, 0 at the end. */
 int event_array_next(void *ctx, struct guest_event *ev, char *err);
 /* Free an owned array. */
 void event_array_free(struct event_array *a);
