@@ -14,53 +14,42 @@
 #include "cpu/vmx.h"
 #include "guest/guest.h"
 #include "trace/event_array.h"
+#include "cli/run.h"
 #include "vmm/vmm.h"
 
-struct machine {
+/* A machine (src/cli/run.h) with its parameters, counters and events. */
+struct rig {
 	struct sim_params p;
 	struct counters ctr;
-	struct phys_mem mem;
-	struct cpu cpu;
-	struct guest_os os;
-	struct vmm vmm;
 	struct event_array fe;
+	struct machine m;
 };
 
-static void machine_init(struct machine *m, const struct guest_event *ev, size_t n)
+static void rig_init(struct rig *r, const struct guest_event *ev, size_t n)
+{
+	memset(r, 0, sizeof(*r));
+	params_defaults(&r->p);
+	r->p.guest_hz = 0; /* no timer ticks unless a test wants them */
+	r->fe = event_array_of(ev, n);
+}
+
+/* Assemble the machine (image loaded, first process queued), not run yet. */
+static void rig_start(struct rig *r, enum sim_mode mode)
 {
 	char err[CPU_ERR_LEN];
-	memset(m, 0, sizeof(*m));
-	params_defaults(&m->p);
-	m->p.guest_hz = 0; /* no timer ticks unless a test wants them */
-	ck_assert_int_eq(mem_init(&m->mem), 0);
-	ck_assert_int_eq(cpu_init(&m->cpu, &m->p, &m->mem, &m->ctr, err), 0);
-	m->fe = event_array_of(ev, n);
-	struct frontend fe = {event_array_next, &m->fe};
-	ck_assert_int_eq(guest_init(&m->os, &m->p, &m->ctr, &fe, err), 0);
-	cpu_attach_guest(&m->cpu, &guest_os_ops, &m->os);
+	struct frontend fe = {event_array_next, &r->fe};
+	ck_assert_int_eq(machine_init(&r->m, &r->p, mode, &fe, &r->ctr, err), 0);
 }
 
-static void machine_destroy(struct machine *m, bool vmm)
+static enum run_status rig_run(struct rig *r, enum sim_mode mode)
 {
-	if (vmm)
-		vmm_destroy(&m->vmm);
-	guest_destroy(&m->os);
-	cpu_destroy(&m->cpu);
-	mem_destroy(&m->mem);
+	rig_start(r, mode);
+	return machine_run(&r->m);
 }
 
-static enum run_status run_native(struct machine *m)
+static void rig_destroy(struct rig *r)
 {
-	cpu_set_paging(&m->cpu, m->os.cr0, 0, m->os.cr4, m->os.efer);
-	ck_assert_int_eq(guest_boot(&m->os, &m->cpu, 1), 0);
-	return cpu_run_native(&m->cpu);
-}
-
-static enum run_status run_ept(struct machine *m)
-{
-	ck_assert_int_eq(vmm_init(&m->vmm, &m->cpu, &m->p, &m->ctr, m->os.cr0, m->os.cr4, m->os.efer), 0);
-	ck_assert_int_eq(guest_boot(&m->os, &m->cpu, 1), 0);
-	return vmm_run(&m->vmm);
+	machine_destroy(&r->m);
 }
 
 #define LOAD(a) {GEV_LOAD, 8, (a), 0, 1, 0}
@@ -69,113 +58,132 @@ static enum run_status run_ept(struct machine *m)
 START_TEST(test_cpu_native_fault_then_tlb_hit)
 {
 	static const struct guest_event ev[] = {LOAD(0x401000), LOAD(0x401008)};
-	struct machine m;
-	machine_init(&m, ev, 2);
-	ck_assert_int_eq(run_native(&m), RUN_DONE);
-	/* Load 1: L1/L2 miss, walk stops at the empty PML4E (1 ref) -> #PF; the
-	 * guest builds PDPT, PD, PT and the page; the retry misses again and
-	 * walks 4 refs. Load 2 hits the L1 DTLB: no walk. */
-	ck_assert_uint_eq(m.ctr.v[CTR_WALK_COUNT], 2);
-	ck_assert_uint_eq(m.ctr.v[CTR_WALK_GUEST_REFS], 5);
+	struct rig m;
+	rig_init(&m, ev, 2);
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_DONE);
+	/* Boot: the bootloader put swapper_pg_dir (PML4 0x1000 -> PDPT 0x2000,
+	 * 1 GiB direct-map pages) in memory. The kernel zeroes the new PML4
+	 * (GPA 0x100000) through the direct map: L1/L2 miss, a 2-ref walk to the
+	 * global 1 GiB page, filled into the 1 GiB DTLB; its store of the kernel
+	 * PML4E hits; the MOV to CR3 keeps the global entry.
+	 * Load 1: miss, walk stops at the empty PML4E (1 ref) -> #PF; the kernel's
+	 * 4 zeroings and 4 stores (PDPT, PD, PT, page) all hit the 1 GiB entry;
+	 * the retry misses and walks 4 refs. Load 2 hits. Exit: 4 stores clear
+	 * PTE, PDE, PDPTE, PML4E (hits), then CR3 goes back to swapper_pg_dir. */
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_COUNT], 3);
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_GUEST_REFS], 2 + 1 + 4);
 	ck_assert_uint_eq(m.ctr.v[CTR_WALK_EPT_REFS], 0);
-	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_MISS], 2);
-	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L2_MISS], 2);
-	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_HIT], 1);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_MISS], 3);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L2_MISS], 3);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_HIT], 1 + 8 + 1 + 4);
 	ck_assert_uint_eq(m.ctr.v[CTR_MEM_REFS_LOAD], 2);
+	ck_assert_uint_eq(m.ctr.v[CTR_MEM_REFS_KERNEL], 2 + 8 + 4);
 	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PF], 1);
-	/* PML4 at boot + PDPT + PD + PT = 4 table pages; 1 data page; every
-	 * one zeroed; PML4E + PDPTE + PDE + PTE stores = 4. */
+	/* PML4 at boot + PDPT + PD + PT = 4 table pages; 1 data page; every one
+	 * zeroed; stores: kernel PML4E, 4 entries, 4 clears at exit. */
 	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PT_PAGES], 4);
 	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PAGES_MAPPED], 1);
-	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PTE_WRITES], 4 + 4); /* + 4 clears at exit */
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PTE_WRITES], 1 + 4 + 4);
 	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PAGES_ZEROED], 5);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_FLUSH_CR3], 2);
 	ck_assert_uint_eq(m.ctr.v[CTR_VMX_EXITS], 0);
-	/* Cycles: walks 5 x 12, one PF 1500, 5 zeroings x 1000, 8 PTE stores x 12. */
-	ck_assert_uint_eq(m.cpu.cycles, 5 * 12 + 1500 + 5 * 1000 + 8 * 12);
-	machine_destroy(&m, false);
+	/* Cycles: 7 walk refs x 12, one PF 1500, 5 zeroings x 1000, 9 stores x 12. */
+	ck_assert_uint_eq(m.m.cpu.cycles, 7 * 12 + 1500 + 5 * 1000 + 9 * 12);
+	rig_destroy(&m);
 }
 END_TEST
 
 START_TEST(test_cpu_ept_first_touch_exits)
 {
 	static const struct guest_event ev[] = {LOAD(0x401000), LOAD(0x401008)};
-	struct machine m;
-	machine_init(&m, ev, 2);
-	ck_assert_int_eq(run_ept(&m), RUN_DONE);
-	/* Each fresh guest frame is first touched by the guest kernel zeroing it:
-	 * PML4 (boot), PDPT, PD, PT, data page = 5 EPT violations, then HLT. */
-	ck_assert_uint_eq(m.cpu.exits[EXIT_REASON_EPT_VIOLATION].count, 5);
-	ck_assert_uint_eq(m.cpu.exits[EXIT_REASON_HLT].count, 1);
+	struct rig m;
+	rig_init(&m, ev, 2);
+	ck_assert_int_eq(rig_run(&m, MODE_EPT), RUN_DONE);
+	/* The VMM loaded the image (GPA pages 0x1000, 0x2000: backed before
+	 * launch). Each fresh guest frame is then first touched by the kernel
+	 * zeroing it: PML4, PDPT, PD, PT, data page = 5 EPT violations, then HLT. */
+	ck_assert_uint_eq(m.m.cpu.exits[EXIT_REASON_EPT_VIOLATION].count, 5);
+	ck_assert_uint_eq(m.m.cpu.exits[EXIT_REASON_HLT].count, 1);
 	ck_assert_uint_eq(m.ctr.v[CTR_VMX_EXITS], 6);
 	ck_assert_uint_eq(m.ctr.v[CTR_VMX_ENTRIES], 6); /* VMLAUNCH + 5 VMRESUME */
-	/* Walk 1: EPT(PML4 page) 4 + PML4E 1 -> #PF. Walk 2: cold 2D walk, 24. */
-	ck_assert_uint_eq(m.ctr.v[CTR_WALK_COUNT], 2);
-	ck_assert_uint_eq(m.ctr.v[CTR_WALK_GUEST_REFS], 5);
-	ck_assert_uint_eq(m.ctr.v[CTR_WALK_EPT_REFS], 4 + 20);
-	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_HIT], 1);
-	/* The VMM backs 5 pages; EPT tables: root + PDPT + PD + PT (all five
-	 * GPAs 0x100000-0x104000 share one EPT PT). Entry writes: 3 table
-	 * entries + 5 leaves. */
-	ck_assert_uint_eq(m.ctr.v[CTR_VMM_EPT_BACKED_PAGES], 5);
+	/* Kernel zeroing of a fresh frame: a 2D walk of the direct map (2 guest
+	 * refs, 3 x 4 EPT refs) that faults on the last EPT PTE, and the same
+	 * walk again after the VMM backed it; the combined mapping is 4 KiB
+	 * (1 GiB guest page, 4 KiB EPT page), so each new frame walks. 5 frames
+	 * = 10 walks; the kernel's stores then hit. Load 1: EPT(PML4 page) 4 +
+	 * PML4E 1 -> #PF; the retry is a cold 4 x 4 walk: 4 + 20. */
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_COUNT], 10 + 2);
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_GUEST_REFS], 10 * 2 + 1 + 4);
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_EPT_REFS], 10 * 12 + 4 + 20);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_MISS], 12);
+	/* hits: kernel PML4E store, 4 entry stores, load 2, 4 clears at exit */
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_HIT], 1 + 4 + 1 + 4);
+	/* The VMM backs 2 image pages + 5 frames; EPT tables: root + PDPT + PD
+	 * + PT (all GPAs below 2 MiB share one EPT PT). Entry writes: 3 table
+	 * entries + 7 leaves. */
+	ck_assert_uint_eq(m.ctr.v[CTR_VMM_EPT_BACKED_PAGES], 7);
 	ck_assert_uint_eq(m.ctr.v[CTR_VMM_EPT_TABLE_PAGES], 4);
-	ck_assert_uint_eq(m.ctr.v[CTR_VMM_EPT_ENTRY_WRITES], 8);
+	ck_assert_uint_eq(m.ctr.v[CTR_VMM_EPT_ENTRY_WRITES], 10);
 	/* VPID on: no flushes at transitions. */
 	ck_assert_uint_eq(m.ctr.v[CTR_TLB_FLUSH_VPID], 0);
-	/* Per-exit cycles: each EPT violation costs the round trip (630) +
-	 * dispatch (300) + VMREADs are free + 1..4 EPT table reads (12 each) +
-	 * frame work; HLT costs 630 + 300. */
-	ck_assert_uint_eq(m.cpu.exits[EXIT_REASON_HLT].cycles, 630 + 300);
-	machine_destroy(&m, true);
+	/* HLT costs the round trip 630 + dispatch 300. */
+	ck_assert_uint_eq(m.m.cpu.exits[EXIT_REASON_HLT].cycles, 630 + 300);
+	rig_destroy(&m);
 }
 END_TEST
 
 START_TEST(test_cpu_vpid_off_flushes_on_every_transition)
 {
 	static const struct guest_event ev[] = {LOAD(0x401000), LOAD(0x401008)};
-	struct machine m;
-	machine_init(&m, ev, 2);
+	struct rig m;
+	rig_init(&m, ev, 2);
 	m.p.vmx_vpid = false;
-	ck_assert_int_eq(run_ept(&m), RUN_DONE);
+	ck_assert_int_eq(rig_run(&m, MODE_EPT), RUN_DONE);
 	/* 6 entries and 6 exits, each flushing VPID 0. */
 	ck_assert_uint_eq(m.ctr.v[CTR_TLB_FLUSH_VPID], 12);
-	ck_assert_uint_eq(m.ctr.v[CTR_WALK_EPT_REFS], 4 + 20);
-	machine_destroy(&m, true);
+	/* As with VPID (144 EPT refs), plus what the flushes throw away: after
+	 * each of the 4 exits while the fault of load 1 is handled, the next
+	 * kernel store misses its (4 KiB, combined) direct-map entry and walks
+	 * again (12 EPT refs each); at exit, 3 of the 4 clears miss (12 each). */
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_EPT_REFS], 144 + 4 * 12 + 3 * 12);
+	rig_destroy(&m);
 }
 END_TEST
 
 START_TEST(test_cpu_vpid_off_loses_translations_across_exits)
 {
 	/* A, then B (a new page: one EPT violation while zeroing it), then A
-	 * again. With VPID the translation of A survives the exits; without,
-	 * every transition flushed VPID 0 and A is walked again (24 refs). */
+	 * again. With VPID the translations survive the exits; without, every
+	 * transition flushed VPID 0 and they are walked again. */
 	static const struct guest_event ev[] = {LOAD(0x401000), LOAD(0x402000), LOAD(0x401008)};
-	struct machine on, off;
-	machine_init(&on, ev, 3);
-	machine_init(&off, ev, 3);
+	struct rig on, off;
+	rig_init(&on, ev, 3);
+	rig_init(&off, ev, 3);
 	off.p.vmx_vpid = false;
-	ck_assert_int_eq(run_ept(&on), RUN_DONE);
-	ck_assert_int_eq(run_ept(&off), RUN_DONE);
+	ck_assert_int_eq(rig_run(&on, MODE_EPT), RUN_DONE);
+	ck_assert_int_eq(rig_run(&off, MODE_EPT), RUN_DONE);
 	/* Both: 5 EPT violations for A's tables and page, 1 for B's page. */
-	ck_assert_uint_eq(on.cpu.exits[EXIT_REASON_EPT_VIOLATION].count, 6);
-	ck_assert_uint_eq(off.cpu.exits[EXIT_REASON_EPT_VIOLATION].count, 6);
-	/* Walks: A faults, A ok, B faults, B ok (+ A again without VPID). */
-	ck_assert_uint_eq(on.ctr.v[CTR_WALK_COUNT], 4);
-	ck_assert_uint_eq(off.ctr.v[CTR_WALK_COUNT], 5);
-	ck_assert_uint_eq(on.ctr.v[CTR_TLB_L1D_HIT], 1);
-	ck_assert_uint_eq(off.ctr.v[CTR_TLB_L1D_HIT], 0);
-	ck_assert_uint_eq(off.ctr.v[CTR_WALK_GUEST_REFS] + off.ctr.v[CTR_WALK_EPT_REFS],
-			  on.ctr.v[CTR_WALK_GUEST_REFS] + on.ctr.v[CTR_WALK_EPT_REFS] + 24);
-	machine_destroy(&on, true);
-	machine_destroy(&off, true);
+	ck_assert_uint_eq(on.m.cpu.exits[EXIT_REASON_EPT_VIOLATION].count, 6);
+	ck_assert_uint_eq(off.m.cpu.exits[EXIT_REASON_EPT_VIOLATION].count, 6);
+	/* With VPID: the 12 walks of the previous test, then B: #PF walk, its
+	 * page's zeroing (2 walks), the retry = 16; A again hits.
+	 * Without: 4 more kernel-store walks while A's fault is handled (16 so
+	 * far), B's #PF walk, zeroing (2), its PTE store (flushed: 1), the
+	 * retry (1), A again (flushed: 1), and 3 of the 4 clears at exit = 25. */
+	ck_assert_uint_eq(on.ctr.v[CTR_WALK_COUNT], 16);
+	ck_assert_uint_eq(off.ctr.v[CTR_WALK_COUNT], 25);
+	ck_assert_uint_eq(off.ctr.v[CTR_TLB_FLUSH_VPID], 2 * 7);
+	rig_destroy(&on);
+	rig_destroy(&off);
 }
 END_TEST
 
 START_TEST(test_cpu_munmap_invalidates_and_frees_tables)
 {
 	struct guest_event ev[] = {STORE(0x401000), {GEV_MUNMAP, 0, 0x401000, 0x1000, 1, 0}, LOAD(0x401000)};
-	struct machine m;
-	machine_init(&m, ev, 3);
-	ck_assert_int_eq(run_native(&m), RUN_DONE);
+	struct rig m;
+	rig_init(&m, ev, 3);
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_DONE);
 	/* munmap clears the PTE, frees the page, then the PT, PD and PDPT that
 	 * became empty, and issues one INVLPG. The load faults again and the
 	 * guest rebuilds the three tables and the page. */
@@ -189,34 +197,30 @@ START_TEST(test_cpu_munmap_invalidates_and_frees_tables)
 	/* Freed: PT, PD, PDPT at munmap; PT, PD, PDPT, PML4 at exit. */
 	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PT_PAGES_FREED], 3 + 4);
 	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PT_PAGES], 1 + 3 + 3);
-	ck_assert_uint_eq(m.os.frames.in_use, 0);
-	machine_destroy(&m, false);
+	ck_assert_uint_eq(m.m.os.frames.in_use, 0);
+	rig_destroy(&m);
 }
 END_TEST
 
 START_TEST(test_cpu_timer_ticks_exit_and_inject)
 {
 	static const struct guest_event ev[] = {LOAD(0x401000), LOAD(0x401008)};
-	struct machine m;
-	machine_init(&m, ev, 2);
+	struct rig m;
+	rig_init(&m, ev, 2);
 	m.p.guest_hz = 100;
 	m.p.cpu_freq_mhz = 1; /* a tick every 10000 cycles */
-	cpu_destroy(&m.cpu);
-	char err[CPU_ERR_LEN];
-	ck_assert_int_eq(cpu_init(&m.cpu, &m.p, &m.mem, &m.ctr, err), 0);
-	cpu_attach_guest(&m.cpu, &guest_os_ops, &m.os);
-	ck_assert_int_eq(run_ept(&m), RUN_DONE);
-	uint64_t ticks = m.cpu.exits[EXIT_REASON_EXTERNAL_INTERRUPT].count;
+	ck_assert_int_eq(rig_run(&m, MODE_EPT), RUN_DONE);
+	uint64_t ticks = m.m.cpu.exits[EXIT_REASON_EXTERNAL_INTERRUPT].count;
 	ck_assert_uint_gt(ticks, 0);
 	/* Every host tick exits and the VMM injects the guest's timer, which the
 	 * guest kernel handles after the next VM entry. */
 	ck_assert_uint_eq(m.ctr.v[CTR_VMX_INJECTED_EVENTS], ticks);
 	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_TIMER_TICKS], ticks);
 	/* At most one tick per period of the run (missed periods coalesce). */
-	ck_assert_uint_le(ticks, m.cpu.cycles / 10000);
+	ck_assert_uint_le(ticks, m.m.cpu.cycles / 10000);
 	/* Each costs the round trip, dispatch, and the host's tick handler. */
-	ck_assert_uint_eq(m.cpu.exits[EXIT_REASON_EXTERNAL_INTERRUPT].cycles, ticks * (630 + 300 + 2000));
-	machine_destroy(&m, true);
+	ck_assert_uint_eq(m.m.cpu.exits[EXIT_REASON_EXTERNAL_INTERRUPT].cycles, ticks * (630 + 300 + 2000));
+	rig_destroy(&m);
 }
 END_TEST
 
@@ -225,20 +229,20 @@ START_TEST(test_cpu_munmap_flushes_the_gathered_span)
 	/* Two pages 10 pages apart unmapped in one munmap: Linux flushes the span
 	 * they gather, 11 pages, page by page (below the ceiling of 33). */
 	struct guest_event ev[] = {STORE(0x401000), STORE(0x40b000), {GEV_MUNMAP, 0, 0x400000, 0x100000, 1, 0}};
-	struct machine m;
-	machine_init(&m, ev, 3);
-	ck_assert_int_eq(run_native(&m), RUN_DONE);
+	struct rig m;
+	rig_init(&m, ev, 3);
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_DONE);
 	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_INVLPG], 11);
 	/* CR3 loads: boot only; at exit nothing is left mapped, so nothing to flush. */
 	ck_assert_uint_eq(m.ctr.v[CTR_TLB_FLUSH_CR3], 1);
-	machine_destroy(&m, false);
+	rig_destroy(&m);
 	/* With the ceiling at 10 pages the same munmap reloads CR3 instead. */
-	machine_init(&m, ev, 3);
+	rig_init(&m, ev, 3);
 	m.p.guest_tlb_flush_ceiling = 10;
-	ck_assert_int_eq(run_native(&m), RUN_DONE);
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_DONE);
 	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_INVLPG], 0);
 	ck_assert_uint_eq(m.ctr.v[CTR_TLB_FLUSH_CR3], 2);
-	machine_destroy(&m, false);
+	rig_destroy(&m);
 }
 END_TEST
 
@@ -246,15 +250,15 @@ START_TEST(test_cpu_bad_addresses_stop_the_run)
 {
 	static const struct guest_event noncanon[] = {LOAD(UINT64_C(0x0000800000000000))};
 	static const struct guest_event kernel_half[] = {LOAD(UINT64_C(0xffffffffff600000))};
-	struct machine m;
-	machine_init(&m, noncanon, 1);
-	ck_assert_int_eq(run_native(&m), RUN_ERROR);
-	ck_assert_ptr_nonnull(strstr(m.cpu.err, "non-canonical GVA 0x800000000000"));
-	machine_destroy(&m, false);
-	machine_init(&m, kernel_half, 1);
-	ck_assert_int_eq(run_native(&m), RUN_ERROR);
-	ck_assert_ptr_nonnull(strstr(m.cpu.err, "kernel-half GVA 0xffffffffff600000"));
-	machine_destroy(&m, false);
+	struct rig m;
+	rig_init(&m, noncanon, 1);
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_ERROR);
+	ck_assert_ptr_nonnull(strstr(m.m.cpu.err, "non-canonical GVA 0x800000000000"));
+	rig_destroy(&m);
+	rig_init(&m, kernel_half, 1);
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_ERROR);
+	ck_assert_ptr_nonnull(strstr(m.m.cpu.err, "kernel-half GVA 0xffffffffff600000"));
+	rig_destroy(&m);
 }
 END_TEST
 
@@ -264,103 +268,103 @@ END_TEST
 START_TEST(test_cpu_exits_follow_vmcs_controls)
 {
 	static const struct guest_event ev[] = {LOAD(0x401000)};
-	struct machine m;
+	struct rig m;
 	uint64_t v;
 	/* #PF intercepted through the exception bitmap (mask = match = 0). */
-	machine_init(&m, ev, 1);
-	ck_assert_int_eq(vmm_init(&m.vmm, &m.cpu, &m.p, &m.ctr, m.os.cr0, m.os.cr4, m.os.efer), 0);
-	ck_assert_int_eq(vmx_write(&m.cpu, VMCS_EXCEPTION_BITMAP, 1u << 14), VMX_SUCCEED);
-	ck_assert_int_eq(guest_boot(&m.os, &m.cpu, 1), 0);
-	ck_assert_int_eq(vmm_run(&m.vmm), RUN_ERROR);
-	ck_assert_ptr_nonnull(strstr(m.cpu.err, "reason 0 (EXCEPTION_NMI)"));
-	vmx_read(&m.cpu, VMCS_EXIT_QUALIFICATION, &v);
+	rig_init(&m, ev, 1);
+	rig_start(&m, MODE_EPT);
+	ck_assert_int_eq(vmx_write(&m.m.cpu, VMCS_EXCEPTION_BITMAP, 1u << 14), VMX_SUCCEED);
+	ck_assert_int_eq(machine_run(&m.m), RUN_ERROR);
+	ck_assert_ptr_nonnull(strstr(m.m.cpu.err, "reason 0 (EXCEPTION_NMI)"));
+	vmx_read(&m.m.cpu, VMCS_EXIT_QUALIFICATION, &v);
 	ck_assert_uint_eq(v, 0x401000);
-	vmx_read(&m.cpu, VMCS_VM_EXIT_INTR_INFO, &v);
+	vmx_read(&m.m.cpu, VMCS_VM_EXIT_INTR_INFO, &v);
 	ck_assert_uint_eq(v, 0x80000b0e); /* valid, error code, hardware exception, vector 14 */
-	vmx_read(&m.cpu, VMCS_VM_EXIT_INTR_ERROR_CODE, &v);
+	vmx_read(&m.m.cpu, VMCS_VM_EXIT_INTR_ERROR_CODE, &v);
 	ck_assert_uint_eq(v, 0x4); /* user read of a not-present page */
-	machine_destroy(&m, true);
+	rig_destroy(&m);
 
 	/* CR3-load exiting: the guest's boot-time MOV to CR3 exits with reason
 	 * 28, qualification 3 (CR3, MOV to CR, RAX), the value in RAX and an
 	 * instruction length of 3. */
-	machine_init(&m, ev, 1);
-	ck_assert_int_eq(vmm_init(&m.vmm, &m.cpu, &m.p, &m.ctr, m.os.cr0, m.os.cr4, m.os.efer), 0);
-	vmx_read(&m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, &v);
-	vmx_write(&m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, v | CPU_CR3_LOAD_EXITING);
-	ck_assert_int_eq(guest_boot(&m.os, &m.cpu, 1), 0);
-	ck_assert_int_eq(vmm_run(&m.vmm), RUN_ERROR);
-	ck_assert_ptr_nonnull(strstr(m.cpu.err, "reason 28 (CR_ACCESS)"));
-	vmx_read(&m.cpu, VMCS_EXIT_QUALIFICATION, &v);
+	rig_init(&m, ev, 1);
+	rig_start(&m, MODE_EPT);
+	vmx_read(&m.m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, &v);
+	vmx_write(&m.m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, v | CPU_CR3_LOAD_EXITING);
+	ck_assert_int_eq(machine_run(&m.m), RUN_ERROR);
+	ck_assert_ptr_nonnull(strstr(m.m.cpu.err, "reason 28 (CR_ACCESS)"));
+	vmx_read(&m.m.cpu, VMCS_EXIT_QUALIFICATION, &v);
 	ck_assert_uint_eq(v, 3);
-	ck_assert_uint_eq(m.cpu.gpr[0], m.os.proc.pml4);
-	vmx_read(&m.cpu, VMCS_VM_EXIT_INSTRUCTION_LEN, &v);
+	ck_assert_uint_eq(m.m.cpu.gpr[0], m.m.os.proc.pml4);
+	vmx_read(&m.m.cpu, VMCS_VM_EXIT_INSTRUCTION_LEN, &v);
 	ck_assert_uint_eq(v, 3);
-	machine_destroy(&m, true);
+	rig_destroy(&m);
 
 	/* The same MOV to CR3 with its value among the CR3-target values does
 	 * not exit. */
-	machine_init(&m, ev, 1);
-	ck_assert_int_eq(vmm_init(&m.vmm, &m.cpu, &m.p, &m.ctr, m.os.cr0, m.os.cr4, m.os.efer), 0);
-	vmx_read(&m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, &v);
-	vmx_write(&m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, v | CPU_CR3_LOAD_EXITING);
-	vmx_write(&m.cpu, VMCS_CR3_TARGET_COUNT, 1);
-	vmx_write(&m.cpu, VMCS_CR3_TARGET_VALUE0, 0x100000); /* the guest's first frame: its PML4 */
-	ck_assert_int_eq(guest_boot(&m.os, &m.cpu, 1), 0);
-	ck_assert_int_eq(vmm_run(&m.vmm), RUN_DONE);
-	ck_assert_uint_eq(m.cpu.exits[EXIT_REASON_CR_ACCESS].count, 0);
-	machine_destroy(&m, true);
+	rig_init(&m, ev, 1);
+	rig_start(&m, MODE_EPT);
+	vmx_read(&m.m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, &v);
+	vmx_write(&m.m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, v | CPU_CR3_LOAD_EXITING);
+	vmx_write(&m.m.cpu, VMCS_CR3_TARGET_COUNT, 1);
+	vmx_write(&m.m.cpu, VMCS_CR3_TARGET_VALUE0, 0x100000); /* the guest's first frame: its PML4 */
+	vmx_write(&m.m.cpu, VMCS_CR3_TARGET_VALUE1, GUEST_SWAPPER_PML4); /* loaded at exit */
+	vmx_write(&m.m.cpu, VMCS_CR3_TARGET_COUNT, 2);
+	ck_assert_int_eq(machine_run(&m.m), RUN_DONE);
+	ck_assert_uint_eq(m.m.cpu.exits[EXIT_REASON_CR_ACCESS].count, 0);
+	rig_destroy(&m);
 }
 END_TEST
 
 START_TEST(test_vmx_vmread_vmwrite_errors)
 {
-	struct machine m;
-	machine_init(&m, NULL, 0);
+	struct rig m;
+	rig_init(&m, NULL, 0);
+	rig_start(&m, MODE_NATIVE); /* a processor in VMX-off operation, not run */
 	struct vmcs v;
 	vmcs_init(&v, VTSIM_VMCS_REVISION);
 	uint64_t val;
-	ck_assert_int_eq(vmx_read(&m.cpu, VMCS_EXIT_REASON, &val), VMX_FAIL_INVALID); /* no VMXON/VMCS */
-	ck_assert_int_eq(vmx_on(&m.cpu), VMX_SUCCEED);
-	ck_assert_int_eq(vmx_ptrld(&m.cpu, &v), VMX_SUCCEED);
+	ck_assert_int_eq(vmx_read(&m.m.cpu, VMCS_EXIT_REASON, &val), VMX_FAIL_INVALID); /* no VMXON/VMCS */
+	ck_assert_int_eq(vmx_on(&m.m.cpu), VMX_SUCCEED);
+	ck_assert_int_eq(vmx_ptrld(&m.m.cpu, &v), VMX_SUCCEED);
 	/* Unsupported encoding -> error 12; read-only field -> error 13. */
-	ck_assert_int_eq(vmx_write(&m.cpu, 0x6C18, 1), VMX_FAIL_VALID);
-	ck_assert_int_eq(vmx_read(&m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val), VMX_SUCCEED);
+	ck_assert_int_eq(vmx_write(&m.m.cpu, 0x6C18, 1), VMX_FAIL_VALID);
+	ck_assert_int_eq(vmx_read(&m.m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val), VMX_SUCCEED);
 	ck_assert_uint_eq(val, 12);
-	ck_assert_int_eq(vmx_write(&m.cpu, VMCS_EXIT_QUALIFICATION, 1), VMX_FAIL_VALID);
-	ck_assert_int_eq(vmx_read(&m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val), VMX_SUCCEED);
+	ck_assert_int_eq(vmx_write(&m.m.cpu, VMCS_EXIT_QUALIFICATION, 1), VMX_FAIL_VALID);
+	ck_assert_int_eq(vmx_read(&m.m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val), VMX_SUCCEED);
 	ck_assert_uint_eq(val, 13);
 	/* _HIGH access of a 64-bit field reads bits 63:32; of a 32-bit field it
 	 * is unsupported. */
-	ck_assert_int_eq(vmx_write(&m.cpu, VMCS_TSC_OFFSET, UINT64_C(0x1122334455667788)), VMX_SUCCEED);
-	ck_assert_int_eq(vmx_read(&m.cpu, VMCS_TSC_OFFSET + 1, &val), VMX_SUCCEED);
+	ck_assert_int_eq(vmx_write(&m.m.cpu, VMCS_TSC_OFFSET, UINT64_C(0x1122334455667788)), VMX_SUCCEED);
+	ck_assert_int_eq(vmx_read(&m.m.cpu, VMCS_TSC_OFFSET + 1, &val), VMX_SUCCEED);
 	ck_assert_uint_eq(val, 0x11223344);
-	ck_assert_int_eq(vmx_read(&m.cpu, VMCS_EXCEPTION_BITMAP + 1, &val), VMX_FAIL_VALID);
+	ck_assert_int_eq(vmx_read(&m.m.cpu, VMCS_EXCEPTION_BITMAP + 1, &val), VMX_FAIL_VALID);
 	/* 16-bit fields are truncated. */
-	ck_assert_int_eq(vmx_write(&m.cpu, VMCS_VPID, 0x12345), VMX_SUCCEED);
-	ck_assert_int_eq(vmx_read(&m.cpu, VMCS_VPID, &val), VMX_SUCCEED);
+	ck_assert_int_eq(vmx_write(&m.m.cpu, VMCS_VPID, 0x12345), VMX_SUCCEED);
+	ck_assert_int_eq(vmx_read(&m.m.cpu, VMCS_VPID, &val), VMX_SUCCEED);
 	ck_assert_uint_eq(val, 0x2345);
 	/* "enable VPID" with VPID 0 fails VM entry with error 7; so does a bad EPTP. */
-	vmx_write(&m.cpu, VMCS_VPID, 0);
-	vmx_write(&m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, CPU_ACTIVATE_SECONDARY_CONTROLS);
-	vmx_write(&m.cpu, VMCS_SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_VPID);
-	ck_assert_int_eq(vmx_launch(&m.cpu), VMX_FAIL_VALID);
-	vmx_read(&m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val);
+	vmx_write(&m.m.cpu, VMCS_VPID, 0);
+	vmx_write(&m.m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, CPU_ACTIVATE_SECONDARY_CONTROLS);
+	vmx_write(&m.m.cpu, VMCS_SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_VPID);
+	ck_assert_int_eq(vmx_launch(&m.m.cpu), VMX_FAIL_VALID);
+	vmx_read(&m.m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val);
 	ck_assert_uint_eq(val, 7);
-	vmx_write(&m.cpu, VMCS_SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT);
-	vmx_write(&m.cpu, VMCS_EPT_POINTER, 0x5000 | 6 | (2u << 3)); /* 3-level walk: invalid */
-	ck_assert_int_eq(vmx_launch(&m.cpu), VMX_FAIL_VALID);
-	vmx_read(&m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val);
+	vmx_write(&m.m.cpu, VMCS_SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT);
+	vmx_write(&m.m.cpu, VMCS_EPT_POINTER, 0x5000 | 6 | (2u << 3)); /* 3-level walk: invalid */
+	ck_assert_int_eq(vmx_launch(&m.m.cpu), VMX_FAIL_VALID);
+	vmx_read(&m.m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val);
 	ck_assert_uint_eq(val, 7);
 	/* VMRESUME of a never-launched VMCS: error 5. */
-	ck_assert_int_eq(vmx_resume(&m.cpu), VMX_FAIL_VALID);
-	vmx_read(&m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val);
+	ck_assert_int_eq(vmx_resume(&m.m.cpu), VMX_FAIL_VALID);
+	vmx_read(&m.m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val);
 	ck_assert_uint_eq(val, 5);
 	/* INVVPID single-context with VPID 0: error 28. */
-	ck_assert_int_eq(vmx_invvpid(&m.cpu, 1, 0, 0), VMX_FAIL_VALID);
-	vmx_read(&m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val);
+	ck_assert_int_eq(vmx_invvpid(&m.m.cpu, 1, 0, 0), VMX_FAIL_VALID);
+	vmx_read(&m.m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val);
 	ck_assert_uint_eq(val, 28);
-	machine_destroy(&m, false);
+	rig_destroy(&m);
 }
 END_TEST
 

@@ -275,7 +275,7 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 		{"walk refs: guest dimension", CTR_WALK_GUEST_REFS},
 		{"walk refs: EPT dimension", CTR_WALK_EPT_REFS},
 		{"walk refs: A/D writes", CTR_WALK_GUEST_AD_WRITES},
-		{"guest kernel EPT refs", CTR_WALK_KERNEL_EPT_REFS},
+		{"guest kernel writes", CTR_MEM_REFS_KERNEL},
 		{"guest page faults", CTR_GUEST_PF},
 		{"VM exits", CTR_VMX_EXITS},
 	};

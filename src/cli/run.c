@@ -3,13 +3,11 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "guest/guest.h"
-#include "mem/mem.h"
 #include "trace/trace.h"
-#include "vmm/vmm.h"
 
 static const char *const mode_names[MODE_COUNT] = {[MODE_NATIVE] = "native", [MODE_EPT] = "ept"};
 
@@ -60,64 +58,91 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static int mem_store(void *memp, uint64_t gpa, uint64_t val)
+{
+	return mem_write64(memp, gpa, val);
+}
+
+int machine_init(struct machine *m, const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
+		 struct counters *ctr, char *err)
+{
+	memset(m, 0, sizeof(*m));
+	m->mode = mode;
+	err[0] = '\0';
+	if (mem_init(&m->mem) < 0 || cpu_init(&m->cpu, p, &m->mem, ctr, err) < 0 ||
+	    guest_init(&m->os, p, ctr, fe, err) < 0) {
+		if (!err[0])
+			snprintf(err, CPU_ERR_LEN, "out of memory");
+		return -1;
+	}
+	cpu_attach_guest(&m->cpu, &guest_os_ops, &m->os);
+	int rc;
+	if (mode == MODE_NATIVE) {
+		/* The bootloader puts the kernel image in memory. */
+		rc = guest_image(&m->os, mem_store, &m->mem) < 0 ? cpu_fail(&m->cpu, "out of memory") : 0;
+		cpu_set_paging(&m->cpu, m->os.cr0, GUEST_SWAPPER_PML4, m->os.cr4, m->os.efer);
+	} else {
+		m->have_vmm = true;
+		rc = vmm_init(&m->vmm, &m->cpu, p, ctr, m->os.cr0, GUEST_SWAPPER_PML4, m->os.cr4, m->os.efer);
+		if (rc == 0)
+			rc = guest_image(&m->os, vmm_guest_write64, &m->vmm);
+	}
+	if (rc == 0)
+		rc = guest_boot(&m->os, &m->cpu, 1);
+	if (rc < 0)
+		memcpy(err, m->cpu.err, CPU_ERR_LEN);
+	return rc;
+}
+
+enum run_status machine_run(struct machine *m)
+{
+	return m->have_vmm ? vmm_run(&m->vmm) : cpu_run_native(&m->cpu);
+}
+
+void machine_destroy(struct machine *m)
+{
+	if (m->have_vmm)
+		vmm_destroy(&m->vmm);
+	guest_destroy(&m->os);
+	cpu_destroy(&m->cpu);
+	mem_destroy(&m->mem);
+}
+
 /* Build the machine, run it over fe, collect the results into out.
  * Returns 0, 1 (interrupted) or -1 with the simulator's message in cpu_err. */
 static int run_machine(const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
 		       void (*progress)(void *, const struct cpu *), void *progress_ctx, struct run_result *out,
 		       volatile sig_atomic_t *intr, char *cpu_err)
 {
-	struct phys_mem mem;
-	struct cpu cpu;
-	struct guest_os os;
-	struct vmm vmm;
-	int rc = -1;
-	bool have_vmm = false;
-	if (mem_init(&mem) < 0) {
+	struct machine *m = malloc(sizeof(*m));
+	if (!m) {
 		snprintf(cpu_err, CPU_ERR_LEN, "out of memory");
 		return -1;
 	}
-	if (cpu_init(&cpu, p, &mem, &out->ctr, cpu_err) < 0)
-		goto out_mem;
-	if (guest_init(&os, p, &out->ctr, fe, cpu_err) < 0)
-		goto out_cpu;
-	cpu_attach_guest(&cpu, &guest_os_ops, &os);
-	cpu.interrupt_flag = intr;
-	cpu.progress = progress;
-	cpu.progress_ctx = progress_ctx;
-
-	out->started_unix = (int64_t)time(NULL);
-	double t0 = now_seconds();
-	enum run_status st;
-	if (mode == MODE_NATIVE) {
-		cpu_set_paging(&cpu, os.cr0, 0, os.cr4, os.efer);
-		st = guest_boot(&os, &cpu, 1) < 0 ? RUN_ERROR : cpu_run_native(&cpu);
-	} else {
-		have_vmm = true;
-		if (vmm_init(&vmm, &cpu, p, &out->ctr, os.cr0, os.cr4, os.efer) < 0 || guest_boot(&os, &cpu, 1) < 0)
-			st = RUN_ERROR;
-		else
-			st = vmm_run(&vmm);
+	cpu_err[0] = '\0';
+	int rc = -1;
+	if (machine_init(m, p, mode, fe, &out->ctr, cpu_err) == 0) {
+		m->cpu.interrupt_flag = intr;
+		m->cpu.progress = progress;
+		m->cpu.progress_ctx = progress_ctx;
+		out->started_unix = (int64_t)time(NULL);
+		double t0 = now_seconds();
+		enum run_status st = machine_run(m);
+		out->wall_seconds = now_seconds() - t0;
+		out->finished_unix = (int64_t)time(NULL);
+		if (st == RUN_DONE) {
+			out->ctr.v[CTR_CPU_CYCLES] = m->cpu.cycles;
+			out->ctr.v[CTR_MEM_HOST_PAGES_STORED] = m->mem.peak_pages;
+			memcpy(out->exits, m->cpu.exits, sizeof(out->exits));
+			rc = 0;
+		} else if (st == RUN_INTERRUPTED) {
+			rc = 1;
+		} else {
+			memcpy(cpu_err, m->cpu.err, CPU_ERR_LEN);
+		}
 	}
-	out->wall_seconds = now_seconds() - t0;
-	out->finished_unix = (int64_t)time(NULL);
-
-	if (st == RUN_DONE) {
-		out->ctr.v[CTR_CPU_CYCLES] = cpu.cycles;
-		out->ctr.v[CTR_MEM_HOST_PAGES_STORED] = mem.peak_pages;
-		memcpy(out->exits, cpu.exits, sizeof(out->exits));
-		rc = 0;
-	} else if (st == RUN_INTERRUPTED) {
-		rc = 1;
-	} else {
-		memcpy(cpu_err, cpu.err, CPU_ERR_LEN);
-	}
-	if (have_vmm)
-		vmm_destroy(&vmm);
-	guest_destroy(&os);
-out_cpu:
-	cpu_destroy(&cpu);
-out_mem:
-	mem_destroy(&mem);
+	machine_destroy(m);
+	free(m);
 	return rc;
 }
 

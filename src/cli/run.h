@@ -13,7 +13,10 @@
 #include "arch/exit_reasons.h"
 #include "cpu/cpu.h"
 #include "cpu/params.h"
+#include "guest/guest.h"
+#include "mem/mem.h"
 #include "stats/counters.h"
+#include "vmm/vmm.h"
 
 enum sim_mode { MODE_NATIVE = 0, MODE_EPT, MODE_COUNT };
 
@@ -21,6 +24,30 @@ enum sim_mode { MODE_NATIVE = 0, MODE_EPT, MODE_COUNT };
  * with the VMX issue and is refused with a message saying so). */
 const char *mode_name(enum sim_mode m);
 int mode_parse(const char *s, enum sim_mode *out, char *err);
+
+/* One simulated machine: memory, CPU, guest kernel, and the VMM in VMX modes. */
+struct machine {
+	enum sim_mode mode;
+	struct phys_mem mem;
+	struct cpu cpu;
+	struct guest_os os;
+	struct vmm vmm;
+	bool have_vmm;
+};
+
+/*
+ * Assemble a machine for mode with parameters p: the guest kernel image is
+ * loaded (by the bootloader natively, by the VMM in VMX modes), the VMM
+ * has set its VMCS up, the first process's creation is queued. The caller
+ * may still adjust the VMCS (VMWRITE through m->cpu) before machine_run.
+ * Counters go to *ctr. Returns 0, or -1 with a message in err (CPU_ERR_LEN);
+ * machine_destroy is safe after either.
+ */
+int machine_init(struct machine *m, const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
+		 struct counters *ctr, char *err);
+/* Run to the end: RUN_DONE, RUN_ERROR (message in m->cpu.err) or RUN_INTERRUPTED. */
+enum run_status machine_run(struct machine *m);
+void machine_destroy(struct machine *m);
 
 struct run_result {
 	struct counters ctr;

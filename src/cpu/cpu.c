@@ -38,7 +38,9 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 	evq_init(&c->evq);
 	if (tlb_init(&c->itlb, "l1i", (unsigned)p->tlb_l1i_entries, (unsigned)p->tlb_l1i_ways, err) < 0 ||
 	    tlb_init(&c->dtlb, "l1d", (unsigned)p->tlb_l1d_entries, (unsigned)p->tlb_l1d_ways, err) < 0 ||
-	    tlb_init(&c->stlb, "l2", (unsigned)p->tlb_l2_entries, (unsigned)p->tlb_l2_ways, err) < 0) {
+	    tlb_init(&c->stlb, "l2", (unsigned)p->tlb_l2_entries, (unsigned)p->tlb_l2_ways, err) < 0 ||
+	    tlb_init_sized(&c->dtlb1g, "l1d_1g", (unsigned)p->tlb_l1d_1g_entries, (unsigned)p->tlb_l1d_1g_ways, 30,
+			   err) < 0) {
 		cpu_destroy(c);
 		return -1;
 	}
@@ -50,6 +52,10 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 			return -1;
 		}
 	}
+	c->tlbs[0] = &c->itlb;
+	c->tlbs[1] = &c->dtlb;
+	c->tlbs[2] = &c->stlb;
+	c->tlbs[3] = &c->dtlb1g;
 	c->progress_countdown = 1u << 20;
 	c->base_cpi_milli = (uint64_t)(p->cpu_base_cpi * 1000.0 + 0.5);
 	return 0;
@@ -60,6 +66,7 @@ void cpu_destroy(struct cpu *c)
 	tlb_destroy(&c->itlb);
 	tlb_destroy(&c->dtlb);
 	tlb_destroy(&c->stlb);
+	tlb_destroy(&c->dtlb1g);
 	evq_destroy(&c->evq);
 	free(c->ops);
 	c->ops = NULL;
@@ -106,9 +113,8 @@ struct tlb_ctx cpu_tlb_ctx(const struct cpu *c)
 
 void cpu_flush_vpid0(struct cpu *c)
 {
-	tlb_flush_vpid(&c->itlb, 0);
-	tlb_flush_vpid(&c->dtlb, 0);
-	tlb_flush_vpid(&c->stlb, 0);
+	for (int i = 0; i < CPU_NTLBS; i++)
+		tlb_flush_vpid(c->tlbs[i], 0);
 	ctr_inc(c->ctr, CTR_TLB_FLUSH_VPID);
 }
 
@@ -222,18 +228,29 @@ static void note_refusal(struct cpu *c, const struct tlb_entry *e, enum access_k
 		ctr_inc(c->ctr, CTR_TLB_DIRTY_ASSIST);
 }
 
-/* Translate one page-sized piece of a guest reference. An entry that does
- * not permit the access counts as a miss at its level and a walk decides. */
-static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind kind)
+/* Host-physical address of la through a TLB entry. */
+static inline uint64_t entry_hpa(const struct tlb_entry *e, uint64_t la)
 {
-	const bool user = true; /* trace references are user-mode (CPL 3) */
+	return (e->pfn << e->page_shift) | (la & ((UINT64_C(1) << e->page_shift) - 1));
+}
+
+/* Translate one page-sized piece of an access (user: CPL 3) into *hpa. An
+ * entry that does not permit the access counts as a miss at its level and
+ * a walk decides. Data accesses look the 4 KiB and the 1 GiB L1 arrays up
+ * side by side; the L2 TLB holds 4 KiB entries (and 4 KiB fragments of
+ * larger pages, including 2 MiB ones, which have no array of their own yet). */
+static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind kind, bool user, uint64_t *hpa)
+{
 	const bool fetch = kind == ACC_FETCH;
 	struct tlb *l1 = fetch ? &c->itlb : &c->dtlb;
 	struct tlb_ctx tc = cpu_tlb_ctx(c);
 	struct tlb_entry *e = tlb_lookup(l1, &tc, la);
+	if (!e && !fetch)
+		e = tlb_lookup(&c->dtlb1g, &tc, la);
 
 	if (e && entry_permits(e, kind, user)) {
 		ctr_inc(c->ctr, fetch ? CTR_TLB_L1I_HIT : CTR_TLB_L1D_HIT);
+		*hpa = entry_hpa(e, la);
 		return XLATE_OK;
 	}
 	ctr_inc(c->ctr, fetch ? CTR_TLB_L1I_MISS : CTR_TLB_L1D_MISS);
@@ -245,6 +262,7 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 			ctr_inc(c->ctr, CTR_TLB_L2_HIT);
 			cpu_charge(c, CTR_CPU_CYCLES_TLB, c->p->tlb_l2_hit_cycles);
 			tlb_insert(l1, e2);
+			*hpa = entry_hpa(e2, la);
 			return XLATE_OK;
 		}
 		ctr_inc(c->ctr, CTR_TLB_L2_MISS);
@@ -260,11 +278,9 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 	if (w.fault != WALK_OK)
 		return deliver_fault(c, &w, la);
 
+	*hpa = w.hpa;
 	struct tlb_entry ne = {
-		.vpn = la >> PAGE_SHIFT,
-		.pfn = w.hpa >> PAGE_SHIFT,
 		.ctx = tc,
-		.page_shift = PAGE_SHIFT,
 		.valid = true,
 		.global = w.global,
 		.readable = w.readable,
@@ -273,6 +289,16 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 		.nx = w.nx,
 		.dirty = w.dirty,
 	};
+	if (w.page_shift == 30 && !fetch) {
+		ne.page_shift = 30;
+		ne.vpn = la >> 30;
+		ne.pfn = w.hpa >> 30;
+		tlb_insert(&c->dtlb1g, &ne);
+		return XLATE_OK;
+	}
+	ne.page_shift = PAGE_SHIFT;
+	ne.vpn = la >> PAGE_SHIFT;
+	ne.pfn = w.hpa >> PAGE_SHIFT;
 	tlb_insert(&c->stlb, &ne);
 	tlb_insert(l1, &ne);
 	return XLATE_OK;
@@ -291,9 +317,10 @@ static enum xlate_result exec_mem(struct cpu *c, const struct guest_event *ev)
 	}
 	uint64_t first = ev->gva & PAGE_MASK;
 	uint64_t last = end & PAGE_MASK;
-	enum xlate_result r = translate(c, ev->gva, kind);
+	uint64_t hpa;
+	enum xlate_result r = translate(c, ev->gva, kind, true, &hpa);
 	if (r == XLATE_OK && last != first)
-		r = translate(c, last, kind);
+		r = translate(c, last, kind, true, &hpa);
 	if (r != XLATE_OK)
 		return r;
 
@@ -310,42 +337,21 @@ static enum xlate_result exec_mem(struct cpu *c, const struct guest_event *ev)
 	return XLATE_OK;
 }
 
-/* Guest-physical address of a guest-kernel store -> host-physical. */
-static enum xlate_result kernel_gpa(struct cpu *c, uint64_t gpa, uint64_t *hpa)
+/* A guest-kernel access to guest-physical memory: a supervisor write
+ * through the kernel's direct map, translated like any other access. */
+static enum xlate_result kernel_write(struct cpu *c, uint64_t gpa, uint64_t *hpa)
 {
-	if (!(c->nonroot && c->ept_on)) {
-		*hpa = gpa;
-		return XLATE_OK;
-	}
-	struct ept_result er;
-	ept_translate(c->mem, c->eptp, gpa, ACC_WRITE, &er);
-	ctr_add(c->ctr, CTR_WALK_KERNEL_EPT_REFS, er.refs);
-	ctr_add(c->ctr, CTR_WALK_KERNEL_EPT_AD_WRITES, er.ad_writes);
-	cpu_charge(c, CTR_CPU_CYCLES_WALK, (uint64_t)(er.refs + er.ad_writes) * c->p->mem_ref_cycles);
-	if (er.fault == WALK_EPT_VIOLATION) {
-		/* A supervisor data write through the direct map: the access was to
-		 * the translation of the linear address (bits 7, 8); with advanced
-		 * exit information, a writable execute-disable supervisor mapping. */
-		uint64_t qual = EPT_QUAL_WRITE | (er.rwx << 3) | EPT_QUAL_GLA_VALID | EPT_QUAL_GLA_XLATE;
-		if (MODEL_EPT_VPID_CAP & EPT_CAP_ADV_EXIT_INFO)
-			qual |= EPT_QUAL_GLA_WRITABLE | EPT_QUAL_GLA_XD;
-		cpu_vmexit(c, EXIT_REASON_EPT_VIOLATION, qual, gpa, GUEST_DIRECT_MAP_BASE + gpa, 0);
-		return XLATE_EXIT;
-	}
-	if (er.fault == WALK_EPT_MISCONFIG) {
-		cpu_vmexit(c, EXIT_REASON_EPT_MISCONFIG, 0, gpa, GUEST_DIRECT_MAP_BASE + gpa, 0);
-		return XLATE_EXIT;
-	}
-	*hpa = er.hpa;
-	return XLATE_OK;
+	enum xlate_result r = translate(c, GUEST_DIRECT_MAP_BASE + gpa, ACC_WRITE, false, hpa);
+	if (r == XLATE_OK)
+		ctr_inc(c->ctr, CTR_MEM_REFS_KERNEL); /* counted once, when it completes */
+	return r;
 }
 
 static void tlbs_invlpg(struct cpu *c, uint64_t la)
 {
 	struct tlb_ctx tc = cpu_tlb_ctx(c);
-	tlb_invlpg(&c->itlb, tc.vpid, tc.pcid, la);
-	tlb_invlpg(&c->dtlb, tc.vpid, tc.pcid, la);
-	tlb_invlpg(&c->stlb, tc.vpid, tc.pcid, la);
+	for (int i = 0; i < CPU_NTLBS; i++)
+		tlb_invlpg(c->tlbs[i], tc.vpid, tc.pcid, la);
 }
 
 /* MOV to CR3 (reference sheet §6.5). */
@@ -356,9 +362,8 @@ static void mov_to_cr3(struct cpu *c, uint64_t val)
 	if (noflush)
 		return;
 	struct tlb_ctx tc = cpu_tlb_ctx(c); /* the new PCID (0 without PCIDE) */
-	tlb_flush_pcid_nonglobal(&c->itlb, tc.vpid, tc.pcid);
-	tlb_flush_pcid_nonglobal(&c->dtlb, tc.vpid, tc.pcid);
-	tlb_flush_pcid_nonglobal(&c->stlb, tc.vpid, tc.pcid);
+	for (int i = 0; i < CPU_NTLBS; i++)
+		tlb_flush_pcid_nonglobal(c->tlbs[i], tc.vpid, tc.pcid);
 	ctr_inc(c->ctr, CTR_TLB_FLUSH_CR3);
 }
 
@@ -381,14 +386,15 @@ static enum xlate_result exec_op(struct cpu *c, const struct guest_op *op)
 	enum xlate_result r;
 	switch (op->kind) {
 	case GOP_ZERO_PAGE:
-		if ((r = kernel_gpa(c, op->addr, &hpa)) != XLATE_OK)
+		if ((r = kernel_write(c, op->addr, &hpa)) != XLATE_OK)
 			return r;
 		mem_zero_page(c->mem, hpa);
 		ctr_inc(c->ctr, CTR_GUEST_PAGES_ZEROED);
 		cpu_charge(c, CTR_CPU_CYCLES_GUEST_KERNEL, c->p->guest_page_zero_cycles);
 		return XLATE_OK;
 	case GOP_STORE64:
-		if ((r = kernel_gpa(c, op->addr, &hpa)) != XLATE_OK)
+		c->gpr[0] = op->val; /* MOV [rdi], RAX: a VMM emulating the store reads RAX */
+		if ((r = kernel_write(c, op->addr, &hpa)) != XLATE_OK)
 			return r;
 		if (mem_write64(c->mem, hpa, op->val) < 0) {
 			cpu_fail(c, "out of memory storing simulated page tables");

@@ -31,12 +31,14 @@
 #include "vmcs/vmcs.h"
 
 #define CPU_ERR_LEN 512
+#define CPU_NTLBS 4
 
 /* Linux's LOCAL_TIMER_VECTOR (arch/x86/include/asm/irq_vectors.h). */
 #define VEC_LOCAL_TIMER 0xec
 /* Base of the guest kernel's direct map of guest-physical memory (Linux
- * x86-64 page_offset_base without KASLR); the linear address the guest
- * kernel uses for its stores, reported in EPT-violation exits. */
+ * x86-64 page_offset_base without KASLR): the guest kernel's stores to its
+ * page tables and its page zeroing are supervisor writes to linear address
+ * GUEST_DIRECT_MAP_BASE + GPA, translated like any other access. */
 #define GUEST_DIRECT_MAP_BASE UINT64_C(0xffff888000000000)
 
 struct cpu;
@@ -65,8 +67,8 @@ struct guest_os_ops {
 
 /* Operations the guest kernel's code performs on hardware-visible state. */
 enum guest_op_kind {
-	GOP_ZERO_PAGE, /* clear the 4 KiB guest-physical page at addr */
-	GOP_STORE64,   /* 8-byte store of val to guest-physical addr (a paging entry) */
+	GOP_ZERO_PAGE, /* clear the 4 KiB guest-physical page at addr (through the direct map) */
+	GOP_STORE64,   /* 8-byte store of val to guest-physical addr (a paging entry), from RAX */
 	GOP_INVLPG,    /* INVLPG addr (linear) */
 	GOP_LOAD_CR3,  /* MOV to CR3 of val (bit 63 = no-flush hint with PCIDE) */
 };
@@ -91,7 +93,9 @@ struct cpu {
 	const struct sim_params *p;
 	struct counters *ctr;
 	struct phys_mem *mem;
-	struct tlb itlb, dtlb, stlb;
+	struct tlb itlb, dtlb, stlb; /* 4 KiB: L1 instruction, L1 data, unified L2 */
+	struct tlb dtlb1g;           /* L1 data, 1 GiB pages */
+	struct tlb *tlbs[4];         /* all of them, for invalidations */
 
 	uint64_t cycles; /* the core clock */
 	struct evq evq;

@@ -24,6 +24,10 @@ const struct param_info param_table[] = {
 	{"tlb.l1d.entries", PARAM_U64, P(tlb_l1d_entries), "64", "entries",
 	 "Skylake DTLB 4K 64 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt)", 1, 1 << 20},
 	{"tlb.l1d.ways", PARAM_U64, P(tlb_l1d_ways), "4", "ways", "same source", 1, 1 << 20},
+	{"tlb.l1d_1g.entries", PARAM_U64, P(tlb_l1d_1g_entries), "4", "entries",
+	 "Skylake DTLB for 1 GiB pages: 4 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt); the Skylake client STLB holds no 1 GiB entries",
+	 1, 1 << 20},
+	{"tlb.l1d_1g.ways", PARAM_U64, P(tlb_l1d_1g_ways), "4", "ways", "same source", 1, 1 << 20},
 	{"tlb.l2.entries", PARAM_U64, P(tlb_l2_entries), "1536", "entries",
 	 "Skylake STLB 1536 entries ([IL] 00506E3_Skylake_CPUID.txt; Intel forum on descriptor 0xC3)", 1, 1 << 24},
 	{"tlb.l2.ways", PARAM_U64, P(tlb_l2_ways), "12", "ways",
@@ -34,7 +38,9 @@ const struct param_info param_table[] = {
 	 "first cut: every paging-structure access costs an L2 hit, Skylake client 12 cycles (Intel Opt. Manual table, cpu-parameters.md §3); the page-table cache model of a later issue replaces it",
 	 0, 100000},
 	{"host.mem_mib", PARAM_U64, P(host_mem_mib), "65536", "MiB", "assumed: a 64 GiB host", 16, UINT64_C(1) << 26},
-	{"guest.mem_mib", PARAM_U64, P(guest_mem_mib), "16384", "MiB", "assumed: a 16 GiB guest", 16, UINT64_C(1) << 26},
+	{"guest.mem_mib", PARAM_U64, P(guest_mem_mib), "16384", "MiB",
+	 "assumed: a 16 GiB guest (at most 512 GiB: the guest's direct map is one PDPT of 1 GiB pages)", 16,
+	 UINT64_C(1) << 19},
 	{"vmx.vpid", PARAM_BOOL, P(vmx_vpid), "on", "on/off",
 	 "\"enable VPID\" secondary control; KVM enables it whenever the CPU has it (SDM: VPIDs)", 0, 1},
 	{"ept.ad", PARAM_BOOL, P(ept_ad), "on", "on/off",
@@ -172,6 +178,7 @@ int params_validate(const struct sim_params *p, char *err)
 {
 	if (check_tlb("l1i", p->tlb_l1i_entries, p->tlb_l1i_ways, err) ||
 	    check_tlb("l1d", p->tlb_l1d_entries, p->tlb_l1d_ways, err) ||
+	    check_tlb("l1d_1g", p->tlb_l1d_1g_entries, p->tlb_l1d_1g_ways, err) ||
 	    check_tlb("l2", p->tlb_l2_entries, p->tlb_l2_ways, err))
 		return -1;
 	if (p->guest_mem_mib > p->host_mem_mib) {

@@ -21,6 +21,7 @@ struct sim_params {
 	/* TLBs */
 	uint64_t tlb_l1i_entries, tlb_l1i_ways;
 	uint64_t tlb_l1d_entries, tlb_l1d_ways;
+	uint64_t tlb_l1d_1g_entries, tlb_l1d_1g_ways;
 	uint64_t tlb_l2_entries, tlb_l2_ways;
 	uint64_t tlb_l2_hit_cycles;   /* extra cycles of an L1 miss that hits the L2 TLB */
 	/* memory */

@@ -227,15 +227,14 @@ enum vmx_status vmx_invept(struct cpu *c, unsigned type, uint64_t eptp)
 {
 	if (!c->vmcs)
 		return VMX_FAIL_INVALID;
-	struct tlb *tlbs[] = {&c->itlb, &c->dtlb, &c->stlb};
 	if (type == 1) {
 		if (!eptp_valid(eptp))
 			return fail_valid(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
-		for (int i = 0; i < 3; i++)
-			tlb_flush_ep4ta(tlbs[i], (eptp & PHYS_ADDR_MASK) >> PAGE_SHIFT);
+		for (int i = 0; i < CPU_NTLBS; i++)
+			tlb_flush_ep4ta(c->tlbs[i], (eptp & PHYS_ADDR_MASK) >> PAGE_SHIFT);
 	} else if (type == 2) {
-		for (int i = 0; i < 3; i++)
-			tlb_flush_all_combined(tlbs[i]);
+		for (int i = 0; i < CPU_NTLBS; i++)
+			tlb_flush_all_combined(c->tlbs[i]);
 	} else {
 		return fail_valid(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
 	}
@@ -248,20 +247,20 @@ enum vmx_status vmx_invvpid(struct cpu *c, unsigned type, uint16_t vpid, uint64_
 		return VMX_FAIL_INVALID;
 	if (type > 3 || (type != 2 && vpid == 0) || (type == 0 && !la_is_canonical48(la)))
 		return fail_valid(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
-	struct tlb *tlbs[] = {&c->itlb, &c->dtlb, &c->stlb};
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < CPU_NTLBS; i++) {
+		struct tlb *t = c->tlbs[i];
 		switch (type) {
 		case 0:
-			tlb_flush_vpid_addr(tlbs[i], vpid, la);
+			tlb_flush_vpid_addr(t, vpid, la);
 			break;
 		case 1:
-			tlb_flush_vpid(tlbs[i], vpid);
+			tlb_flush_vpid(t, vpid);
 			break;
 		case 2:
-			tlb_flush_all_vpids_but_0(tlbs[i]);
+			tlb_flush_all_vpids_but_0(t);
 			break;
 		case 3:
-			tlb_flush_vpid_nonglobal(tlbs[i], vpid);
+			tlb_flush_vpid_nonglobal(t, vpid);
 			break;
 		}
 	}

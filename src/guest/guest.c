@@ -32,6 +32,8 @@
 #include "util/u64vec.h"
 
 #define TABLE_FLAGS (PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D)
+#define KERNEL_TABLE_FLAGS (PTE_P | PTE_RW | PTE_A | PTE_D)
+#define DIRECT_MAP_FLAGS (PTE_P | PTE_RW | PTE_A | PTE_D | PTE_PS | PTE_G | PTE_XD)
 #define PAGE_FLAGS (PTE_P | PTE_RW | PTE_US | PTE_A)
 #define COUNT_MASK UINT64_C(0xfff)
 
@@ -89,6 +91,22 @@ static int free_frame(struct guest_os *os, struct cpu *cpu, uint64_t gpa)
 	return 0;
 }
 
+/* The kernel-half PML4 entry every address space shares. */
+static uint64_t kernel_pml4e(void)
+{
+	return GUEST_KERNEL_PDPT | KERNEL_TABLE_FLAGS;
+}
+
+int guest_image(const struct guest_os *os, int (*store)(void *ctx, uint64_t gpa, uint64_t val), void *ctx)
+{
+	int rc = store(ctx, GUEST_SWAPPER_PML4 + 8 * pt_index(GUEST_DIRECT_MAP_BASE, 4), kernel_pml4e());
+	uint64_t gib = (os->p->guest_mem_mib + 1023) / 1024;
+	for (uint64_t i = 0; i < gib && rc == 0; i++)
+		rc = store(ctx, GUEST_KERNEL_PDPT + 8 * (pt_index(GUEST_DIRECT_MAP_BASE, 3) + i),
+			   (i << 30) | DIRECT_MAP_FLAGS);
+	return rc;
+}
+
 int guest_boot(struct guest_os *os, struct cpu *cpu, uint32_t pid)
 {
 	struct guest_proc *pr = &os->proc;
@@ -97,6 +115,9 @@ int guest_boot(struct guest_os *os, struct cpu *cpu, uint32_t pid)
 		return -1;
 	ctr_inc(os->ctr, CTR_GUEST_PT_PAGES);
 	pr->live = true;
+	/* A new address space shares the kernel half (pgd_alloc copies it). */
+	if (cpu_guest_op(cpu, GOP_STORE64, pr->pml4 + 8 * pt_index(GUEST_DIRECT_MAP_BASE, 4), kernel_pml4e()) < 0)
+		return -1;
 	return cpu_guest_op(cpu, GOP_LOAD_CR3, 0, pr->pml4);
 }
 
@@ -227,7 +248,10 @@ static int unmap_range(struct guest_os *os, struct cpu *cpu, uint64_t start, uin
 	if (rc == 0 && n > 0) {
 		/* flush_tlb_mm_range: INVLPG every page of the gathered span, or one
 		 * full flush when the span exceeds the ceiling (or the whole mm goes). */
-		if (fullmm || hi - lo + 1 > os->p->guest_tlb_flush_ceiling) {
+		if (fullmm) {
+			/* The dying address space is left for init_mm's tables. */
+			rc = cpu_guest_op(cpu, GOP_LOAD_CR3, 0, GUEST_SWAPPER_PML4);
+		} else if (hi - lo + 1 > os->p->guest_tlb_flush_ceiling) {
 			rc = cpu_guest_op(cpu, GOP_LOAD_CR3, 0, pr->pml4);
 		} else {
 			for (uint64_t v = lo; v <= hi && rc == 0; v++) {
@@ -248,6 +272,9 @@ static int os_page_fault(void *osp, struct cpu *cpu, uint64_t la, uint32_t pfec)
 				os->proc.pid);
 	ctr_inc(os->ctr, CTR_GUEST_PF);
 	cpu_charge(cpu, CTR_CPU_CYCLES_GUEST_KERNEL, os->p->guest_pf_cycles);
+	if (!(pfec & PFEC_US))
+		return cpu_fail(cpu, "guest kernel: page fault in the kernel at GVA 0x%" PRIx64 " (error code 0x%x)", la,
+				pfec);
 	if (pfec & PFEC_P)
 		return cpu_fail(cpu, "guest kernel: protection fault at GVA 0x%" PRIx64 " (error code 0x%x); the "
 				     "trace-driven guest maps every page read/write, so the page tables are corrupt",

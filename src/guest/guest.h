@@ -15,6 +15,16 @@
 #include "mem/mem.h"
 #include "util/u64map.h"
 
+/*
+ * The guest kernel image: what the bootloader (native) or the VMM (VMX)
+ * puts in guest-physical memory before the first instruction. Its initial
+ * page tables (Linux's swapper_pg_dir) hold only the kernel half: the
+ * direct map of all guest memory at GUEST_DIRECT_MAP_BASE with 1 GiB pages
+ * (supervisor, global, execute-disable), through one PDPT.
+ */
+#define GUEST_SWAPPER_PML4 UINT64_C(0x1000) /* GPA; the initial CR3 */
+#define GUEST_KERNEL_PDPT UINT64_C(0x2000)  /* GPA of the direct map's PDPT */
+
 /* One process: an address space. */
 struct guest_proc {
 	uint32_t pid;
@@ -43,6 +53,12 @@ extern const struct guest_os_ops guest_os_ops;
 int guest_init(struct guest_os *os, const struct sim_params *p, struct counters *ctr, const struct frontend *src,
 	       char *err);
 void guest_destroy(struct guest_os *os);
+
+/*
+ * Write the kernel image: calls store(ctx, gpa, value) for every non-zero
+ * 8-byte word of it. Returns 0, or the first non-zero result of store.
+ */
+int guest_image(const struct guest_os *os, int (*store)(void *ctx, uint64_t gpa, uint64_t val), void *ctx);
 
 /*
  * Boot: create the first process (pid) and queue the kernel's operations

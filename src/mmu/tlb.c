@@ -9,11 +9,10 @@
  *    gives hand-checkable eviction orders.
  *  - The set index is the low bits of the VPN (vpn & (sets - 1)); real
  *    STLBs may hash more bits in. No index hashing is modelled.
- *  - Lookups are for 4 KiB pages only (vpn = la >> 12), and tlb_insert()
- *    accepts only page_shift == 12. Large-page (2 MiB / 1 GiB) entries are a
- *    later issue: they need either a separate array or a lookup that probes
- *    one set per page size, and INVLPG/INVVPID-address must then also probe
- *    the large-page sets.
+ *  - One array holds one page size (t->page_shift: 12, 21 or 30), as real
+ *    cores keep separate arrays per page size (e.g. Skylake's 4-entry 1 GiB
+ *    DTLB); vpn = la >> page_shift and tlb_insert() accepts only entries of
+ *    the array's size. A CPU looks its arrays up side by side.
  *  - At most one entry can match a lookup. tlb_insert() enforces this by
  *    dropping every entry of the set that would overlap the new one (same
  *    page, VPID and EP4TA, and the same PCID or either entry global). The
@@ -34,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TLB_PAGE_SHIFT_4K 12
 
 /*
  * VPID and PCID packed into one word so a lookup compares both with one
@@ -51,9 +49,22 @@ static inline uint32_t ctx_key(uint16_t vpid, uint16_t pcid)
 
 int tlb_init(struct tlb *t, const char *name, unsigned entries, unsigned ways, char *err)
 {
+	return tlb_init_sized(t, name, entries, ways, 12, err);
+}
+
+int tlb_init_sized(struct tlb *t, const char *name, unsigned entries, unsigned ways, unsigned page_shift,
+		   char *err)
+{
 	unsigned sets;
 
 	memset(t, 0, sizeof(*t));
+	if (page_shift != 12 && page_shift != 21 && page_shift != 30) {
+		if (err)
+			snprintf(err, TLB_ERR_LEN, "%s TLB: page size 2^%u is not 4 KiB, 2 MiB or 1 GiB", name ? name : "?",
+				 page_shift);
+		return -1;
+	}
+	t->page_shift = (uint8_t)page_shift;
 	if (!name)
 		name = "?";
 	if (entries == 0 || ways == 0) {
@@ -109,7 +120,7 @@ static inline struct tlb_entry *set_of(const struct tlb *t, uint64_t vpn)
  */
 struct tlb_entry *tlb_lookup(struct tlb *t, const struct tlb_ctx *ctx, uint64_t la)
 {
-	const uint64_t vpn = la >> TLB_PAGE_SHIFT_4K;
+	const uint64_t vpn = la >> t->page_shift;
 	const uint64_t ep4ta = ctx->ep4ta;
 	const uint32_t key = ctx_key(ctx->vpid, ctx->pcid);
 	struct tlb_entry *set = set_of(t, vpn);
@@ -147,7 +158,7 @@ void tlb_insert(struct tlb *t, const struct tlb_entry *ent)
 	struct tlb_entry *victim = NULL;
 	struct tlb_entry *lru = &set[0];
 
-	assert(ent->page_shift == TLB_PAGE_SHIFT_4K);
+	assert(ent->page_shift == t->page_shift);
 	for (unsigned w = 0; w < t->ways; w++) {
 		struct tlb_entry *e = &set[w];
 
@@ -180,7 +191,7 @@ void tlb_insert(struct tlb *t, const struct tlb_entry *ent)
 
 void tlb_invlpg(struct tlb *t, uint16_t vpid, uint16_t pcid, uint64_t la)
 {
-	const uint64_t vpn = la >> TLB_PAGE_SHIFT_4K;
+	const uint64_t vpn = la >> t->page_shift;
 	struct tlb_entry *set = set_of(t, vpn);
 
 	for (unsigned w = 0; w < t->ways; w++) {
@@ -193,7 +204,7 @@ void tlb_invlpg(struct tlb *t, uint16_t vpid, uint16_t pcid, uint64_t la)
 
 void tlb_flush_pcid_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, uint64_t la)
 {
-	const uint64_t vpn = la >> TLB_PAGE_SHIFT_4K;
+	const uint64_t vpn = la >> t->page_shift;
 	struct tlb_entry *set = set_of(t, vpn);
 
 	for (unsigned w = 0; w < t->ways; w++) {
@@ -236,7 +247,7 @@ void tlb_flush_vpid_nonglobal(struct tlb *t, uint16_t vpid)
 
 void tlb_flush_vpid_addr(struct tlb *t, uint16_t vpid, uint64_t la)
 {
-	const uint64_t vpn = la >> TLB_PAGE_SHIFT_4K;
+	const uint64_t vpn = la >> t->page_shift;
 	struct tlb_entry *set = set_of(t, vpn);
 
 	for (unsigned w = 0; w < t->ways; w++)

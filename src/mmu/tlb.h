@@ -49,6 +49,7 @@ struct tlb {
 	unsigned ways;
 	struct tlb_entry *e; /* sets * ways entries, set-major */
 	uint64_t clock;      /* LRU stamp source */
+	uint8_t page_shift;  /* page size this array caches: 12, 21 or 30 */
 };
 
 /*
@@ -58,10 +59,14 @@ struct tlb {
  * (256 bytes) for a bad geometry.
  */
 int tlb_init(struct tlb *t, const char *name, unsigned entries, unsigned ways, char *err);
+/* The same for an array of larger pages (page_shift 21 or 30; tlb_init
+ * gives 12, 4 KiB pages). */
+int tlb_init_sized(struct tlb *t, const char *name, unsigned entries, unsigned ways, unsigned page_shift,
+		   char *err);
 void tlb_destroy(struct tlb *t);
 
 /*
- * Look up the 4 KiB-aligned linear address la in context ctx. Returns the
+ * Look up linear address la (page number la >> t->page_shift) in context ctx. Returns the
  * matching entry (and marks it most recently used), or NULL on a miss.
  * A global entry matches any PCID of the same VPID and EP4TA.
  */

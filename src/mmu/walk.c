@@ -249,6 +249,10 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 		if (!ept_step(m, ctx, r->gpa, acc->kind, q, r, &er))
 			return r->fault;
 		r->hpa = er.hpa;
+		/* The combined mapping is no larger than either page (a 1 GiB guest
+		 * page backed by 4 KiB EPT pages is cached as 4 KiB). */
+		if (er.page_shift < r->page_shift)
+			r->page_shift = er.page_shift;
 		r->readable = er.rwx & EPTE_R;
 		r->writable &= !!(er.rwx & EPTE_W);
 		r->nx |= !(er.rwx & EPTE_X);

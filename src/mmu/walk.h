@@ -85,7 +85,8 @@ struct walk_result {
 	uint64_t fault_gpa;    /* guest-physical address of an EPT violation/misconfiguration */
 	uint64_t gpa;          /* guest-physical translation of la (native: equals hpa) */
 	uint64_t hpa;          /* host-physical translation of la */
-	uint8_t page_shift;    /* page size of the guest translation: 12, 21 or 30 */
+	uint8_t page_shift;    /* page size of the translation: 12, 21 or 30 (under EPT the
+				* smaller of the guest page and the EPT page) */
 	/* Rights and flags for the TLB. Under EPT they combine both dimensions
 	 * (SDM "Caching Translation Information" under VMX): readable = EPT R;
 	 * writable = guest R/W AND EPT W; nx = guest XD OR NOT EPT X; dirty =

@@ -41,7 +41,8 @@ static int write_entry(struct vmm *vmm, uint64_t hpa, uint64_t val)
 	return vmx_root_write64(vmm->cpu, hpa, val);
 }
 
-int ept_mgr_map(struct vmm *vmm, uint64_t gpa)
+/* Address of the EPT PTE for gpa, creating missing tables. 0 or -1. */
+static int leaf_slot(struct vmm *vmm, uint64_t gpa, uint64_t *slot)
 {
 	uint64_t table = vmm->ept_root;
 	for (int level = 4; level >= 2; level--) {
@@ -58,7 +59,15 @@ int ept_mgr_map(struct vmm *vmm, uint64_t gpa)
 		}
 		table = e & PHYS_ADDR_MASK;
 	}
-	uint64_t ea = table + 8 * pt_index(gpa, 1);
+	*slot = table + 8 * pt_index(gpa, 1);
+	return 0;
+}
+
+int ept_mgr_map(struct vmm *vmm, uint64_t gpa)
+{
+	uint64_t ea;
+	if (leaf_slot(vmm, gpa, &ea) < 0)
+		return -1;
 	if (vmx_root_read64(vmm->cpu, ea) & EPTE_RWX)
 		return cpu_fail(vmm->cpu, "EPT manager: GPA 0x%" PRIx64 " is already backed, yet the guest faulted on it",
 				gpa);
@@ -67,4 +76,21 @@ int ept_mgr_map(struct vmm *vmm, uint64_t gpa)
 		return -1;
 	ctr_inc(vmm->ctr, CTR_VMM_EPT_BACKED_PAGES);
 	return write_entry(vmm, ea, page | EPT_LEAF_FLAGS);
+}
+
+int vmm_guest_write64(void *vmmp, uint64_t gpa, uint64_t val)
+{
+	struct vmm *vmm = vmmp;
+	uint64_t ea;
+	if (gpa >= vmm->guest_mem_bytes)
+		return cpu_fail(vmm->cpu, "guest image word at GPA 0x%" PRIx64 " lies beyond guest memory", gpa);
+	if (leaf_slot(vmm, gpa, &ea) < 0)
+		return -1;
+	uint64_t leaf = vmx_root_read64(vmm->cpu, ea);
+	if (!(leaf & EPTE_RWX)) {
+		if (ept_mgr_map(vmm, gpa & PAGE_MASK) < 0)
+			return -1;
+		leaf = vmx_root_read64(vmm->cpu, ea);
+	}
+	return vmx_root_write64(vmm->cpu, (leaf & PHYS_ADDR_MASK) | (gpa & (PAGE_SIZE - 1)), val);
 }

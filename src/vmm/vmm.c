@@ -87,7 +87,7 @@ static const exit_handler_fn exit_handlers[EXIT_REASON_MAX] = {
 };
 
 int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struct counters *ctr,
-	     uint64_t guest_cr0, uint64_t guest_cr4, uint64_t guest_efer)
+	     uint64_t guest_cr0, uint64_t guest_cr3, uint64_t guest_cr4, uint64_t guest_efer)
 {
 	memset(vmm, 0, sizeof(*vmm));
 	vmm->cpu = cpu;
@@ -123,7 +123,7 @@ int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struc
 		{VMCS_EPT_POINTER, vmm->eptp},
 		{VMCS_LINK_POINTER, UINT64_MAX},
 		{VMCS_GUEST_CR0, guest_cr0},
-		{VMCS_GUEST_CR3, 0},
+		{VMCS_GUEST_CR3, guest_cr3},
 		{VMCS_GUEST_CR4, guest_cr4},
 		{VMCS_GUEST_IA32_EFER, guest_efer},
 		{VMCS_CR0_READ_SHADOW, guest_cr0},

@@ -28,12 +28,12 @@ struct vmm {
 };
 
 /*
- * Set up VMX operation and a VMCS for an EPT guest whose kernel is os_regs
- * (CR0/CR4/EFER), with "enable VPID" per p->vmx_vpid. Returns 0, or -1 with
- * a message in cpu->err.
+ * Set up VMX operation and a VMCS for an EPT guest that starts with the
+ * given control registers, with "enable VPID" per p->vmx_vpid. Returns 0,
+ * or -1 with a message in cpu->err.
  */
 int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struct counters *ctr,
-	     uint64_t guest_cr0, uint64_t guest_cr4, uint64_t guest_efer);
+	     uint64_t guest_cr0, uint64_t guest_cr3, uint64_t guest_cr4, uint64_t guest_efer);
 void vmm_destroy(struct vmm *vmm);
 
 /* Run the guest until it halts. Returns RUN_DONE, RUN_ERROR (message in
@@ -44,6 +44,10 @@ enum run_status vmm_run(struct vmm *vmm);
 /* EPT manager (src/vmm/ept_mgr.c): back the guest-physical page gpa with a
  * fresh zeroed host frame, creating missing EPT tables. 0 or -1 (cpu_fail). */
 int ept_mgr_map(struct vmm *vmm, uint64_t gpa);
+/* Write 8 bytes of guest-physical memory from the VMM (loading the guest
+ * image, as QEMU or Firecracker load a kernel), backing the page first if
+ * needed. vmmp is a struct vmm *. 0 or -1 (cpu_fail). */
+int vmm_guest_write64(void *vmmp, uint64_t gpa, uint64_t val);
 /* The EPT pointer of a 4-level WB EPT rooted at root (with A/D if ad). */
 uint64_t ept_mgr_eptp(uint64_t root, bool ad);
 
