@@ -120,8 +120,9 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 	params_defaults(&o->params);
 	if (!is_run) {
 		o->modes[0] = MODE_NATIVE;
-		o->modes[1] = MODE_EPT;
-		o->nmodes = 2;
+		o->modes[1] = MODE_SHADOW;
+		o->modes[2] = MODE_EPT;
+		o->nmodes = 3;
 	}
 	optind = 1;
 	int c;
@@ -171,7 +172,7 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 	if (!o->trace)
 		die_usage(cmd, "--trace is required");
 	if (is_run && o->nmodes != 1)
-		die_usage(cmd, "--mode is required (native or ept)");
+		die_usage(cmd, "--mode is required (native, shadow or ept)");
 	if (params_validate(&o->params, err) < 0)
 		die_usage(cmd, err);
 }
@@ -246,9 +247,10 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 
 	printf("trace    %s (%s, %.1f MiB, xxh3 %s)\n", o->trace, res[0].format, (double)res[0].trace_bytes / 1048576.0,
 	       res[0].checksum);
-	printf("params   vpid=%s ept.ad=%s tlb l1i %" PRIu64 "/%" PRIu64 "w l1d %" PRIu64 "/%" PRIu64
+	printf("params   vpid=%s ept.ad=%s shadow.unsync=%s tlb l1i %" PRIu64 "/%" PRIu64 "w l1d %" PRIu64 "/%" PRIu64
 	       "w l2 %" PRIu64 "/%" PRIu64 "w, mem.ref_cycles=%" PRIu64 "\n\n",
-	       o->params.vmx_vpid ? "on" : "off", o->params.ept_ad ? "on" : "off", o->params.tlb_l1i_entries,
+	       o->params.vmx_vpid ? "on" : "off", o->params.ept_ad ? "on" : "off",
+	       o->params.shadow_unsync ? "on" : "off", o->params.tlb_l1i_entries,
 	       o->params.tlb_l1i_ways, o->params.tlb_l1d_entries, o->params.tlb_l1d_ways, o->params.tlb_l2_entries,
 	       o->params.tlb_l2_ways, o->params.mem_ref_cycles);
 	printf("%-28s", "");
@@ -277,6 +279,14 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 		{"walk refs: A/D writes", CTR_WALK_GUEST_AD_WRITES},
 		{"guest kernel writes", CTR_MEM_REFS_KERNEL},
 		{"guest page faults", CTR_GUEST_PF},
+		{"guest page-table pages", CTR_GUEST_PT_PAGES},
+		{"shadow pages (peak)", CTR_VMM_SHADOW_PAGES_PEAK},
+		{"EPT table pages", CTR_VMM_EPT_TABLE_PAGES},
+		{"shadow: hidden faults", CTR_VMM_SHADOW_HIDDEN_FAULTS},
+		{"shadow: guest faults", CTR_VMM_SHADOW_GUEST_FAULTS},
+		{"shadow: PTE writes emulated", CTR_VMM_SHADOW_WRITES_EMULATED},
+		{"VMM: INVVPID", CTR_VMM_INVVPID},
+		{"TLB flushes: VPID 0", CTR_TLB_FLUSH_VPID},
 		{"VM exits", CTR_VMX_EXITS},
 	};
 	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
@@ -328,16 +338,16 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 }
 
 static const char run_help[] =
-	"Usage: vtsim run --trace T --mode native|ept [options]\n"
-	"       vtsim compare --trace T [--modes native,ept] [options]\n"
+	"Usage: vtsim run --trace T --mode native|shadow|ept [options]\n"
+	"       vtsim compare --trace T [--modes native,shadow,ept] [options]\n"
 	"\n"
 	"Run a trace (a Valgrind lackey log, plain or zstd-compressed) in one mode\n"
 	"(run) or in several side by side (compare), print the results and store\n"
 	"every run in the SQLite database.\n"
 	"\n"
 	"  -t, --trace T        the trace file\n"
-	"  -m, --mode M         run: native or ept\n"
-	"      --modes M,M      compare: modes to run (default native,ept)\n"
+	"  -m, --mode M         run: native, shadow or ept\n"
+	"      --modes M,M      compare: modes to run (default native,shadow,ept)\n"
 	"      --vpid on|off    \"enable VPID\" for VMX modes (default on); off flushes\n"
 	"                       the TLB on every VM entry and exit\n"
 	"  -s, --set NAME=VAL   set a parameter (repeatable; `vtsim params` lists them)\n"
@@ -503,8 +513,9 @@ static const char main_help[] =
 	"A cycle-approximate simulator of Intel VT-x, EPT and VPID.\n"
 	"\n"
 	"Commands:\n"
-	"  compare --trace T     run a trace natively and under EPT, side by side (stored)\n"
-	"  run --trace T --mode M  one run (native or ept)\n"
+	"  compare --trace T     run a trace natively, under shadow paging and under EPT,\n"
+	"                        side by side (stored)\n"
+	"  run --trace T --mode M  one run (native, shadow or ept)\n"
 	"  trace info T          what a trace holds\n"
 	"  params                every parameter, its default, unit and source\n"
 	"\n"

@@ -9,7 +9,8 @@
 
 #include "trace/trace.h"
 
-static const char *const mode_names[MODE_COUNT] = {[MODE_NATIVE] = "native", [MODE_EPT] = "ept"};
+static const char *const mode_names[MODE_COUNT] = {[MODE_NATIVE] = "native", [MODE_SHADOW] = "shadow",
+						   [MODE_EPT] = "ept"};
 
 const char *mode_name(enum sim_mode m)
 {
@@ -24,11 +25,7 @@ int mode_parse(const char *s, enum sim_mode *out, char *err)
 			return 0;
 		}
 	}
-	if (!strcmp(s, "shadow"))
-		snprintf(err, CPU_ERR_LEN, "mode 'shadow' is not built yet (shadow paging arrives with the VMX/shadow "
-					   "issue); available: native, ept");
-	else
-		snprintf(err, CPU_ERR_LEN, "unknown mode '%s'; available: native, ept", s);
+	snprintf(err, CPU_ERR_LEN, "unknown mode '%s'; available: native, shadow, ept", s);
 	return -1;
 }
 
@@ -83,7 +80,8 @@ int machine_init(struct machine *m, const struct sim_params *p, enum sim_mode mo
 		cpu_set_paging(&m->cpu, m->os.cr0, GUEST_SWAPPER_PML4, m->os.cr4, m->os.efer);
 	} else {
 		m->have_vmm = true;
-		rc = vmm_init(&m->vmm, &m->cpu, p, ctr, m->os.cr0, GUEST_SWAPPER_PML4, m->os.cr4, m->os.efer);
+		rc = vmm_init(&m->vmm, &m->cpu, p, ctr, mode == MODE_SHADOW, m->os.cr0, GUEST_SWAPPER_PML4, m->os.cr4,
+			      m->os.efer);
 		if (rc == 0)
 			rc = guest_image(&m->os, vmm_guest_write64, &m->vmm);
 	}

@@ -18,10 +18,9 @@
 #include "stats/counters.h"
 #include "vmm/vmm.h"
 
-enum sim_mode { MODE_NATIVE = 0, MODE_EPT, MODE_COUNT };
+enum sim_mode { MODE_NATIVE = 0, MODE_SHADOW, MODE_EPT, MODE_COUNT };
 
-/* "native" / "ept"; mode_parse returns -1 for anything else (shadow comes
- * with the VMX issue and is refused with a message saying so). */
+/* "native" / "shadow" / "ept"; mode_parse returns -1 for anything else. */
 const char *mode_name(enum sim_mode m);
 int mode_parse(const char *s, enum sim_mode *out, char *err);
 

@@ -341,10 +341,7 @@ static enum xlate_result exec_mem(struct cpu *c, const struct guest_event *ev)
  * through the kernel's direct map, translated like any other access. */
 static enum xlate_result kernel_write(struct cpu *c, uint64_t gpa, uint64_t *hpa)
 {
-	enum xlate_result r = translate(c, GUEST_DIRECT_MAP_BASE + gpa, ACC_WRITE, false, hpa);
-	if (r == XLATE_OK)
-		ctr_inc(c->ctr, CTR_MEM_REFS_KERNEL); /* counted once, when it completes */
-	return r;
+	return translate(c, GUEST_DIRECT_MAP_BASE + gpa, ACC_WRITE, false, hpa);
 }
 
 static void tlbs_invlpg(struct cpu *c, uint64_t la)
@@ -386,6 +383,8 @@ static enum xlate_result exec_op(struct cpu *c, const struct guest_op *op)
 	enum xlate_result r;
 	switch (op->kind) {
 	case GOP_ZERO_PAGE:
+		c->gpr[0] = 0;                       /* REP STOSQ [rdi]: RAX = 0, */
+		c->gpr[1] = PAGE_SIZE / 8;           /* RCX = 512 quadwords */
 		if ((r = kernel_write(c, op->addr, &hpa)) != XLATE_OK)
 			return r;
 		mem_zero_page(c->mem, hpa);
@@ -458,6 +457,10 @@ static enum xlate_result deliver_tick(struct cpu *c)
 static void retire_item(struct cpu *c)
 {
 	if (c->item == ITEM_OP) {
+		/* Counted once, when it completes (by the CPU or emulated by a VMM). */
+		enum guest_op_kind k = c->ops[c->ops_head].kind;
+		if (k == GOP_ZERO_PAGE || k == GOP_STORE64)
+			ctr_inc(c->ctr, CTR_MEM_REFS_KERNEL);
 		c->ops_head++;
 		c->rip += GOP_INSN_LEN;
 	} else if (c->item == ITEM_EVENT) {
@@ -470,18 +473,56 @@ static void retire_item(struct cpu *c)
 	c->item = ITEM_NONE;
 }
 
+/* Length of the item executing now (0 if none). */
+static unsigned item_len(const struct cpu *c)
+{
+	if (c->item == ITEM_OP)
+		return GOP_INSN_LEN;
+	if (c->item == ITEM_EVENT && c->ev.kind == GEV_FETCH)
+		return c->ev.size;
+	return 0;
+}
+
 int cpu_resume_at(struct cpu *c, uint64_t new_rip)
 {
 	if (new_rip == c->rip)
 		return 0; /* retry the item that exited, if any */
-	if (c->exit_insn_len && c->item != ITEM_NONE && new_rip == c->rip + c->exit_insn_len) {
-		uint64_t rip = c->rip;
-		retire_item(c); /* the VMM emulated it */
-		c->rip = rip + c->exit_insn_len;
+	unsigned len = item_len(c);
+	if (len && new_rip == c->rip + len) {
+		retire_item(c); /* the VMM emulated it and skipped it */
 		return 0;
 	}
 	return cpu_fail(c, "VM entry with guest RIP moved from 0x%" PRIx64 " to 0x%" PRIx64
 			   ": only skipping an emulated instruction is modelled", c->rip, new_rip);
+}
+
+int cpu_decode_at_rip(const struct cpu *c, struct guest_insn *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (c->item != ITEM_OP)
+		return -1;
+	const struct guest_op *op = &c->ops[c->ops_head];
+	out->len = GOP_INSN_LEN;
+	out->dst = GUEST_DIRECT_MAP_BASE + op->addr;
+	switch (op->kind) {
+	case GOP_STORE64:
+		out->kind = INSN_MOV_STORE_RAX;
+		out->bytes = 8;
+		return 0;
+	case GOP_ZERO_PAGE:
+		out->kind = INSN_REP_STOSQ;
+		out->bytes = PAGE_SIZE;
+		return 0;
+	case GOP_INVLPG:
+		out->kind = INSN_INVLPG;
+		out->dst = op->addr;
+		return 0;
+	case GOP_LOAD_CR3:
+		out->kind = INSN_MOV_TO_CR3;
+		out->dst = 0;
+		return 0;
+	}
+	return -1;
 }
 
 enum run_status cpu_run_guest(struct cpu *c)

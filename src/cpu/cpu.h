@@ -83,6 +83,27 @@ struct guest_op {
 	uint64_t val;
 };
 
+/*
+ * A decoded guest instruction, as a VMM's instruction emulator obtains it
+ * by fetching and decoding the bytes at guest RIP (KVM's x86 emulator).
+ * The model does not decode x86 bytes: the guest kernel's operations are
+ * handed over in decoded form. Operands are in the guest's registers
+ * (cpu->gpr): RAX the value stored, RCX the repeat count.
+ */
+enum guest_insn_kind {
+	INSN_MOV_STORE_RAX, /* MOV [dst], RAX: an 8-byte store */
+	INSN_REP_STOSQ,     /* REP STOSQ to [dst]: RCX quadwords of RAX (page clearing) */
+	INSN_INVLPG,        /* INVLPG [dst] */
+	INSN_MOV_TO_CR3,    /* MOV CR3, RAX */
+};
+
+struct guest_insn {
+	enum guest_insn_kind kind;
+	unsigned len;   /* bytes */
+	uint64_t dst;   /* linear address of the memory operand */
+	unsigned bytes; /* bytes written (stores) */
+};
+
 /* Per basic exit reason: how many exits and the cycles they cost. */
 struct exit_stat {
 	uint64_t count;
@@ -104,7 +125,7 @@ struct cpu {
 
 	/* Architectural registers of the running context (guest while in
 	 * non-root operation; the VMM's own paging is not modelled). */
-	uint64_t cr0, cr3, cr4, efer;
+	uint64_t cr0, cr2, cr3, cr4, efer;
 	/* Guest RIP: advances by each retired item's length (an instruction
 	 * record's size, GOP_INSN_LEN per kernel operation); saved in and
 	 * loaded from the VMCS guest RIP field, so a VMM that emulates an
@@ -184,6 +205,10 @@ enum run_status cpu_run_native(struct cpu *c);
  * Returns 0, or -1 (out of memory; message via cpu_fail).
  */
 int cpu_guest_op(struct cpu *c, enum guest_op_kind kind, uint64_t addr, uint64_t val);
+
+/* Decode the guest instruction at guest RIP (the item that caused the last
+ * exit). Returns 0, or -1 if it is not a guest-kernel instruction. */
+int cpu_decode_at_rip(const struct cpu *c, struct guest_insn *out);
 
 /* Charge the running software's own work (cycles) to a counter. */
 void cpu_charge(struct cpu *c, enum counter_id bucket, uint64_t cycles);

@@ -33,6 +33,8 @@ struct sim_params {
 	bool ept_ad;                  /* EPTP[6]: EPT accessed/dirty flags */
 	uint64_t vmx_roundtrip_cycles; /* VM exit + VM entry hardware round trip */
 	/* VMM software */
+	bool shadow_unsync;           /* KVM's unsync last-level shadow pages */
+	uint64_t shadow_root_cache;   /* shadow roots kept per guest CR3 */
 	uint64_t vmm_handler_cycles;  /* fixed software cost of dispatching one exit */
 	uint64_t vmm_frame_alloc_cycles; /* host allocator work per host frame */
 	uint64_t host_page_zero_cycles;  /* clearing one 4 KiB host frame */

@@ -140,12 +140,20 @@ static enum vmx_status vm_entry(struct cpu *c, bool launch)
 	if (info & INTR_INFO_VALID) {
 		vmcs_put(v, VMCS_VM_ENTRY_INTR_INFO, info & ~INTR_INFO_VALID);
 		ctr_inc(c->ctr, CTR_VMX_INJECTED_EVENTS);
-		if ((info & INTR_TYPE_MASK) != INTR_TYPE_EXT_INTR) {
-			cpu_fail(c, "VM entry: injection of event type %u is not modelled yet (only external interrupts)",
-				 (info & INTR_TYPE_MASK) >> INTR_INFO_TYPE_SHIFT);
-			return VMX_SIM_STOP;
+		unsigned vector = info & INTR_INFO_VECTOR_MASK;
+		int rc;
+		if ((info & INTR_TYPE_MASK) == INTR_TYPE_EXT_INTR) {
+			rc = c->os_ops->interrupt(c->os, c, vector);
+		} else if ((info & INTR_TYPE_MASK) == INTR_TYPE_HARD_EXCEPTION && vector == VEC_PF) {
+			/* #PF: the guest's handler reads CR2 (loaded by the VMM) and the
+			 * error code from the VM-entry exception error code. */
+			rc = c->os_ops->page_fault(c->os, c, c->cr2,
+						   (uint32_t)vmcs_get(v, VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE));
+		} else {
+			rc = cpu_fail(c, "VM entry: injection of type %u vector %u is not modelled (external interrupts "
+					 "and #PF are)", (info & INTR_TYPE_MASK) >> INTR_INFO_TYPE_SHIFT, vector);
 		}
-		if (c->os_ops->interrupt(c->os, c, info & INTR_INFO_VECTOR_MASK) < 0)
+		if (rc < 0)
 			return VMX_SIM_STOP;
 	}
 
@@ -265,6 +273,11 @@ enum vmx_status vmx_invvpid(struct cpu *c, unsigned type, uint16_t vpid, uint64_
 		}
 	}
 	return VMX_SUCCEED;
+}
+
+void vmx_root_mov_to_cr2(struct cpu *c, uint64_t val)
+{
+	c->cr2 = val;
 }
 
 uint64_t vmx_root_read64(struct cpu *c, uint64_t hpa)

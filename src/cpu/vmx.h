@@ -53,6 +53,10 @@ enum vmx_status vmx_invept(struct cpu *c, unsigned type, uint64_t eptp);
  * 0, 1, 3, a non-canonical address with type 0, or another type. */
 enum vmx_status vmx_invvpid(struct cpu *c, unsigned type, uint16_t vpid, uint64_t la);
 
+/* MOV to CR2 in root operation: VM entry does not load CR2, so a VMM that
+ * injects #PF puts the faulting address there first, as KVM does. */
+void vmx_root_mov_to_cr2(struct cpu *c, uint64_t val);
+
 /* Root-mode physical memory accesses of VMM software (charged as VMM work). */
 uint64_t vmx_root_read64(struct cpu *c, uint64_t hpa);
 int vmx_root_write64(struct cpu *c, uint64_t hpa, uint64_t val);

@@ -18,6 +18,10 @@ enum guest_event_kind {
 	GEV_BRK,         /* program break moved to gva (len = 0) */
 	GEV_PROC_CREATE, /* a process or thread (pid) was created by gva = parent pid; arg = 1 for a thread */
 	GEV_PROC_EXIT,   /* process pid exits (exit_group) */
+	/* Added for multi-process guests (trace sets, src/trace/traceset.h): */
+	GEV_WAIT,        /* process pid waits for a child (wait4/waitid): gva = the child's pid, 0 = any
+			  * child; arg = 1 with WNOHANG (never blocks) */
+	GEV_EXEC,        /* process pid replaced its program (execve succeeded): a new address space */
 	GEV_KIND_COUNT
 };
 

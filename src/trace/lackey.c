@@ -24,8 +24,13 @@
  *    sys_mremap -> GEV_MUNMAP(old, oldlen) then GEV_MMAP(result, newlen)
  *    with prot taken as PROT_READ|PROT_WRITE (lackey does not log it);
  *    sys_clone/sys_fork/sys_vfork -> GEV_PROC_CREATE (pid = child id from
- *    the result, arg = 1 when the clone flags hold CLONE_VM, gva = parent
- *    pid); exit_group -> GEV_PROC_EXIT; exit -> GEV_PROC_EXIT when it ends
+ *    the result, arg = 1 when the clone flags hold CLONE_VM without
+ *    CLONE_VFORK, gva = parent pid; posix_spawn's CLONE_VM|CLONE_VFORK
+ *    makes a process, which valgrind runs as a fork: "clone(fork)");
+ *    sys_wait4/sys_waitid -> GEV_WAIT at the call line, whatever the result
+ *    (valgrind often prints no result for a wait that a SIGCHLD
+ *    interrupted): gva = the pid waited for (wait4 pid > 0, waitid P_PID
+ *    id), else 0 for any child, arg = 1 with WNOHANG; exit_group -> GEV_PROC_EXIT; exit -> GEV_PROC_EXIT when it ends
  *    the last thread counted for that process (threads counted from the
  *    process's first appearance through CLONE_VM clones). Failure(...)
  *    gives no event; a zero result (the child's side of fork) gives none.
@@ -56,6 +61,9 @@
 #include <string.h>
 
 #define CLONE_VM_FLAG 0x100u
+#define CLONE_VFORK_FLAG 0x4000u
+#define WNOHANG_FLAG 1u
+#define P_PID_TYPE 1u
 #define PROT_RW 3u
 
 /* Hex digit value + 1; 0 for a non-hex byte. */
@@ -256,6 +264,7 @@ static enum lackey_call call_of(const char *name, size_t n)
 		{ "sys_fork", LK_FORK },       { "sys_vfork", LK_FORK },
 		{ "exit", LK_EXIT },           { "sys_exit", LK_EXIT },
 		{ "exit_group", LK_EXIT_GROUP }, { "sys_exit_group", LK_EXIT_GROUP },
+		{ "sys_wait4", LK_WAIT4 },     { "sys_waitid", LK_WAITID },
 	};
 	size_t i;
 
@@ -271,7 +280,10 @@ static unsigned min_args(enum lackey_call c)
 	switch (c) {
 	case LK_MMAP:
 	case LK_MREMAP:
+	case LK_WAIT4:
 		return 3;
+	case LK_WAITID:
+		return 4;
 	case LK_MUNMAP:
 		return 2;
 	case LK_BRK:
@@ -351,7 +363,7 @@ static void finish_call(struct lackey *lk, const struct lackey_call_rec *c, int 
 		ev->kind = GEV_PROC_CREATE;
 		ev->pid = (uint32_t)val;
 		ev->gva = c->pid;
-		if (c->call == LK_CLONE && (c->a[0] & CLONE_VM_FLAG)) {
+		if (c->call == LK_CLONE && (c->a[0] & CLONE_VM_FLAG) && !(c->a[0] & CLONE_VFORK_FLAG)) {
 			ev->arg = 1;
 			pr = proc_get(lk, c->pid);
 			if (pr)
@@ -379,6 +391,28 @@ static void finish_call(struct lackey *lk, const struct lackey_call_rec *c, int 
 	default:
 		break;
 	}
+}
+
+/* A wait4 (pid, status, options, rusage) or waitid (idtype, id, infop,
+ * options, rusage) call: GEV_WAIT. Pids are printed as unsigned 32-bit
+ * numbers (-1 = 4294967295). */
+static void wait_event(struct lackey *lk, const struct lackey_call_rec *c)
+{
+	struct guest_event *ev = push(lk);
+	int32_t target;
+	uint64_t options;
+
+	ev->kind = GEV_WAIT;
+	ev->pid = c->pid;
+	if (c->call == LK_WAITID) {
+		target = c->a[0] == P_PID_TYPE ? (int32_t)(uint32_t)c->a[1] : 0;
+		options = c->a[3];
+	} else {
+		target = (int32_t)(uint32_t)c->a[0];
+		options = c->a[2];
+	}
+	ev->gva = target > 0 ? (uint64_t)target : 0;
+	ev->arg = (options & WNOHANG_FLAG) ? 1 : 0;
 }
 
 /*
@@ -531,7 +565,7 @@ static int parse_syscall(struct lackey *lk, const char *p, const char *e)
 				break;
 			if (!get_num(&s, e, c.call == LK_CLONE && na == 0, &v))
 				return line_error(lk, p, e, "malformed system call arguments");
-			if (na < 3)
+			if (na < 4)
 				c.a[na] = v;
 			na++;
 			while (s < e && *s == ' ')
@@ -547,6 +581,10 @@ static int parse_syscall(struct lackey *lk, const char *p, const char *e)
 		s++;
 		if (na < min_args(c.call))
 			return line_error(lk, p, e, "too few system call arguments");
+		if (c.call == LK_WAIT4 || c.call == LK_WAITID) {
+			wait_event(lk, &c);
+			c.call = LK_OTHER; /* its result changes nothing */
+		}
 	}
 	arrow = find(s, e, " --> ");
 	if (!arrow) {

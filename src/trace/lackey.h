@@ -36,13 +36,15 @@ enum lackey_call {
 	LK_FORK,
 	LK_EXIT,
 	LK_EXIT_GROUP,
+	LK_WAIT4,       /* wait4 and waitid: an event at the call, whatever its result */
+	LK_WAITID,
 };
 
 /* A system call seen on a SYSCALL line whose result has not come yet. */
 struct lackey_call_rec {
 	enum lackey_call call;  /* LK_NONE = free slot */
 	uint32_t pid, tid, nr;
-	uint64_t a[3];          /* first three arguments */
+	uint64_t a[4];          /* first four arguments */
 };
 
 struct lackey_proc {

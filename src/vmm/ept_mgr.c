@@ -22,19 +22,6 @@ uint64_t ept_mgr_eptp(uint64_t root, bool ad)
 	return (root & PHYS_ADDR_MASK) | EPTP_MT_WB | (UINT64_C(3) << EPTP_WALK_LEN_SHIFT) | (ad ? EPTP_AD : 0);
 }
 
-/* A zeroed host frame, charged as VMM work. */
-static int host_frame(struct vmm *vmm, uint64_t *hpa)
-{
-	*hpa = frame_alloc_get(&vmm->host_frames);
-	if (!*hpa)
-		return cpu_fail(vmm->cpu, "host out of memory: all %" PRIu64 " MiB in use (raise host.mem_mib)",
-				vmm->p->host_mem_mib);
-	cpu_charge(vmm->cpu, CTR_CPU_CYCLES_VMM, vmm->p->vmm_frame_alloc_cycles);
-	vmx_root_zero_page(vmm->cpu, *hpa);
-	ctr_inc(vmm->ctr, CTR_VMM_HOST_PAGES_ZEROED);
-	return 0;
-}
-
 static int write_entry(struct vmm *vmm, uint64_t hpa, uint64_t val)
 {
 	ctr_inc(vmm->ctr, CTR_VMM_EPT_ENTRY_WRITES);
@@ -50,7 +37,7 @@ static int leaf_slot(struct vmm *vmm, uint64_t gpa, uint64_t *slot)
 		uint64_t e = vmx_root_read64(vmm->cpu, ea);
 		if (!(e & EPTE_RWX)) {
 			uint64_t t;
-			if (host_frame(vmm, &t) < 0)
+			if (vmm_host_frame(vmm, &t) < 0)
 				return -1;
 			ctr_inc(vmm->ctr, CTR_VMM_EPT_TABLE_PAGES);
 			e = t | EPT_TABLE_FLAGS;
@@ -72,7 +59,7 @@ int ept_mgr_map(struct vmm *vmm, uint64_t gpa)
 		return cpu_fail(vmm->cpu, "EPT manager: GPA 0x%" PRIx64 " is already backed, yet the guest faulted on it",
 				gpa);
 	uint64_t page;
-	if (host_frame(vmm, &page) < 0)
+	if (vmm_host_frame(vmm, &page) < 0)
 		return -1;
 	ctr_inc(vmm->ctr, CTR_VMM_EPT_BACKED_PAGES);
 	return write_entry(vmm, ea, page | EPT_LEAF_FLAGS);
@@ -82,6 +69,12 @@ int vmm_guest_write64(void *vmmp, uint64_t gpa, uint64_t val)
 {
 	struct vmm *vmm = vmmp;
 	uint64_t ea;
+	if (vmm->shadow) {
+		uint64_t hpa;
+		if (shadow_gpa_to_hpa(&vmm->smmu, gpa, &hpa) < 0)
+			return -1;
+		return vmx_root_write64(vmm->cpu, hpa, val);
+	}
 	if (gpa >= vmm->guest_mem_bytes)
 		return cpu_fail(vmm->cpu, "guest image word at GPA 0x%" PRIx64 " lies beyond guest memory", gpa);
 	if (leaf_slot(vmm, gpa, &ea) < 0)

@@ -1,12 +1,17 @@
 /*
  * Notes: VMM set-up and the exit loop. The VMCS is configured as KVM
- * configures it on a Skylake host with EPT: external-interrupt exiting,
- * HLT exiting, no CR3-load/store exiting, no INVLPG exiting, no #PF in the
- * exception bitmap, "enable EPT", and "enable VPID" unless vmx.vpid=off.
- * Handled exits now: EXTERNAL_INTERRUPT (the host timer; the guest's own
- * timer interrupt is injected back), HLT (the guest finished), and
- * EPT_VIOLATION (back the page). Anything else is unexpected: the VMCS is
- * printed and the run stops with an error.
+ * configures it on a Skylake host:
+ *  - EPT: external-interrupt and HLT exiting, no CR3-load/store exiting,
+ *    no INVLPG exiting, no #PF in the exception bitmap, "enable EPT";
+ *  - shadow paging: the same plus CR3-load/store exiting, INVLPG exiting
+ *    and every #PF intercepted (exception bitmap bit 14, PFEC mask = match
+ *    = 0); guest CR3 in the VMCS is the shadow root;
+ *  - "enable VPID" unless vmx.vpid=off.
+ * Handled exits: EXTERNAL_INTERRUPT (the host timer; the guest's own timer
+ * interrupt is injected back), HLT (the guest finished), EPT_VIOLATION
+ * (back the page), and under shadow paging EXCEPTION_NMI (#PF), CR_ACCESS
+ * (MOV to CR3) and INVLPG. Anything else is unexpected: the VMCS is printed
+ * and the run stops with an error.
  */
 #include "vmm/vmm.h"
 
@@ -25,7 +30,6 @@
 #define PRIMARY_DEFAULT1_TRUE 0x04006172u
 #define EXIT_DEFAULT1_TRUE 0x00036DFBu
 #define ENTRY_DEFAULT1_TRUE 0x000011FBu
-#define GUEST_VPID 1
 
 /* Handler contract: read the exit through VMREAD only, do the work, and
  * return 0 to resume the guest, or -1 after cpu_fail() to stop the run. */
@@ -57,6 +61,83 @@ static int handle_external_interrupt(struct vmm *vmm)
 	return vmwrite(vmm, VMCS_VM_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_EXT_INTR | VEC_LOCAL_TIMER);
 }
 
+/* Skip the instruction that exited (emulated by the VMM): guest RIP +=
+ * len, as KVM's skip_emulated_instruction does. */
+static int skip_instruction(struct vmm *vmm, uint64_t len)
+{
+	uint64_t rip;
+	if (vmread(vmm, VMCS_GUEST_RIP, &rip) < 0)
+		return -1;
+	return vmwrite(vmm, VMCS_GUEST_RIP, rip + len);
+}
+
+static int skip_exiting_instruction(struct vmm *vmm)
+{
+	uint64_t len;
+	if (vmread(vmm, VMCS_VM_EXIT_INSTRUCTION_LEN, &len) < 0)
+		return -1;
+	return skip_instruction(vmm, len);
+}
+
+static int handle_exception_nmi(struct vmm *vmm)
+{
+	uint64_t info, qual, code;
+	if (vmread(vmm, VMCS_VM_EXIT_INTR_INFO, &info) < 0 || vmread(vmm, VMCS_EXIT_QUALIFICATION, &qual) < 0 ||
+	    vmread(vmm, VMCS_VM_EXIT_INTR_ERROR_CODE, &code) < 0)
+		return -1;
+	if (!vmm->shadow || (info & INTR_TYPE_MASK) != INTR_TYPE_HARD_EXCEPTION ||
+	    (info & INTR_INFO_VECTOR_MASK) != VEC_PF)
+		return cpu_fail(vmm->cpu, "exception exit with interruption info 0x%" PRIx64 " not handled by this VMM",
+				info);
+	uint32_t guest_pfec;
+	struct guest_insn insn;
+	switch (shadow_page_fault(&vmm->smmu, qual, (uint32_t)code, &guest_pfec)) {
+	case SHADOW_PF_FIXED:
+		return 0;
+	case SHADOW_PF_EMULATED:
+		if (cpu_decode_at_rip(vmm->cpu, &insn) < 0)
+			return cpu_fail(vmm->cpu, "cannot decode the emulated instruction");
+		return skip_instruction(vmm, insn.len);
+	case SHADOW_PF_INJECT:
+		/* Reflect the fault: CR2, then #PF with the guest's error code. */
+		vmx_root_mov_to_cr2(vmm->cpu, qual);
+		if (vmwrite(vmm, VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, guest_pfec) < 0)
+			return -1;
+		return vmwrite(vmm, VMCS_VM_ENTRY_INTR_INFO,
+			       INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_DELIVER_CODE | VEC_PF);
+	case SHADOW_PF_ERROR:
+		break;
+	}
+	return -1;
+}
+
+static int handle_cr_access(struct vmm *vmm)
+{
+	uint64_t qual;
+	if (vmread(vmm, VMCS_EXIT_QUALIFICATION, &qual) < 0)
+		return -1;
+	/* Reference sheet §3.1: [3:0] CR, [5:4] access type, [11:8] GPR. */
+	unsigned cr = qual & 0xf, type = (qual >> 4) & 3, reg = (qual >> 8) & 0xf;
+	if (!vmm->shadow || cr != 3 || type != 0)
+		return cpu_fail(vmm->cpu, "CR access exit (CR%u, type %u) not handled by this VMM", cr, type);
+	uint64_t root;
+	if (shadow_load_cr3(&vmm->smmu, vmm->cpu->gpr[reg], &root) < 0 || vmwrite(vmm, VMCS_GUEST_CR3, root) < 0)
+		return -1;
+	return skip_exiting_instruction(vmm);
+}
+
+static int handle_invlpg(struct vmm *vmm)
+{
+	uint64_t la;
+	if (vmread(vmm, VMCS_EXIT_QUALIFICATION, &la) < 0)
+		return -1;
+	if (!vmm->shadow)
+		return cpu_fail(vmm->cpu, "INVLPG exit under EPT: this VMM does not intercept INVLPG");
+	if (shadow_invlpg(&vmm->smmu, la) < 0)
+		return -1;
+	return skip_exiting_instruction(vmm);
+}
+
 static int handle_hlt(struct vmm *vmm)
 {
 	/* The trace-driven guest halts only when its workload has ended. */
@@ -70,6 +151,8 @@ static int handle_ept_violation(struct vmm *vmm)
 	if (vmread(vmm, VMCS_EXIT_QUALIFICATION, &qual) < 0 || vmread(vmm, VMCS_GUEST_PHYSICAL_ADDRESS, &gpa) < 0)
 		return -1;
 	ctr_inc(vmm->ctr, CTR_VMM_EPT_VIOLATIONS);
+	if (vmm->shadow)
+		return cpu_fail(vmm->cpu, "EPT violation while running with shadow paging");
 	if (qual & (EPT_QUAL_GPA_R | EPT_QUAL_GPA_W | EPT_QUAL_GPA_X))
 		return cpu_fail(vmm->cpu, "EPT violation on a present mapping: GPA 0x%" PRIx64 " qualification 0x%" PRIx64
 				" (this VMM maps all guest memory R/W/X)", gpa, qual);
@@ -81,18 +164,41 @@ static int handle_ept_violation(struct vmm *vmm)
 
 /* Exit dispatch, indexed by basic exit reason (reference sheet §2.2). */
 static const exit_handler_fn exit_handlers[EXIT_REASON_MAX] = {
+	[EXIT_REASON_EXCEPTION_NMI] = handle_exception_nmi,
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_REASON_HLT] = handle_hlt,
+	[EXIT_REASON_INVLPG] = handle_invlpg,
+	[EXIT_REASON_CR_ACCESS] = handle_cr_access,
 	[EXIT_REASON_EPT_VIOLATION] = handle_ept_violation,
 };
 
-int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struct counters *ctr,
+int vmm_host_frame(struct vmm *vmm, uint64_t *hpa)
+{
+	*hpa = frame_alloc_get(&vmm->host_frames);
+	if (!*hpa)
+		return cpu_fail(vmm->cpu, "host out of memory: all %" PRIu64 " MiB in use (raise host.mem_mib)",
+				vmm->p->host_mem_mib);
+	cpu_charge(vmm->cpu, CTR_CPU_CYCLES_VMM, vmm->p->vmm_frame_alloc_cycles);
+	vmx_root_zero_page(vmm->cpu, *hpa);
+	ctr_inc(vmm->ctr, CTR_VMM_HOST_PAGES_ZEROED);
+	return 0;
+}
+
+int vmm_host_frame_put(struct vmm *vmm, uint64_t hpa)
+{
+	if (frame_alloc_put(&vmm->host_frames, hpa) < 0)
+		return cpu_fail(vmm->cpu, "out of memory");
+	return 0;
+}
+
+int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struct counters *ctr, bool shadow,
 	     uint64_t guest_cr0, uint64_t guest_cr3, uint64_t guest_cr4, uint64_t guest_efer)
 {
 	memset(vmm, 0, sizeof(*vmm));
 	vmm->cpu = cpu;
 	vmm->p = p;
 	vmm->ctr = ctr;
+	vmm->shadow = shadow;
 	vmm->guest_mem_bytes = p->guest_mem_mib << 20;
 	frame_alloc_init(&vmm->host_frames, UINT64_C(1) << 20, (p->host_mem_mib << 20) - (UINT64_C(1) << 20));
 	vmcs_init(&vmm->vmcs, VTSIM_VMCS_REVISION);
@@ -100,30 +206,44 @@ int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struc
 	if (vmx_on(cpu) != VMX_SUCCEED || vmx_ptrld(cpu, &vmm->vmcs) != VMX_SUCCEED)
 		return cpu_fail(cpu, "VMXON/VMPTRLD failed");
 	uint64_t host_cr3 = frame_alloc_get(&vmm->host_frames);
-	vmm->ept_root = frame_alloc_get(&vmm->host_frames);
-	if (!host_cr3 || !vmm->ept_root)
+	if (!host_cr3)
 		return cpu_fail(cpu, "host out of memory setting up the VMM");
-	vmx_root_zero_page(cpu, vmm->ept_root);
-	ctr_inc(ctr, CTR_VMM_EPT_TABLE_PAGES);
-	vmm->eptp = ept_mgr_eptp(vmm->ept_root, p->ept_ad);
+	uint64_t primary = PRIMARY_DEFAULT1_TRUE | CPU_HLT_EXITING | CPU_ACTIVATE_SECONDARY_CONTROLS;
+	uint32_t secondary = p->vmx_vpid ? SECONDARY_ENABLE_VPID : 0;
+	uint64_t vmcs_cr3 = guest_cr3;
+	if (shadow) {
+		primary |= CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING | CPU_INVLPG_EXITING;
+		if (shadow_init(&vmm->smmu, vmm) < 0)
+			return -1;
+		vmm->smmu.guest_cr3 = guest_cr3;
+		if (shadow_root_for(&vmm->smmu, guest_cr3, &vmcs_cr3) < 0)
+			return -1;
+		vmm->smmu.cur_root = vmcs_cr3;
+	} else {
+		secondary |= SECONDARY_ENABLE_EPT;
+		if (vmm_host_frame(vmm, &vmm->ept_root) < 0)
+			return -1;
+		ctr_inc(ctr, CTR_VMM_EPT_TABLE_PAGES);
+		vmm->eptp = ept_mgr_eptp(vmm->ept_root, p->ept_ad);
+	}
 
-	uint32_t secondary = SECONDARY_ENABLE_EPT | (p->vmx_vpid ? SECONDARY_ENABLE_VPID : 0);
 	const struct {
 		uint32_t enc;
 		uint64_t val;
 	} setup[] = {
 		{VMCS_PIN_BASED_VM_EXEC_CONTROL, PIN_DEFAULT1 | PIN_EXT_INTR_EXITING},
-		{VMCS_CPU_BASED_VM_EXEC_CONTROL,
-		 PRIMARY_DEFAULT1_TRUE | CPU_HLT_EXITING | CPU_ACTIVATE_SECONDARY_CONTROLS},
+		{VMCS_CPU_BASED_VM_EXEC_CONTROL, primary},
 		{VMCS_SECONDARY_VM_EXEC_CONTROL, secondary},
 		{VMCS_VM_EXIT_CONTROLS, EXIT_DEFAULT1_TRUE | EXIT_HOST_ADDR_SPACE_SIZE | EXIT_ACK_INTR_ON_EXIT},
 		{VMCS_VM_ENTRY_CONTROLS, ENTRY_DEFAULT1_TRUE | ENTRY_IA32E_MODE_GUEST},
-		{VMCS_EXCEPTION_BITMAP, 0},
-		{VMCS_VPID, p->vmx_vpid ? GUEST_VPID : 0},
+		{VMCS_EXCEPTION_BITMAP, shadow ? 1u << VEC_PF : 0},
+		{VMCS_PAGE_FAULT_ERROR_CODE_MASK, 0},
+		{VMCS_PAGE_FAULT_ERROR_CODE_MATCH, 0},
+		{VMCS_VPID, p->vmx_vpid ? VMM_GUEST_VPID : 0},
 		{VMCS_EPT_POINTER, vmm->eptp},
 		{VMCS_LINK_POINTER, UINT64_MAX},
 		{VMCS_GUEST_CR0, guest_cr0},
-		{VMCS_GUEST_CR3, guest_cr3},
+		{VMCS_GUEST_CR3, vmcs_cr3},
 		{VMCS_GUEST_CR4, guest_cr4},
 		{VMCS_GUEST_IA32_EFER, guest_efer},
 		{VMCS_CR0_READ_SHADOW, guest_cr0},
@@ -141,6 +261,8 @@ int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struc
 
 void vmm_destroy(struct vmm *vmm)
 {
+	if (vmm->shadow)
+		shadow_destroy(&vmm->smmu);
 	frame_alloc_destroy(&vmm->host_frames);
 }
 

@@ -14,6 +14,10 @@
 #include "cpu/cpu.h"
 #include "mem/mem.h"
 #include "vmcs/vmcs.h"
+#include "vmm/shadow.h"
+
+/* The VPID this VMM gives its guest when "enable VPID" is on. */
+#define VMM_GUEST_VPID 1
 
 struct vmm {
 	struct cpu *cpu;
@@ -21,6 +25,8 @@ struct vmm {
 	struct counters *ctr;
 	struct frame_alloc host_frames; /* host-physical frames the VMM hands out */
 	struct vmcs vmcs;
+	bool shadow;                    /* shadow paging instead of EPT */
+	struct shadow_mmu smmu;         /* the shadow MMU (shadow paging) */
 	uint64_t ept_root;              /* HPA of the EPT PML4 */
 	uint64_t eptp;
 	uint64_t guest_mem_bytes;       /* size of guest-physical memory (bytes) */
@@ -28,12 +34,18 @@ struct vmm {
 };
 
 /*
- * Set up VMX operation and a VMCS for an EPT guest that starts with the
- * given control registers, with "enable VPID" per p->vmx_vpid. Returns 0,
- * or -1 with a message in cpu->err.
+ * Set up VMX operation and a VMCS for a guest that starts with the given
+ * control registers, run with EPT or (shadow = true) with shadow paging,
+ * and "enable VPID" per p->vmx_vpid. Returns 0, or -1 with a message in
+ * cpu->err.
  */
-int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struct counters *ctr,
+int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struct counters *ctr, bool shadow,
 	     uint64_t guest_cr0, uint64_t guest_cr3, uint64_t guest_cr4, uint64_t guest_efer);
+
+/* A zeroed host frame for the VMM's own use (EPT or shadow tables, guest
+ * memory), charged as VMM work; and its return. 0 or -1 (cpu_fail). */
+int vmm_host_frame(struct vmm *vmm, uint64_t *hpa);
+int vmm_host_frame_put(struct vmm *vmm, uint64_t hpa);
 void vmm_destroy(struct vmm *vmm);
 
 /* Run the guest until it halts. Returns RUN_DONE, RUN_ERROR (message in
