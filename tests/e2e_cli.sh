@@ -35,6 +35,14 @@ check "ept exits stored by reason" '[ "$(sqlite3 "$db" "select count(*) from exi
 "$vtsim" run --trace "$trace" --mode ept --db "$db" >/dev/null 2>&1
 check "deterministic cycles" '[ "$(sqlite3 "$db" "select count(distinct value) from counter c join run r on r.id = c.run_id where r.mode = '\''ept'\'' and c.name = '\''cpu.cycles'\''")" = 1 ]'
 
+# --- --plot draws with gnuplot
+"$vtsim" compare --trace "$trace" --no-store --plot "$work/cmp.png" >/dev/null 2>"$work/err"; rc=$?
+check "compare --plot writes a PNG" '[ $rc -eq 0 ] && [ "$(head -c 4 "$work/cmp.png" | od -An -tx1 | tr -d " ")" = "89504e47" ]'
+"$vtsim" compare --trace "$trace" --no-store --modes native,ept --plot "$work/cmp.svg" >/dev/null 2>"$work/err"; rc=$?
+check "compare --plot writes an SVG" '[ $rc -eq 0 ] && grep -q "<svg" "$work/cmp.svg"'
+"$vtsim" compare --trace "$trace" --no-store --modes native --plot "$work/cmp.pdf" >/dev/null 2>"$work/err"; rc=$?
+check "--plot refuses an unknown extension" '[ $rc -eq 1 ] && grep -q "must end in .png or .svg" "$work/err"'
+
 # --- a malformed trace line: one-line error with file:line, status != 0, no row
 bad_trace="$work/bad.lackey"
 printf 'I  0401ab70,3\n L 1fff000708,8\n S 1fff00zz08,8\nI  0401ab73,5\n' >"$bad_trace"

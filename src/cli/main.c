@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/plot.h"
 #include "cli/run.h"
 #include "cpu/params.h"
 #include "db/db.h"
@@ -78,6 +79,7 @@ static void end_progress(struct progress *pg)
 
 struct run_opts {
 	const char *trace;
+	const char *plot;
 	const char *db_path;
 	bool store;
 	struct sim_params params;
@@ -110,6 +112,7 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 		{"modes", required_argument, NULL, 'M'}, {"vpid", required_argument, NULL, 'v'},
 		{"set", required_argument, NULL, 's'},   {"db", required_argument, NULL, 'd'},
 		{"no-store", no_argument, NULL, 'n'},    {"help", no_argument, NULL, 'h'},
+		{"plot", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0},
 	};
 	char err[256];
@@ -159,6 +162,9 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 			break;
 		case 'n':
 			o->store = false;
+			break;
+		case 'p':
+			o->plot = optarg;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -353,6 +359,8 @@ static const char run_help[] =
 	"  -s, --set NAME=VAL   set a parameter (repeatable; `vtsim params` lists them)\n"
 	"  -d, --db PATH        results database (default " DEFAULT_DB ")\n"
 	"      --no-store       do not store the runs\n"
+	"      --plot FILE      draw overhead over native and exits by reason per mode\n"
+	"                       with gnuplot (FILE.png or FILE.svg)\n"
 	"  -h, --help           this help\n";
 
 static int cmd_run(int argc, char **argv, const char *cmd)
@@ -394,6 +402,17 @@ static int cmd_run(int argc, char **argv, const char *cmd)
 		print_table(&o, res, db ? ids : NULL);
 		if (db)
 			printf("\ndatabase %s, group %s\n", o.db_path, group);
+		if (o.plot) {
+			char err[CPU_ERR_LEN], title[512];
+			snprintf(title, sizeof(title), "%s (vpid=%s, shadow.unsync=%s)", base_name(o.trace),
+				 o.params.vmx_vpid ? "on" : "off", o.params.shadow_unsync ? "on" : "off");
+			if (plot_compare(o.plot, o.modes, res, o.nmodes, title, err) < 0) {
+				fprintf(stderr, "vtsim: %s\n", err);
+				status = 1;
+			} else {
+				printf("plot     %s\n", o.plot);
+			}
+		}
 	}
 	free(res);
 	db_close(db);
