@@ -295,10 +295,35 @@ START_TEST(test_cpu_exits_follow_vmcs_controls)
 	ck_assert_ptr_nonnull(strstr(m.m.cpu.err, "CR access exit (CR3, type 0) not handled"));
 	vmx_read(&m.m.cpu, VMCS_EXIT_QUALIFICATION, &v);
 	ck_assert_uint_eq(v, 3);
+	/* Decoded as reference sheet §3.1 says: CR 3, access type 0 (MOV to CR),
+	 * register 0 (RAX), which holds the new CR3. */
+	ck_assert_uint_eq(v & 0xf, 3);
+	ck_assert_uint_eq((v >> 4) & 3, 0);
+	ck_assert_uint_eq((v >> 8) & 0xf, 0);
 	ck_assert_uint_eq(m.m.cpu.gpr[0], m.m.os.proc.pml4);
 	vmx_read(&m.m.cpu, VMCS_VM_EXIT_INSTRUCTION_LEN, &v);
 	ck_assert_uint_eq(v, 3);
 	rig_destroy(&m);
+
+	/* INVLPG exiting: the munmap's INVLPG exits with reason 14, the linear
+	 * address as qualification (§3.3) and an instruction length of 3. */
+	{
+		struct guest_event unmap[] = {STORE(0x401000), {GEV_MUNMAP, 0, 0x401000, 0x1000, 1, 0}};
+		struct rig i;
+		rig_init(&i, unmap, 2);
+		rig_start(&i, MODE_EPT);
+		vmx_read(&i.m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, &v);
+		vmx_write(&i.m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, v | CPU_INVLPG_EXITING);
+		ck_assert_int_eq(machine_run(&i.m), RUN_ERROR);
+		ck_assert_ptr_nonnull(strstr(i.m.cpu.err, "INVLPG exit under EPT"));
+		vmx_read(&i.m.cpu, VMCS_EXIT_REASON, &v);
+		ck_assert_uint_eq(v, 14);
+		vmx_read(&i.m.cpu, VMCS_EXIT_QUALIFICATION, &v);
+		ck_assert_uint_eq(v, 0x401000);
+		vmx_read(&i.m.cpu, VMCS_VM_EXIT_INSTRUCTION_LEN, &v);
+		ck_assert_uint_eq(v, 3);
+		rig_destroy(&i);
+	}
 
 	/* The same MOV to CR3 with its value among the CR3-target values does
 	 * not exit. */

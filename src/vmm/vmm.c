@@ -282,6 +282,17 @@ static enum run_status entry_failed(struct vmm *vmm, enum vmx_status st)
 
 enum run_status vmm_run(struct vmm *vmm)
 {
+	/* Before the first entry, drop whatever the processor may cache for
+	 * this EPTP and VPID (KVM flushes on vCPU load / new root). */
+	bool flushed = vmm->shadow || vmx_invept(vmm->cpu, 1, vmm->eptp) == VMX_SUCCEED;
+	if (flushed && vmm->p->vmx_vpid) {
+		flushed = vmx_invvpid(vmm->cpu, 1, VMM_GUEST_VPID, 0) == VMX_SUCCEED;
+		ctr_inc(vmm->ctr, CTR_VMM_INVVPID);
+	}
+	if (!flushed) {
+		cpu_fail(vmm->cpu, "INVEPT/INVVPID before the first VM entry failed");
+		return RUN_ERROR;
+	}
 	enum vmx_status st = vmx_launch(vmm->cpu);
 	for (;;) {
 		if (st != VMX_SUCCEED)
