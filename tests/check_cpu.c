@@ -8,10 +8,13 @@
 #include <string.h>
 
 #include "arch/exit_reasons.h"
+#include "arch/paging.h"
 #include "arch/vmcs_fields.h"
 #include "arch/vmx_controls.h"
 #include "cpu/cpu.h"
 #include "cpu/vmx.h"
+#include "cpu/vmx_caps.h"
+#include "cpu/vmx_checks.h"
 #include "guest/guest.h"
 #include "trace/event_array.h"
 #include "cli/run.h"
@@ -451,15 +454,22 @@ START_TEST(test_vmx_vmread_vmwrite_errors)
 	ck_assert_int_eq(vmx_write(&m.m.cpu, VMCS_VPID, 0x12345), VMX_SUCCEED);
 	ck_assert_int_eq(vmx_read(&m.m.cpu, VMCS_VPID, &val), VMX_SUCCEED);
 	ck_assert_uint_eq(val, 0x2345);
-	/* "enable VPID" with VPID 0 fails VM entry with error 7; so does a bad EPTP. */
+	/* Controls with every default-1 bit set, so the control checks reach the
+	 * rules under test: "enable VPID" with VPID 0 fails VM entry with error
+	 * 7, and so does an EPTP with a 3-level walk. */
+	vmx_write(&m.m.cpu, VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16);
+	vmx_write(&m.m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | CPU_ACTIVATE_SECONDARY_CONTROLS);
+	vmx_write(&m.m.cpu, VMCS_VM_EXIT_CONTROLS, 0x36dfb | EXIT_HOST_ADDR_SPACE_SIZE);
+	vmx_write(&m.m.cpu, VMCS_VM_ENTRY_CONTROLS, 0x11fb | ENTRY_IA32E_MODE_GUEST);
 	vmx_write(&m.m.cpu, VMCS_VPID, 0);
-	vmx_write(&m.m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, CPU_ACTIVATE_SECONDARY_CONTROLS);
 	vmx_write(&m.m.cpu, VMCS_SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_VPID);
+	ck_assert_int_eq(vmx_entry_checks(&v, &vmx_model_caps).ctl.fail, VMX_CTL_VPID_ZERO);
 	ck_assert_int_eq(vmx_launch(&m.m.cpu), VMX_FAIL_VALID);
 	vmx_read(&m.m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val);
 	ck_assert_uint_eq(val, 7);
 	vmx_write(&m.m.cpu, VMCS_SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT);
 	vmx_write(&m.m.cpu, VMCS_EPT_POINTER, 0x5000 | 6 | (2u << 3)); /* 3-level walk: invalid */
+	ck_assert_int_eq(vmx_entry_checks(&v, &vmx_model_caps).ctl.fail, VMX_CTL_EPTP);
 	ck_assert_int_eq(vmx_launch(&m.m.cpu), VMX_FAIL_VALID);
 	vmx_read(&m.m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val);
 	ck_assert_uint_eq(val, 7);
@@ -471,6 +481,60 @@ START_TEST(test_vmx_vmread_vmwrite_errors)
 	ck_assert_int_eq(vmx_invvpid(&m.m.cpu, 1, 0, 0), VMX_FAIL_VALID);
 	vmx_read(&m.m.cpu, VMCS_VM_INSTRUCTION_ERROR, &val);
 	ck_assert_uint_eq(val, 28);
+	rig_destroy(&m);
+}
+END_TEST
+
+/* VMLAUNCH runs the three VM-entry check phases (src/cpu/vmx_checks.h) on
+ * the VMM's own VMCS: a control the capability MSR forbids fails with
+ * error 7, host CR4.VMXE = 0 with error 8, and bad guest state makes a
+ * VM-entry failure exit (0x80000021, qualification 0 or 4 for the link
+ * pointer) without entering the guest; fixed, the run goes through. */
+START_TEST(test_vmx_vmlaunch_runs_entry_checks)
+{
+	static const struct guest_event ev[] = {LOAD(0x401000)};
+	struct rig m;
+	uint64_t v, saved;
+	rig_init(&m, ev, 1);
+	rig_start(&m, MODE_EPT);
+	struct cpu *c = &m.m.cpu;
+	/* Interrupt-window exiting: allowed-1 = 0 in IA32_VMX_TRUE_PROCBASED_CTLS. */
+	vmx_read(c, VMCS_CPU_BASED_VM_EXEC_CONTROL, &saved);
+	vmx_write(c, VMCS_CPU_BASED_VM_EXEC_CONTROL, saved | CPU_INTR_WINDOW_EXITING);
+	ck_assert_int_eq(vmx_launch(c), VMX_FAIL_VALID);
+	vmx_read(c, VMCS_VM_INSTRUCTION_ERROR, &v);
+	ck_assert_uint_eq(v, 7);
+	vmx_write(c, VMCS_CPU_BASED_VM_EXEC_CONTROL, saved);
+	/* Host CR4.VMXE = 0 (IA32_VMX_CR4_FIXED0). */
+	vmx_read(c, VMCS_HOST_CR4, &saved);
+	vmx_write(c, VMCS_HOST_CR4, saved & ~CR4_VMXE);
+	ck_assert_int_eq(vmx_launch(c), VMX_FAIL_VALID);
+	vmx_read(c, VMCS_VM_INSTRUCTION_ERROR, &v);
+	ck_assert_uint_eq(v, 8);
+	vmx_write(c, VMCS_HOST_CR4, saved);
+	/* Guest RFLAGS bit 1 clear: exit reason 33 | bit 31, still in root
+	 * operation, nothing entered, the VMCS still clear. */
+	vmx_read(c, VMCS_GUEST_RFLAGS, &saved);
+	vmx_write(c, VMCS_GUEST_RFLAGS, saved & ~UINT64_C(2));
+	ck_assert_int_eq(vmx_launch(c), VMX_SUCCEED);
+	vmx_read(c, VMCS_EXIT_REASON, &v);
+	ck_assert_uint_eq(v, 0x80000021);
+	vmx_read(c, VMCS_EXIT_QUALIFICATION, &v);
+	ck_assert_uint_eq(v, 0);
+	ck_assert(!c->nonroot);
+	ck_assert(!m.m.vmm.vmcs.launched);
+	ck_assert_uint_eq(m.ctr.v[CTR_VMX_ENTRIES], 0);
+	vmx_write(c, VMCS_GUEST_RFLAGS, saved);
+	/* VMCS link pointer not all ones: qualification 4 (VMLAUNCH again: the
+	 * failed entry left the launch state clear). */
+	vmx_write(c, VMCS_LINK_POINTER, 0);
+	ck_assert_int_eq(vmx_launch(c), VMX_SUCCEED);
+	vmx_read(c, VMCS_EXIT_QUALIFICATION, &v);
+	ck_assert_uint_eq(v, 4);
+	vmx_write(c, VMCS_LINK_POINTER, UINT64_MAX);
+	/* The VMM's loop treats an entry failure as unexpected; with the VMCS
+	 * repaired the same machine runs to the end. */
+	ck_assert_int_eq(machine_run(&m.m), RUN_DONE);
 	rig_destroy(&m);
 }
 END_TEST
@@ -492,6 +556,7 @@ static Suite *cpu_suite(void)
 	tcase_add_test(tc, test_shadow_unsync_leaf_tables);
 	tcase_add_test(tc, test_shadow_invlpg_exits);
 	tcase_add_test(tc, test_vmx_vmread_vmwrite_errors);
+	tcase_add_test(tc, test_vmx_vmlaunch_runs_entry_checks);
 	suite_add_tcase(s, tc);
 	return s;
 }

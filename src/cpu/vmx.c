@@ -1,8 +1,10 @@
 /*
- * Notes: VMX operation. VM entry checks here are the subset this issue's
- * VMM exercises (launch state, "enable VPID" => VPID != 0, EPTP validity);
- * the full control/host/guest-state checks of reference sheet §4.6 come
- * with the VMX issue. Event injection delivers external interrupts through
+ * Notes: VMX operation. VM entry runs the checks of src/cpu/vmx_checks.c
+ * against the model's capability MSRs (src/cpu/vmx_caps.c) before it loads
+ * anything: bad controls or host state are VMfailValid (error 7 / 8), bad
+ * guest state a VM-entry failure exit (reason 33 | bit 31) that loads host
+ * state and leaves the guest-state area, the injected event and the launch
+ * state untouched. Event injection delivers external interrupts through
  * the guest IDT. VMREAD/VMWRITE/INVEPT/INVVPID themselves cost no cycles in
  * this first cut; the VMM's memory accesses cost mem.ref_cycles each.
  */
@@ -14,6 +16,8 @@
 #include "arch/paging.h"
 #include "arch/vmx_controls.h"
 #include "cpu/cpu_internal.h"
+#include "cpu/vmx_caps.h"
+#include "cpu/vmx_checks.h"
 
 static enum vmx_status fail_valid(struct cpu *c, enum vm_instruction_error e)
 {
@@ -64,39 +68,6 @@ enum vmx_status vmx_write(struct cpu *c, uint32_t enc, uint64_t val)
 	return VMX_SUCCEED;
 }
 
-/* EPTP checks of VM entry (reference sheet §5.1). */
-static bool eptp_valid(uint64_t eptp)
-{
-	uint64_t mt = eptp & EPTP_MT_MASK;
-	if (!((mt == EPTP_MT_UC && (MODEL_EPT_VPID_CAP & EPT_CAP_UC)) ||
-	      (mt == EPTP_MT_WB && (MODEL_EPT_VPID_CAP & EPT_CAP_WB))))
-		return false;
-	uint64_t len = (eptp & EPTP_WALK_LEN_MASK) >> EPTP_WALK_LEN_SHIFT;
-	if (!((len == 3 && (MODEL_EPT_VPID_CAP & EPT_CAP_PWL4)) || (len == 4 && (MODEL_EPT_VPID_CAP & EPT_CAP_PWL5))))
-		return false;
-	if ((eptp & EPTP_AD) && !(MODEL_EPT_VPID_CAP & EPT_CAP_AD))
-		return false;
-	if (eptp & (EPTP_RSVD | EPTP_SSS))
-		return false;
-	return true;
-}
-
-/* Checks on VM-execution control fields (subset, reference sheet §4.6). */
-static bool controls_valid(const struct vmcs *v)
-{
-	uint64_t primary = vmcs_get(v, VMCS_CPU_BASED_VM_EXEC_CONTROL);
-	uint64_t secondary = (primary & CPU_ACTIVATE_SECONDARY_CONTROLS)
-				     ? vmcs_get(v, VMCS_SECONDARY_VM_EXEC_CONTROL)
-				     : 0;
-	if ((secondary & SECONDARY_ENABLE_VPID) && vmcs_get(v, VMCS_VPID) == 0)
-		return false;
-	if ((secondary & SECONDARY_ENABLE_EPT) && !eptp_valid(vmcs_get(v, VMCS_EPT_POINTER)))
-		return false;
-	if ((secondary & SECONDARY_UNRESTRICTED_GUEST) && !(secondary & SECONDARY_ENABLE_EPT))
-		return false;
-	return true;
-}
-
 static enum vmx_status vm_entry(struct cpu *c, bool launch)
 {
 	struct vmcs *v = c->vmcs;
@@ -106,8 +77,18 @@ static enum vmx_status vm_entry(struct cpu *c, bool launch)
 		return fail_valid(c, VMXERR_VMLAUNCH_NONCLEAR_VMCS);
 	if (!launch && !v->launched)
 		return fail_valid(c, VMXERR_VMRESUME_NONLAUNCHED_VMCS);
-	if (!controls_valid(v))
-		return fail_valid(c, VMXERR_ENTRY_INVALID_CONTROL_FIELD);
+	/* SDM "VM Entries": controls and host state (VMfailValid), then guest
+	 * state (a VM-entry failure exit), all before anything is loaded. */
+	struct vmx_entry_check chk = vmx_entry_checks(v, &vmx_model_caps);
+	if (chk.outcome == VMX_ENTRY_FAIL_VALID)
+		return fail_valid(c, chk.error);
+	if (chk.outcome == VMX_ENTRY_FAIL_GUEST) {
+		/* Exit reason and qualification recorded, host state loaded as
+		 * on a VM exit; still in root operation, launch state unchanged. */
+		vmx_record_entry_failure(v, &chk);
+		c->cr3 = vmcs_get(v, VMCS_HOST_CR3);
+		return VMX_SUCCEED;
+	}
 
 	uint64_t primary = vmcs_get(v, VMCS_CPU_BASED_VM_EXEC_CONTROL);
 	uint64_t secondary =
@@ -236,7 +217,7 @@ enum vmx_status vmx_invept(struct cpu *c, unsigned type, uint64_t eptp)
 	if (!c->vmcs)
 		return VMX_FAIL_INVALID;
 	if (type == 1) {
-		if (!eptp_valid(eptp))
+		if (!vmx_eptp_valid(&vmx_model_caps, eptp))
 			return fail_valid(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
 		for (int i = 0; i < CPU_NTLBS; i++)
 			tlb_flush_ep4ta(c->tlbs[i], (eptp & PHYS_ADDR_MASK) >> PAGE_SHIFT);

@@ -36,9 +36,10 @@ enum vmx_status vmx_read(struct cpu *c, uint32_t enc, uint64_t *val);
 enum vmx_status vmx_write(struct cpu *c, uint32_t enc, uint64_t val);
 
 /*
- * VMLAUNCH / VMRESUME: check the VM-execution controls (error 7 on failure,
- * reference sheet §4.6: VPID != 0 with "enable VPID", a valid EPTP with
- * "enable EPT"), load guest state, deliver an injected event, and run the
+ * VMLAUNCH / VMRESUME: run the VM-entry checks (src/cpu/vmx_checks.h:
+ * controls -> error 7, host state -> error 8, guest state -> VMX_SUCCEED
+ * with exit reason 0x80000021 recorded and the CPU still in root
+ * operation), load guest state, deliver an injected event, and run the
  * guest until a VM exit, which returns VMX_SUCCEED with the exit recorded in
  * the VMCS. VMLAUNCH needs a clear VMCS (error 4), VMRESUME a launched one
  * (error 5). VMX_SIM_STOP if the simulation had to stop inside the guest.

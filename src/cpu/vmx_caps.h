@@ -178,8 +178,11 @@ static inline bool vmx_cap_fits(uint64_t cap, uint32_t value)
 
 /*
  * RDMSR of a VMX MSR from caps: 0 with *val set, or -1 for an MSR this
- * processor does not have (the caller raises #GP). IA32_VMX_VMFUNC exists
- * only when "enable VM functions" may be 1 (SDM Appendix A.11).
+ * processor does not have (the caller raises #GP). As the SDM's Appendix A
+ * ("VMX Capability Reporting Facility") says: the TRUE_* MSRs exist only
+ * with IA32_VMX_BASIC[55], PROCBASED_CTLS2 only if "activate secondary
+ * controls" may be 1, EPT_VPID_CAP only if EPT or VPID may be 1, VMFUNC
+ * only if "enable VM functions" may be 1.
  */
 int vmx_caps_rdmsr(const struct vmx_caps *caps, uint32_t msr, uint64_t *val);
 

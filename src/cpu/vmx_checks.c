@@ -872,9 +872,12 @@ struct vmx_guest_result vmx_check_guest_state(const struct vmcs *v, const struct
 	for (int n = 0; n < SEG_NREGS; n++)
 		read_seg(v, (enum seg_reg)n, &g.s[n]);
 
+	/* The SDM allows any order; RIP/RFLAGS come before the segments so
+	 * that RFLAGS.VM in IA-32e mode is reported as such rather than as a
+	 * bad virtual-8086 segment. */
 	static enum vmx_guest_fail (*const phases[])(const struct guest_ctx *) = {
-		check_guest_regs,	  check_guest_segments,	    check_guest_desc_tables,
-		check_guest_rip_rflags, check_guest_non_register, check_guest_pdptes,
+		check_guest_regs,	 check_guest_rip_rflags,   check_guest_segments,
+		check_guest_desc_tables, check_guest_non_register, check_guest_pdptes,
 	};
 	struct vmx_guest_result r = {VMX_GUEST_OK};
 	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]) && r.fail == VMX_GUEST_OK; i++)

@@ -31,6 +31,27 @@
 #define EXIT_DEFAULT1_TRUE 0x00036DFBu
 #define ENTRY_DEFAULT1_TRUE 0x000011FBu
 
+/* Selectors of Linux's x86-64 GDT (asm/segment.h): __KERNEL_CS, __KERNEL_DS,
+ * and the TSS at GDT entry 8; the guest kernel and the host use the same. */
+#define SEL_KERNEL_CS 0x10u
+#define SEL_KERNEL_DS 0x18u
+#define SEL_TSS 0x40u
+/* Segment access rights (reference sheet §1.3): 64-bit code (type 11,
+ * S, P, L, G), flat data (type 3, S, P, D/B, G), busy 64-bit TSS (type 11,
+ * P), and the unusable bit for the null DS/ES/FS/GS and LDTR of a 64-bit
+ * kernel. */
+#define AR_CODE64 0xa09bu
+#define AR_DATA 0xc093u
+#define AR_TSS64_BUSY 0x008bu
+#define AR_UNUSABLE 0x10000u
+#define SEG_LIMIT_FLAT 0xffffffffu
+#define TSS64_LIMIT 0x67u /* 104-byte 64-bit TSS */
+/* RFLAGS of a guest running with interrupts enabled: bit 1 (fixed) and IF,
+ * which an injected external interrupt requires (SDM "Checks on Guest RIP
+ * and RFLAGS"); the model never changes it. */
+#define GUEST_RFLAGS 0x202u
+#define GUEST_ACTIVITY_ACTIVE 0u
+
 /* Handler contract: read the exit through VMREAD only, do the work, and
  * return 0 to resume the guest, or -1 after cpu_fail() to stop the run. */
 typedef int (*exit_handler_fn)(struct vmm *vmm);
@@ -244,14 +265,42 @@ int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struc
 		{VMCS_LINK_POINTER, UINT64_MAX},
 		{VMCS_GUEST_CR0, guest_cr0},
 		{VMCS_GUEST_CR3, vmcs_cr3},
-		{VMCS_GUEST_CR4, guest_cr4},
+		/* CR4.VMXE is fixed to 1 in VMX operation (IA32_VMX_CR4_FIXED0);
+		 * the guest/host mask and read shadow hide it, as KVM does. */
+		{VMCS_GUEST_CR4, guest_cr4 | CR4_VMXE},
+		{VMCS_CR4_GUEST_HOST_MASK, CR4_VMXE},
 		{VMCS_GUEST_IA32_EFER, guest_efer},
 		{VMCS_CR0_READ_SHADOW, guest_cr0},
 		{VMCS_CR4_READ_SHADOW, guest_cr4},
+		/* A 64-bit guest kernel's segment state (SDM "Checks on Guest
+		 * Segment Registers"); bases and GDTR/IDTR stay 0. */
+		{VMCS_GUEST_CS_SELECTOR, SEL_KERNEL_CS},
+		{VMCS_GUEST_CS_LIMIT, SEG_LIMIT_FLAT},
+		{VMCS_GUEST_CS_AR, AR_CODE64},
+		{VMCS_GUEST_SS_SELECTOR, SEL_KERNEL_DS},
+		{VMCS_GUEST_SS_LIMIT, SEG_LIMIT_FLAT},
+		{VMCS_GUEST_SS_AR, AR_DATA},
+		{VMCS_GUEST_DS_AR, AR_UNUSABLE},
+		{VMCS_GUEST_ES_AR, AR_UNUSABLE},
+		{VMCS_GUEST_FS_AR, AR_UNUSABLE},
+		{VMCS_GUEST_GS_AR, AR_UNUSABLE},
+		{VMCS_GUEST_LDTR_AR, AR_UNUSABLE},
+		{VMCS_GUEST_TR_SELECTOR, SEL_TSS},
+		{VMCS_GUEST_TR_LIMIT, TSS64_LIMIT},
+		{VMCS_GUEST_TR_AR, AR_TSS64_BUSY},
+		{VMCS_GUEST_RFLAGS, GUEST_RFLAGS},
+		{VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE},
+		{VMCS_GUEST_INTERRUPTIBILITY, 0},
 		{VMCS_HOST_CR0, CR0_PE | CR0_NE | CR0_WP | CR0_PG},
 		{VMCS_HOST_CR3, host_cr3},
 		{VMCS_HOST_CR4, CR4_PAE | CR4_PGE | CR4_VMXE},
 		{VMCS_HOST_IA32_EFER, EFER_LME | EFER_LMA | EFER_NXE},
+		/* Host selectors (SDM "Checks on Host Segment and Descriptor-
+		 * Table Registers"): CS and TR non-null; DS/ES/FS/GS, bases and
+		 * RIP stay 0, which is valid for a 64-bit host. */
+		{VMCS_HOST_CS_SELECTOR, SEL_KERNEL_CS},
+		{VMCS_HOST_SS_SELECTOR, SEL_KERNEL_DS},
+		{VMCS_HOST_TR_SELECTOR, SEL_TSS},
 	};
 	for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++)
 		if (vmwrite(vmm, setup[i].enc, setup[i].val) < 0)
