@@ -57,6 +57,16 @@ head -c 2000 "$trace" >"$work/trunc.zst"
 check "truncated zstd trace fails with one line" '[ $rc -ne 0 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q "trunc.zst" "$work/err"'
 check "truncated trace stores nothing" '[ "$(sqlite3 "$db" "select count(*) from run")" = "$n_before" ]'
 
+# --- a trace set (a directory of per-process logs, traces/pipeline.d)
+set_dir="$VTSIM_SRCDIR/traces/pipeline.d"
+"$vtsim" compare --trace "$set_dir/" --db "$db" >/dev/null 2>"$work/err"; rc=$?
+check "a trace set runs in every mode" '[ $rc -eq 0 ]'
+check "a trace set is stored with its name, checksum and format" '[ "$(sqlite3 "$db" "select distinct trace_name || '\'' '\'' || trace_checksum || '\'' '\'' || trace_format from run where trace_name = '\''pipeline.d'\''")" = "pipeline.d 335b25d70380ce18 lackey+zstd set" ]'
+check "a trace set runs its five processes in every mode" '[ "$(sqlite3 "$db" "select group_concat(c.value) from counter c join run r on r.id = c.run_id where r.trace_name = '\''pipeline.d'\'' and c.name = '\''guest.proc.peak'\''")" = "5,5,5" ]'
+mkdir "$work/set" && cp "$set_dir/trace.20013.1.zst" "$work/set/"
+"$vtsim" run --trace "$work/set" --mode native --no-store >/dev/null 2>"$work/err"; rc=$?
+check "a set without a child's log fails with one line" '[ $rc -ne 0 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q "no log for process 20014, created at $work/set/trace.20013.1.zst:" "$work/err"'
+
 # --- usage errors: status 2 and a message saying what is wrong
 "$vtsim" run --trace "$trace" --mode nested >/dev/null 2>"$work/err"; rc=$?
 check "an unknown mode is refused with the list" '[ $rc -eq 2 ] && grep -q "unknown mode .nested.; available: native, shadow, ept" "$work/err"'

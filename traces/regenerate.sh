@@ -1,6 +1,7 @@
 #!/bin/bash
-# Regenerate the shipped lackey traces (traces/*.lackey.zst) and their
-# inputs (traces/inputs/). Needs valgrind, zstd, awk, sort, gzip, sqlite3.
+# Regenerate the shipped lackey traces (traces/*.lackey.zst), the trace
+# sets (traces/*.d/, one log per process) and their inputs (traces/inputs/).
+# Needs valgrind, zstd, awk, sort, gzip, sqlite3, cut, uniq.
 #
 #   traces/regenerate.sh            # all traces
 #   traces/regenerate.sh sort gzip  # some of them
@@ -16,7 +17,7 @@ inputs=$here/inputs
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-for tool in valgrind zstd awk sort gzip sqlite3; do
+for tool in valgrind zstd awk sort gzip sqlite3 cut uniq; do
 	command -v "$tool" >/dev/null || { echo "regenerate.sh: $tool is missing" >&2; exit 1; }
 done
 
@@ -91,6 +92,29 @@ trace() {
 		"$(wc -c <"$here/$name.lackey.zst")"
 }
 
+# trace_set NAME STDIN PROG ARGS...: run PROG under lackey in inputs/ with
+# --trace-children=yes, one log per process and per valgrind instance
+# (--log-file=trace.%p.%n: a forked child's log before its exec survives, see
+# src/trace/traceset.c), and write each log zstd-compressed to NAME.d/.
+trace_set() {
+	local name=$1 stdin=$2 f
+	shift 2
+	echo "tracing $name (all processes): $*" >&2
+	mkdir "$tmp/$name.d"
+	(cd "$inputs" && env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/nonexistent \
+		valgrind --tool=lackey --trace-mem=yes --trace-syscalls=yes --trace-children=yes \
+		--log-file="$tmp/$name.d/trace.%p.%n" "$@" <"$stdin" >/dev/null)
+	rm -rf "${here:?}/$name.d"
+	mkdir "$here/$name.d"
+	for f in "$tmp/$name.d"/trace.*; do
+		zstd -19 -q -f "$f" -o "$here/$name.d/$(basename "$f").zst"
+		printf '%s: %s lines, I %s, L %s, S %s, M %s, %s bytes compressed\n' "$name.d/$(basename "$f").zst" \
+			"$(wc -l <"$f")" "$(grep -c '^I  ' "$f")" "$(grep -c '^ L ' "$f")" \
+			"$(grep -c '^ S ' "$f")" "$(grep -c '^ M ' "$f")" \
+			"$(wc -c <"$here/$name.d/$(basename "$f").zst")"
+	done
+}
+
 # want NAME [ARGS...]: true when ARGS is empty or names NAME.
 want() {
 	local name=$1 w
@@ -107,3 +131,6 @@ gen_sql 100 >"$inputs/sqlite3.sql"
 if want sort "$@"; then trace sort /dev/null sort --parallel=1 words.txt; fi
 if want gzip "$@"; then trace gzip /dev/null gzip -c -6 gzip-input.txt; fi
 if want sqlite3 "$@"; then trace sqlite3 sqlite3.sql sqlite3 :memory:; fi
+if want pipeline "$@"; then
+	trace_set pipeline /dev/null sh -c 'cut -d" " -f1 gzip-input.txt | sort | uniq -c | sort -rn'
+fi

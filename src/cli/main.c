@@ -198,10 +198,18 @@ static struct db *open_db(const char *path)
 	return db;
 }
 
+/* The last component of path, trailing slashes dropped ("pipeline.d" for
+ * "traces/pipeline.d/"); valid until the next call. */
 static const char *base_name(const char *path)
 {
-	const char *s = strrchr(path, '/');
-	return s ? s + 1 : path;
+	static char buf[256];
+	size_t n = strlen(path), s;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	for (s = n; s > 0 && path[s - 1] != '/'; s--)
+		;
+	snprintf(buf, sizeof(buf), "%.*s", (int)(n - s), path + s);
+	return buf;
 }
 
 static int64_t store_run(struct db *db, const struct run_opts *o, enum sim_mode mode, const struct run_result *r,
@@ -285,8 +293,10 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 		{"walk refs: A/D writes", CTR_WALK_GUEST_AD_WRITES},
 		{"guest kernel writes", CTR_MEM_REFS_KERNEL},
 		{"guest page faults", CTR_GUEST_PF},
-		{"guest page-table pages", CTR_GUEST_PT_PAGES},
-		{"shadow pages (peak)", CTR_VMM_SHADOW_PAGES_PEAK},
+		{"processes (peak)", CTR_GUEST_PROC_PEAK},
+		{"context switches", CTR_GUEST_CONTEXT_SWITCHES},
+		{"guest PT pages (peak)", CTR_GUEST_PT_PAGES_PEAK},
+		{"shadow PT pages (peak)", CTR_VMM_SHADOW_PAGES_PEAK},
 		{"EPT table pages", CTR_VMM_EPT_TABLE_PAGES},
 		{"shadow: hidden faults", CTR_VMM_SHADOW_HIDDEN_FAULTS},
 		{"shadow: guest faults", CTR_VMM_SHADOW_GUEST_FAULTS},
@@ -347,11 +357,12 @@ static const char run_help[] =
 	"Usage: vtsim run --trace T --mode native|shadow|ept [options]\n"
 	"       vtsim compare --trace T [--modes native,shadow,ept] [options]\n"
 	"\n"
-	"Run a trace (a Valgrind lackey log, plain or zstd-compressed) in one mode\n"
-	"(run) or in several side by side (compare), print the results and store\n"
-	"every run in the SQLite database.\n"
+	"Run a trace (a Valgrind lackey log, plain or zstd-compressed, or a trace\n"
+	"set: a directory of per-process logs from --trace-children=yes\n"
+	"--log-file=DIR/trace.%p[.%n]) in one mode (run) or in several side by side\n"
+	"(compare), print the results and store every run in the SQLite database.\n"
 	"\n"
-	"  -t, --trace T        the trace file\n"
+	"  -t, --trace T        the trace file or trace-set directory\n"
 	"  -m, --mode M         run: native, shadow or ept\n"
 	"      --modes M,M      compare: modes to run (default native,shadow,ept)\n"
 	"      --vpid on|off    \"enable VPID\" for VMX modes (default on); off flushes\n"
@@ -447,7 +458,8 @@ static int cmd_trace(int argc, char **argv)
 		return 1;
 	}
 	static const char *const names[GEV_KIND_COUNT] = {
-		"fetch", "load", "store", "modify", "mmap", "munmap", "brk", "process/thread create", "process exit"};
+		"fetch", "load", "store", "modify", "mmap", "munmap", "brk", "process/thread create", "process exit",
+		"wait", "exec"};
 	uint64_t counts[GEV_KIND_COUNT] = {0};
 	struct u64map pages;
 	if (u64map_init(&pages, 1 << 16) < 0) {

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "trace/trace.h"
+#include "trace/traceset.h"
 
 static const char *const mode_names[MODE_COUNT] = {[MODE_NATIVE] = "native", [MODE_SHADOW] = "shadow",
 						   [MODE_EPT] = "ept"};
@@ -60,18 +61,20 @@ static int mem_store(void *memp, uint64_t gpa, uint64_t val)
 	return mem_write64(memp, gpa, val);
 }
 
-int machine_init(struct machine *m, const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
-		 struct counters *ctr, char *err)
+/* machine_init for one stream (fe) or a process source (ps). */
+static int machine_assemble(struct machine *m, const struct sim_params *p, enum sim_mode mode,
+			    const struct frontend *fe, const struct proc_source *ps, struct counters *ctr, char *err)
 {
 	memset(m, 0, sizeof(*m));
 	m->mode = mode;
 	err[0] = '\0';
 	if (mem_init(&m->mem) < 0 || cpu_init(&m->cpu, p, &m->mem, ctr, err) < 0 ||
-	    guest_init(&m->os, p, ctr, fe, err) < 0) {
+	    (ps ? guest_init_procs(&m->os, p, ctr, ps, err) : guest_init(&m->os, p, ctr, fe, err)) < 0) {
 		if (!err[0])
 			snprintf(err, CPU_ERR_LEN, "out of memory");
 		return -1;
 	}
+	guest_set_sched(&m->os, p->guest_pcid, p->guest_timeslice_ms * p->cpu_freq_mhz * 1000);
 	cpu_attach_guest(&m->cpu, &guest_os_ops, &m->os);
 	int rc;
 	if (mode == MODE_NATIVE) {
@@ -92,6 +95,18 @@ int machine_init(struct machine *m, const struct sim_params *p, enum sim_mode mo
 	return rc;
 }
 
+int machine_init(struct machine *m, const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
+		 struct counters *ctr, char *err)
+{
+	return machine_assemble(m, p, mode, fe, NULL, ctr, err);
+}
+
+int machine_init_procs(struct machine *m, const struct sim_params *p, enum sim_mode mode,
+		       const struct proc_source *ps, struct counters *ctr, char *err)
+{
+	return machine_assemble(m, p, mode, NULL, ps, ctr, err);
+}
+
 enum run_status machine_run(struct machine *m)
 {
 	return m->have_vmm ? vmm_run(&m->vmm) : cpu_run_native(&m->cpu);
@@ -106,11 +121,12 @@ void machine_destroy(struct machine *m)
 	mem_destroy(&m->mem);
 }
 
-/* Build the machine, run it over fe, collect the results into out.
- * Returns 0, 1 (interrupted) or -1 with the simulator's message in cpu_err. */
+/* Build the machine, run it over fe (or the processes of ps), collect the
+ * results into out. Returns 0, 1 (interrupted) or -1 with the simulator's
+ * message in cpu_err. */
 static int run_machine(const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
-		       void (*progress)(void *, const struct cpu *), void *progress_ctx, struct run_result *out,
-		       volatile sig_atomic_t *intr, char *cpu_err)
+		       const struct proc_source *ps, void (*progress)(void *, const struct cpu *), void *progress_ctx,
+		       struct run_result *out, volatile sig_atomic_t *intr, char *cpu_err)
 {
 	struct machine *m = malloc(sizeof(*m));
 	if (!m) {
@@ -119,7 +135,7 @@ static int run_machine(const struct sim_params *p, enum sim_mode mode, const str
 	}
 	cpu_err[0] = '\0';
 	int rc = -1;
-	if (machine_init(m, p, mode, fe, &out->ctr, cpu_err) == 0) {
+	if (machine_assemble(m, p, mode, fe, ps, &out->ctr, cpu_err) == 0) {
 		m->cpu.interrupt_flag = intr;
 		m->cpu.progress = progress;
 		m->cpu.progress_ctx = progress_ctx;
@@ -150,7 +166,49 @@ int sim_run_frontend(const struct sim_params *p, enum sim_mode mode, const struc
 	memset(out, 0, sizeof(*out));
 	if (params_validate(p, err) < 0)
 		return -1;
-	return run_machine(p, mode, fe, NULL, NULL, out, intr, err);
+	return run_machine(p, mode, fe, NULL, NULL, NULL, out, intr, err);
+}
+
+struct set_fe {
+	struct traceset *ts;
+	run_progress_fn progress;
+	void *progress_ctx;
+};
+
+static void set_progress(void *ctx, const struct cpu *cpu)
+{
+	struct set_fe *f = ctx;
+	if (f->progress)
+		f->progress(f->progress_ctx, traceset_bytes_read(f->ts), traceset_total_bytes(f->ts), cpu->cycles);
+}
+
+/* sim_run of a trace set (a directory of per-process logs). */
+static int sim_run_set(const struct sim_params *p, enum sim_mode mode, const char *dir, struct run_result *out,
+		       volatile sig_atomic_t *intr, run_progress_fn progress, void *progress_ctx, char *err)
+{
+	if (traceset_checksum(dir, out->checksum, err) < 0)
+		return -1;
+	struct traceset *ts = traceset_open(dir, err);
+	if (!ts)
+		return -1;
+	snprintf(out->format, sizeof(out->format), "%s", traceset_format(ts));
+	out->trace_bytes = traceset_total_bytes(ts);
+
+	struct set_fe fe_ctx = {ts, progress, progress_ctx};
+	struct proc_source ps;
+	traceset_proc_source(ts, &ps);
+	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
+	int rc = run_machine(p, mode, NULL, &ps, set_progress, &fe_ctx, out, intr, cpu_err);
+	if (rc < 0) {
+		if (strncmp(cpu_err, dir, strlen(dir)) == 0) {
+			memcpy(err, cpu_err, CPU_ERR_LEN); /* the reader's own FILE:LINE message */
+		} else {
+			traceset_where(ts, where, sizeof(where));
+			snprintf(err, CPU_ERR_LEN, "%.220s: %.280s", where, cpu_err);
+		}
+	}
+	traceset_close(ts);
+	return rc;
 }
 
 int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_path, struct run_result *out,
@@ -159,6 +217,8 @@ int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_pa
 	memset(out, 0, sizeof(*out));
 	if (params_validate(p, err) < 0)
 		return -1;
+	if (traceset_is_dir(trace_path))
+		return sim_run_set(p, mode, trace_path, out, intr, progress, progress_ctx, err);
 	if (trace_file_checksum(trace_path, out->checksum, err) < 0)
 		return -1;
 	struct trace_reader *tr = trace_open(trace_path, err);
@@ -170,7 +230,7 @@ int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_pa
 	struct trace_fe fe_ctx = {tr, progress, progress_ctx};
 	struct frontend fe = {fe_next, &fe_ctx};
 	char cpu_err[CPU_ERR_LEN];
-	int rc = run_machine(p, mode, &fe, fe_progress, &fe_ctx, out, intr, cpu_err);
+	int rc = run_machine(p, mode, &fe, NULL, fe_progress, &fe_ctx, out, intr, cpu_err);
 	if (rc < 0) {
 		if (strncmp(cpu_err, trace_path, strlen(trace_path)) == 0)
 			memcpy(err, cpu_err, CPU_ERR_LEN); /* the reader's own FILE:LINE message */

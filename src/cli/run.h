@@ -44,6 +44,10 @@ struct machine {
  */
 int machine_init(struct machine *m, const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
 		 struct counters *ctr, char *err);
+/* The same for a multi-process guest: the processes' streams come from ps
+ * (a trace set, src/trace/traceset.h), which must outlive the machine. */
+int machine_init_procs(struct machine *m, const struct sim_params *p, enum sim_mode mode,
+		       const struct proc_source *ps, struct counters *ctr, char *err);
 /* Run to the end: RUN_DONE, RUN_ERROR (message in m->cpu.err) or RUN_INTERRUPTED. */
 enum run_status machine_run(struct machine *m);
 void machine_destroy(struct machine *m);
@@ -62,7 +66,9 @@ struct run_result {
 typedef void (*run_progress_fn)(void *ctx, uint64_t done_bytes, uint64_t total_bytes, uint64_t cycles);
 
 /*
- * Run trace_path in mode with parameters p. Returns 0 on success, 1 if
+ * Run trace_path in mode with parameters p: a trace file, or a directory
+ * holding a trace set (one lackey log per process, src/trace/traceset.h;
+ * its checksum covers every file's name and bytes). Returns 0 on success, 1 if
  * interrupted (*intr became non-zero; nothing to store), -1 on error with a
  * one-line message in err (CPU_ERR_LEN) naming the file and line where the
  * trace is at fault.

@@ -70,6 +70,14 @@ const struct param_info param_table[] = {
 	{"guest.hz", PARAM_U64, P(guest_hz), "250", "Hz", "Debian kernel CONFIG_HZ=250", 0, 100000},
 	{"guest.tlb_flush_ceiling", PARAM_U64, P(guest_tlb_flush_ceiling), "33", "pages",
 	 "Linux arch/x86/mm/tlb.c tlb_single_page_flush_ceiling = 33", 0, UINT64_C(1) << 40},
+	{"guest.pcid", PARAM_BOOL, P(guest_pcid), "off", "on/off",
+	 "Linux x86-64 uses PCIDs when the CPU has them (arch/x86/mm/tlb.c, TLB_NR_DYN_ASIDS = 6 per CPU, "
+	 "no-flush CR3 loads); off by default so that results stay comparable with runs before multi-process guests",
+	 0, 1},
+	{"guest.timeslice_ms", PARAM_U64, P(guest_timeslice_ms), "0", "ms",
+	 "0 = preempt at every timer tick when another process is runnable: CFS with two or more runnable tasks "
+	 "(sched_latency 6 ms / nr_running) at CONFIG_HZ=250 (4 ms ticks) has a slice shorter than a tick",
+	 0, 100000},
 };
 const size_t param_count = sizeof(param_table) / sizeof(param_table[0]);
 

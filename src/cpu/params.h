@@ -45,6 +45,8 @@ struct sim_params {
 	uint64_t guest_tick_cycles;   /* guest timer-interrupt handler */
 	uint64_t guest_hz;            /* guest timer interrupts per second */
 	uint64_t guest_tlb_flush_ceiling; /* munmap of more pages than this flushes the whole TLB */
+	bool guest_pcid;              /* the guest kernel tags address spaces with PCIDs (CR4.PCIDE) */
+	uint64_t guest_timeslice_ms;  /* a process runs this long before a tick preempts it; 0 = every tick */
 };
 
 enum param_type { PARAM_U64, PARAM_DOUBLE, PARAM_BOOL };

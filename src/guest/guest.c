@@ -14,12 +14,60 @@
  *    flush_tlb_mm_range); a whole address space is flushed once.
  *  - User references to the kernel half (e.g. a legacy vsyscall page) are
  *    refused as trace errors, as the process would get SIGSEGV.
- *  - One address space per trace; threads share it. fork/exec of other
- *    processes (other lackey files) is a later issue.
+ *  - Processes: a table of every process created; each has its own PML4
+ *    (sharing the kernel-half entry, as pgd_alloc copies it) and page
+ *    tables built on demand. Threads (CLONE_VM clones) share their
+ *    process's address space and event stream, as lackey logs them in one
+ *    file in the order valgrind ran them; only their count is kept.
+ *  - fork/clone/vfork (GEV_PROC_CREATE of a process): the child gets a
+ *    fresh PML4 and demand paging, its event stream from the source, and
+ *    the parent's program break; it joins the tail of the run queue and the
+ *    parent runs on (sched_child_runs_first = 0). Linux instead copies the
+ *    parent's page tables for anonymous memory (dup_mmap ->
+ *    copy_page_range: a PTE store per present page, both sides
+ *    write-protected, a TLB flush of the parent) and takes a COW fault on
+ *    the first write of either side, while file-backed pages are refaulted
+ *    by the child as here. We approximate that by the child faulting in
+ *    (and zeroing) every page it touches: no copy at fork, no
+ *    write-protection, no parent flush, a zeroing instead of a copy per
+ *    COW page, and no sharing of frames. vfork and posix_spawn
+ *    (CLONE_VM|CLONE_VFORK) are a fork here, as valgrind ran them: Linux
+ *    would share the parent's mm until exec and suspend the parent.
+ *  - execve (GEV_EXEC): exec_mmap: a new PML4, CR3 switched to it, then the
+ *    old address space torn down without a TLB flush (it is no longer
+ *    loaded; its PCID is retired with it); the break is forgotten.
+ *  - exit (GEV_PROC_EXIT, or the end of a process's stream, which is death
+ *    by a signal, e.g. SIGPIPE: torn down alike, but only exit events count
+ *    in guest.proc.exit): the whole user half is unmapped, CR3 goes to
+ *    swapper_pg_dir if anything was mapped, the PML4 is freed; a stream
+ *    must have no event after its exit. The process stays a zombie until
+ *    its parent waits for it; its children go to init (reaped at once).
+ *  - wait4/waitid (GEV_WAIT): reaps a zombie child that matches; else,
+ *    without WNOHANG and with a live matching child, blocks the process
+ *    until such a child exits (the exit reaps it and wakes the parent);
+ *    with no matching child it returns at once (ECHILD). Other blocking
+ *    (pipes, sleeps, I/O) is not modelled: a reader runs whenever it is
+ *    scheduled.
+ *  - Scheduling: round robin over one FIFO run queue. A timer tick
+ *    (os_interrupt) marks the running process for preemption when another
+ *    is runnable and it has run guest.timeslice_ms (0: at every tick, as
+ *    CFS with two or more runnable tasks at HZ=250: a 6 ms latency shared
+ *    is shorter than the 4 ms tick); the switch happens when the process
+ *    asks for its next event (the instruction in flight, which the CPU
+ *    holds, completes first), as Linux preempts on return from the
+ *    interrupt. A process that blocks or ends hands over at once.
+ *  - Context switch = switch_mm: a MOV to CR3 of the next process's PML4.
+ *    Without PCIDs every load flushes. With guest.pcid, CR4.PCIDE is set
+ *    and each address space gets one of GUEST_NR_ASIDS ASIDs per CPU
+ *    (PCID = ASID + 1) as Linux's choose_new_asid: a switch back to an
+ *    address space that still owns its ASID sets CR3 bit 63 (no flush);
+ *    otherwise the next ASID in turn is taken and the load flushes it. The
+ *    cost of the switch code itself (registers, FPU, scheduler) is not
+ *    charged; its TLB and walk effects are.
  *  - The kernel's bookkeeping (which tables exist, their present-entry
- *    counts, which pages are mapped) is its own software state, like
- *    Linux's struct page; every hardware-visible change goes through
- *    cpu_guest_op().
+ *    counts, which pages are mapped, the process table) is its own software
+ *    state, like Linux's struct page and task_struct; every
+ *    hardware-visible change goes through cpu_guest_op().
  */
 #include "guest/guest.h"
 
@@ -36,6 +84,14 @@
 #define DIRECT_MAP_FLAGS (PTE_P | PTE_RW | PTE_A | PTE_D | PTE_PS | PTE_G | PTE_XD)
 #define PAGE_FLAGS (PTE_P | PTE_RW | PTE_US | PTE_A)
 #define COUNT_MASK UINT64_C(0xfff)
+#define USER_TOP (UINT64_C(1) << 47)
+
+/* How an unmapping invalidates the TLB. */
+enum flush_mode {
+	FLUSH_SPAN, /* munmap/brk of the running process: INVLPG the span, or reload CR3 */
+	FLUSH_EXIT, /* the running process's whole address space: CR3 to swapper_pg_dir */
+	FLUSH_NONE, /* an address space no longer loaded (exec's old one) */
+};
 
 /* Key of the level-L table (L = 1 PT ... 3 PDPT) that covers la. */
 static inline uint64_t table_key(int level, uint64_t la)
@@ -43,19 +99,35 @@ static inline uint64_t table_key(int level, uint64_t la)
 	return ((uint64_t)level << 56) | ((la >> (PAGE_SHIFT + PT_INDEX_BITS * level)) & ((UINT64_C(1) << 48) - 1));
 }
 
-int guest_init(struct guest_os *os, const struct sim_params *p, struct counters *ctr, const struct frontend *src,
-	       char *err)
+/* ---- set-up ----------------------------------------------------------- */
+
+static int single_open(void *ctx, uint32_t pid, struct frontend *fe, char *err)
 {
-	memset(os, 0, sizeof(*os));
+	struct guest_os *os = ctx;
+	(void)err;
+	if (pid != os->src.root)
+		return 1; /* a child of the traced process: not traced */
+	*fe = os->single;
+	return 0;
+}
+
+static void single_close(void *ctx, uint32_t pid)
+{
+	(void)ctx;
+	(void)pid;
+}
+
+static int init_common(struct guest_os *os, const struct sim_params *p, struct counters *ctr, char *err)
+{
 	os->p = p;
 	os->ctr = ctr;
-	os->src = *src;
 	/* Guest-physical frames from 1 MiB up (the first MiB is firmware's, as on a PC). */
 	frame_alloc_init(&os->frames, UINT64_C(1) << 20, (p->guest_mem_mib << 20) - (UINT64_C(1) << 20));
 	os->cr0 = CR0_PE | CR0_NE | CR0_WP | CR0_PG;
 	os->cr4 = CR4_PAE | CR4_PGE;
 	os->efer = EFER_LME | EFER_LMA | EFER_NXE;
-	if (u64map_init(&os->proc.tables, 64) < 0 || u64map_init(&os->proc.pages, 4096) < 0) {
+	os->next_asid = 1; /* ASID 0 is init_mm's, as at Linux boot */
+	if (u64map_init(&os->by_pid, 64) < 0) {
 		snprintf(err, CPU_ERR_LEN, "out of memory");
 		guest_destroy(os);
 		return -1;
@@ -63,17 +135,74 @@ int guest_init(struct guest_os *os, const struct sim_params *p, struct counters 
 	return 0;
 }
 
+/* One traced process; see guest.h. */
+int guest_init(struct guest_os *os, const struct sim_params *p, struct counters *ctr, const struct frontend *src,
+	       char *err)
+{
+	memset(os, 0, sizeof(*os));
+	os->single = *src;
+	os->src = (struct proc_source){0, single_open, single_close, os};
+	return init_common(os, p, ctr, err);
+}
+
+/* Processes from a multi-process source; see guest.h. */
+int guest_init_procs(struct guest_os *os, const struct sim_params *p, struct counters *ctr,
+		     const struct proc_source *src, char *err)
+{
+	memset(os, 0, sizeof(*os));
+	os->src = *src;
+	return init_common(os, p, ctr, err);
+}
+
+/* PCIDs and time slice; see guest.h. */
+void guest_set_sched(struct guest_os *os, bool pcid, uint64_t timeslice_cycles)
+{
+	os->pcid = pcid;
+	os->timeslice_cycles = timeslice_cycles;
+	if (pcid)
+		os->cr4 |= CR4_PCIDE;
+	else
+		os->cr4 &= ~CR4_PCIDE;
+}
+
+/* Free the bookkeeping; see guest.h. */
 void guest_destroy(struct guest_os *os)
 {
-	u64map_free(&os->proc.tables);
-	u64map_free(&os->proc.pages);
+	for (size_t i = 0; i < os->nprocs; i++) {
+		struct guest_proc *pr = os->procs[i];
+		u64map_free(&pr->tables);
+		u64map_free(&pr->pages);
+		if (pr != &os->proc)
+			free(pr);
+	}
+	free(os->procs);
+	os->procs = NULL;
+	os->nprocs = 0;
+	u64map_free(&os->by_pid);
 	frame_alloc_destroy(&os->frames);
 }
 
+/* Frames in use; see guest.h. */
 uint64_t guest_frames_in_use(const struct guest_os *os)
 {
 	return os->frames.in_use;
 }
+
+/* Process by pid; see guest.h. */
+const struct guest_proc *guest_find(const struct guest_os *os, uint32_t pid)
+{
+	uint64_t *v = u64map_get(&os->by_pid, pid);
+	return v ? os->procs[*v] : NULL;
+}
+
+/* PML4 of a live process; see guest.h. */
+uint64_t guest_pml4(const struct guest_os *os, uint32_t pid)
+{
+	const struct guest_proc *pr = guest_find(os, pid);
+	return pr && pr->live ? pr->pml4 : 0;
+}
+
+/* ---- frames and page-table pages -------------------------------------- */
 
 static int alloc_frame(struct guest_os *os, struct cpu *cpu, uint64_t *gpa)
 {
@@ -91,12 +220,41 @@ static int free_frame(struct guest_os *os, struct cpu *cpu, uint64_t gpa)
 	return 0;
 }
 
+static void peak(struct guest_os *os, enum counter_id id, uint64_t v)
+{
+	if (os->ctr->v[id] < v)
+		os->ctr->v[id] = v;
+}
+
+/* A page-table page of pr: allocated (zeroed) and counted. */
+static int pt_alloc(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t *gpa)
+{
+	if (alloc_frame(os, cpu, gpa) < 0)
+		return -1;
+	ctr_inc(os->ctr, CTR_GUEST_PT_PAGES);
+	if (++pr->pt_pages > pr->pt_peak) {
+		pr->pt_peak = pr->pt_pages;
+		peak(os, CTR_GUEST_PROC_PT_PAGES_PEAK, pr->pt_peak);
+	}
+	peak(os, CTR_GUEST_PT_PAGES_PEAK, ++os->pt_pages);
+	return 0;
+}
+
+static int pt_free(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t gpa)
+{
+	ctr_inc(os->ctr, CTR_GUEST_PT_PAGES_FREED);
+	pr->pt_pages--;
+	os->pt_pages--;
+	return free_frame(os, cpu, gpa);
+}
+
 /* The kernel-half PML4 entry every address space shares. */
 static uint64_t kernel_pml4e(void)
 {
 	return GUEST_KERNEL_PDPT | KERNEL_TABLE_FLAGS;
 }
 
+/* The kernel image; see guest.h. */
 int guest_image(const struct guest_os *os, int (*store)(void *ctx, uint64_t gpa, uint64_t val), void *ctx)
 {
 	int rc = store(ctx, GUEST_SWAPPER_PML4 + 8 * pt_index(GUEST_DIRECT_MAP_BASE, 4), kernel_pml4e());
@@ -107,19 +265,17 @@ int guest_image(const struct guest_os *os, int (*store)(void *ctx, uint64_t gpa,
 	return rc;
 }
 
-int guest_boot(struct guest_os *os, struct cpu *cpu, uint32_t pid)
+/* A new, empty address space for pr (pgd_alloc): a PML4 sharing the
+ * kernel half. The bookkeeping maps must be initialised and empty. */
+static int mm_create(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr)
 {
-	struct guest_proc *pr = &os->proc;
-	pr->pid = pid;
-	if (alloc_frame(os, cpu, &pr->pml4) < 0)
+	if (pt_alloc(os, cpu, pr, &pr->pml4) < 0)
 		return -1;
-	ctr_inc(os->ctr, CTR_GUEST_PT_PAGES);
-	pr->live = true;
-	/* A new address space shares the kernel half (pgd_alloc copies it). */
-	if (cpu_guest_op(cpu, GOP_STORE64, pr->pml4 + 8 * pt_index(GUEST_DIRECT_MAP_BASE, 4), kernel_pml4e()) < 0)
-		return -1;
-	return cpu_guest_op(cpu, GOP_LOAD_CR3, 0, pr->pml4);
+	pr->mm_id = ++os->next_mm_id;
+	return cpu_guest_op(cpu, GOP_STORE64, pr->pml4 + 8 * pt_index(GUEST_DIRECT_MAP_BASE, 4), kernel_pml4e());
 }
+
+/* ---- page tables ------------------------------------------------------- */
 
 /* GPA of the level-L table covering la (L = 4 is the PML4), 0 if absent. */
 static uint64_t table_gpa(const struct guest_proc *pr, int level, uint64_t la)
@@ -134,21 +290,20 @@ static uint64_t table_gpa(const struct guest_proc *pr, int level, uint64_t la)
 static uint64_t table_count_add(struct guest_proc *pr, int level, uint64_t la, int delta)
 {
 	if (level == 4)
-		return 1; /* the PML4 lives as long as the process */
+		return 1; /* the PML4 lives as long as the address space */
 	uint64_t *v = u64map_get(&pr->tables, table_key(level, la));
 	*v = (*v & ~COUNT_MASK) | ((*v & COUNT_MASK) + (uint64_t)(int64_t)delta);
 	return *v & COUNT_MASK;
 }
 
 /* Map the 4 KiB page containing la, building missing tables. */
-static int map_page(struct guest_os *os, struct cpu *cpu, uint64_t la, bool write)
+static int map_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, bool write)
 {
-	struct guest_proc *pr = &os->proc;
 	for (int level = 4; level >= 2; level--) {
 		if (table_gpa(pr, level - 1, la))
 			continue;
 		uint64_t child;
-		if (alloc_frame(os, cpu, &child) < 0)
+		if (pt_alloc(os, cpu, pr, &child) < 0)
 			return -1;
 		if (u64map_put(&pr->tables, table_key(level - 1, la), child) < 0)
 			return cpu_fail(cpu, "out of memory");
@@ -156,7 +311,6 @@ static int map_page(struct guest_os *os, struct cpu *cpu, uint64_t la, bool writ
 		if (cpu_guest_op(cpu, GOP_STORE64, parent + 8 * pt_index(la, level), child | TABLE_FLAGS) < 0)
 			return -1;
 		table_count_add(pr, level, la, +1);
-		ctr_inc(os->ctr, CTR_GUEST_PT_PAGES);
 	}
 	uint64_t page;
 	if (alloc_frame(os, cpu, &page) < 0)
@@ -172,9 +326,8 @@ static int map_page(struct guest_os *os, struct cpu *cpu, uint64_t la, bool writ
 }
 
 /* Unmap one mapped page; free tables that become empty (not the PML4). */
-static int unmap_page(struct guest_os *os, struct cpu *cpu, uint64_t vpn, uint64_t gpa)
+static int unmap_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t vpn, uint64_t gpa)
 {
-	struct guest_proc *pr = &os->proc;
 	uint64_t la = vpn << PAGE_SHIFT;
 	u64map_remove(&pr->pages, vpn, NULL);
 	if (cpu_guest_op(cpu, GOP_STORE64, table_gpa(pr, 1, la) + 8 * pt_index(la, 1), 0) < 0 ||
@@ -188,9 +341,8 @@ static int unmap_page(struct guest_os *os, struct cpu *cpu, uint64_t vpn, uint64
 		uint64_t gone = table_gpa(pr, level, la);
 		u64map_remove(&pr->tables, table_key(level, la), NULL);
 		if (cpu_guest_op(cpu, GOP_STORE64, table_gpa(pr, level + 1, la) + 8 * pt_index(la, level + 1), 0) < 0 ||
-		    free_frame(os, cpu, gone) < 0)
+		    pt_free(os, cpu, pr, gone) < 0)
 			return -1;
-		ctr_inc(os->ctr, CTR_GUEST_PT_PAGES_FREED);
 	}
 	return 0;
 }
@@ -223,12 +375,20 @@ static int mapped_in_range(struct guest_proc *pr, uint64_t start, uint64_t end, 
 	return 0;
 }
 
-/* Unmap every page in [start, end) and invalidate the TLB as Linux does:
- * INVLPG per page up to the flush ceiling, else one CR3 reload; a whole
- * address space being torn down (fullmm) is flushed once. */
-static int unmap_range(struct guest_os *os, struct cpu *cpu, uint64_t start, uint64_t end, bool fullmm)
+static int load_cr3(struct guest_os *os, struct cpu *cpu, uint64_t val)
 {
-	struct guest_proc *pr = &os->proc;
+	ctr_inc(os->ctr, CTR_GUEST_CR3_LOADS);
+	if (val & CR3_NOFLUSH)
+		ctr_inc(os->ctr, CTR_GUEST_CR3_NOFLUSH);
+	return cpu_guest_op(cpu, GOP_LOAD_CR3, 0, val);
+}
+
+/* Unmap every page of pr in [start, end) and invalidate the TLB as Linux
+ * does (see enum flush_mode); the span flush gathers the range as Linux's
+ * mmu_gather keeps it. */
+static int unmap_range(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t start, uint64_t end,
+		       enum flush_mode mode)
+{
 	struct u64vec l = {NULL, 0, 0};
 	if (end <= start)
 		return 0;
@@ -239,20 +399,21 @@ static int unmap_range(struct guest_os *os, struct cpu *cpu, uint64_t start, uin
 	const uint64_t *vpns = l.v;
 	size_t n = l.n;
 	int rc = 0;
-	uint64_t lo = UINT64_MAX, hi = 0; /* the gathered range, as Linux's mmu_gather keeps it */
+	uint64_t lo = UINT64_MAX, hi = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		rc = unmap_page(os, cpu, vpns[i], *u64map_get(&pr->pages, vpns[i]));
+		rc = unmap_page(os, cpu, pr, vpns[i], *u64map_get(&pr->pages, vpns[i]));
 		lo = vpns[i] < lo ? vpns[i] : lo;
 		hi = vpns[i] > hi ? vpns[i] : hi;
 	}
 	if (rc == 0 && n > 0) {
-		/* flush_tlb_mm_range: INVLPG every page of the gathered span, or one
-		 * full flush when the span exceeds the ceiling (or the whole mm goes). */
-		if (fullmm) {
+		if (mode == FLUSH_EXIT) {
 			/* The dying address space is left for init_mm's tables. */
-			rc = cpu_guest_op(cpu, GOP_LOAD_CR3, 0, GUEST_SWAPPER_PML4);
+			rc = load_cr3(os, cpu, GUEST_SWAPPER_PML4);
+			os->loaded = NULL;
+		} else if (mode == FLUSH_NONE) {
+			/* Not loaded: nothing cached under its (retired) PCID is used again. */
 		} else if (hi - lo + 1 > os->p->guest_tlb_flush_ceiling) {
-			rc = cpu_guest_op(cpu, GOP_LOAD_CR3, 0, pr->pml4);
+			rc = load_cr3(os, cpu, pr->cr3); /* no bit 63: flushes the current PCID */
 		} else {
 			for (uint64_t v = lo; v <= hi && rc == 0; v++) {
 				rc = cpu_guest_op(cpu, GOP_INVLPG, v << PAGE_SHIFT, 0);
@@ -264,12 +425,296 @@ static int unmap_range(struct guest_os *os, struct cpu *cpu, uint64_t start, uin
 	return rc;
 }
 
+/* Tear down pr's whole address space (user half, then the PML4). */
+static int mm_destroy(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, enum flush_mode mode)
+{
+	if (unmap_range(os, cpu, pr, 0, USER_TOP, mode) < 0 || pt_free(os, cpu, pr, pr->pml4) < 0)
+		return -1;
+	pr->pml4 = 0;
+	return 0;
+}
+
+/* ---- processes and scheduling ----------------------------------------- */
+
+static void rq_push(struct guest_os *os, struct guest_proc *pr)
+{
+	pr->run_next = NULL;
+	if (os->rq_tail)
+		os->rq_tail->run_next = pr;
+	else
+		os->rq_head = pr;
+	os->rq_tail = pr;
+}
+
+static struct guest_proc *rq_pop(struct guest_os *os)
+{
+	struct guest_proc *pr = os->rq_head;
+	if (pr) {
+		os->rq_head = pr->run_next;
+		if (!os->rq_head)
+			os->rq_tail = NULL;
+		pr->run_next = NULL;
+	}
+	return pr;
+}
+
+/* switch_mm: load pr's page tables, with Linux's choice of ASID when PCIDs are on. */
+static int switch_mm(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr)
+{
+	uint64_t cr3 = pr->pml4, noflush = 0;
+	if (os->pcid) {
+		unsigned asid;
+		for (asid = 0; asid < GUEST_NR_ASIDS && os->asid_mm[asid] != pr->mm_id; asid++)
+			;
+		if (asid < GUEST_NR_ASIDS) {
+			noflush = CR3_NOFLUSH; /* its translations are still its own */
+		} else {
+			asid = os->next_asid;
+			os->next_asid = (asid + 1) % GUEST_NR_ASIDS;
+			os->asid_mm[asid] = pr->mm_id;
+		}
+		cr3 |= asid + 1;
+	}
+	pr->cr3 = cr3;
+	os->loaded = pr;
+	return load_cr3(os, cpu, cr3 | noflush);
+}
+
+/* Give the CPU to next. */
+static int context_switch(struct guest_os *os, struct cpu *cpu, struct guest_proc *next)
+{
+	if (next != os->cur)
+		ctr_inc(os->ctr, CTR_GUEST_CONTEXT_SWITCHES);
+	os->cur = next;
+	os->slice_start = cpu->cycles;
+	return os->loaded == next ? 0 : switch_mm(os, cpu, next);
+}
+
+/* A process struct for pid with empty bookkeeping maps, in the table. */
+static struct guest_proc *proc_alloc(struct guest_os *os, struct cpu *cpu, uint32_t pid)
+{
+	struct guest_proc *pr = os->nprocs == 0 ? &os->proc : calloc(1, sizeof(*pr));
+	if (!pr) {
+		cpu_fail(cpu, "out of memory");
+		return NULL;
+	}
+	if (os->nprocs == os->procs_cap) {
+		size_t cap = os->procs_cap ? 2 * os->procs_cap : 16;
+		struct guest_proc **v = realloc(os->procs, cap * sizeof(*v));
+		if (!v)
+			goto oom;
+		os->procs = v;
+		os->procs_cap = cap;
+	}
+	memset(pr, 0, sizeof(*pr));
+	pr->pid = pid;
+	if (u64map_init(&pr->tables, 64) < 0 || u64map_init(&pr->pages, 1024) < 0 ||
+	    u64map_put(&os->by_pid, pid, os->nprocs) < 0) {
+		u64map_free(&pr->tables);
+		u64map_free(&pr->pages);
+		goto oom;
+	}
+	os->procs[os->nprocs++] = pr;
+	return pr;
+oom:
+	if (pr != &os->proc)
+		free(pr);
+	cpu_fail(cpu, "out of memory");
+	return NULL;
+}
+
+/* Start pid's life: its stream is fe; its address space is created now. */
+static int proc_start(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, const struct frontend *fe)
+{
+	pr->fe = *fe;
+	pr->stream_open = true;
+	pr->live = true;
+	pr->state = PROC_RUNNABLE;
+	os->live_procs++;
+	peak(os, CTR_GUEST_PROC_PEAK, os->live_procs);
+	return mm_create(os, cpu, pr);
+}
+
+/* Boot the first process; see guest.h. */
+int guest_boot(struct guest_os *os, struct cpu *cpu, uint32_t pid)
+{
+	struct frontend fe;
+	char err[CPU_ERR_LEN];
+	if (os->src.open == single_open)
+		os->src.root = pid;
+	struct guest_proc *pr = proc_alloc(os, cpu, os->src.root);
+	if (!pr)
+		return -1;
+	int r = os->src.open(os->src.ctx, pr->pid, &fe, err);
+	if (r < 0)
+		return cpu_fail(cpu, "%s", err);
+	if (r > 0)
+		return cpu_fail(cpu, "the front end has no event stream for the first process %u", pr->pid);
+	if (proc_start(os, cpu, pr, &fe) < 0)
+		return -1;
+	os->cur = pr;
+	os->slice_start = cpu->cycles;
+	return switch_mm(os, cpu, pr);
+}
+
+/* The guest is done with pr's stream. */
+static void stream_close(struct guest_os *os, struct guest_proc *pr)
+{
+	if (pr->stream_open) {
+		pr->stream_open = false;
+		os->src.close(os->src.ctx, pr->pid);
+	}
+}
+
+/* Is pr blocked in a wait that child satisfies? */
+static bool waits_for(const struct guest_proc *pr, const struct guest_proc *child)
+{
+	return pr->state == PROC_WAITING && (pr->wait_pid == 0 || pr->wait_pid == child->pid);
+}
+
+/* Process pr ends: its address space goes, it becomes a zombie for its
+ * parent (reaped at once if the parent waits for it or is init). */
+static int proc_exit(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr)
+{
+	if (!pr->live)
+		return 0;
+	if (mm_destroy(os, cpu, pr, os->loaded == pr ? FLUSH_EXIT : FLUSH_NONE) < 0)
+		return -1;
+	if (os->loaded == pr)
+		os->loaded = NULL; /* nothing of it may be used again (CR3 still points at the freed PML4) */
+	u64map_free(&pr->tables);
+	u64map_free(&pr->pages);
+	pr->live = false;
+	pr->state = PROC_ZOMBIE;
+	os->live_procs--;
+	stream_close(os, pr);
+	/* Its children go to init, which reaps the zombies among them. */
+	for (size_t i = 0; i < os->nprocs; i++) {
+		struct guest_proc *c = os->procs[i];
+		if (c->parent == pr) {
+			c->parent = NULL;
+			if (c->state == PROC_ZOMBIE)
+				c->state = PROC_REAPED;
+		}
+	}
+	struct guest_proc *parent = pr->parent;
+	if (!parent) {
+		pr->state = PROC_REAPED;
+	} else if (waits_for(parent, pr)) {
+		pr->state = PROC_REAPED;
+		parent->state = PROC_RUNNABLE;
+		rq_push(os, parent);
+	}
+	return 0;
+}
+
+/* An exit event: the stream must end here. */
+static int proc_exit_event(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr)
+{
+	static const char *const kinds[GEV_KIND_COUNT] = {
+		[GEV_FETCH] = "fetch", [GEV_LOAD] = "load", [GEV_STORE] = "store", [GEV_MODIFY] = "modify",
+		[GEV_MMAP] = "mmap", [GEV_MUNMAP] = "munmap", [GEV_BRK] = "brk", [GEV_PROC_CREATE] = "clone",
+		[GEV_PROC_EXIT] = "exit", [GEV_WAIT] = "wait", [GEV_EXEC] = "execve",
+	};
+	struct guest_event ev;
+	ctr_inc(os->ctr, CTR_GUEST_PROC_EXIT);
+	int r = pr->fe.next(pr->fe.ctx, &ev, cpu->err);
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		return cpu_fail(cpu, "guest kernel: process %u has a %s event (GVA 0x%" PRIx64 ") after its exit",
+				pr->pid, ev.kind < GEV_KIND_COUNT && kinds[ev.kind] ? kinds[ev.kind] : "?", ev.gva);
+	return proc_exit(os, cpu, pr);
+}
+
+/* fork/clone: a thread is counted; a process gets its stream and address space. */
+static int proc_create(struct guest_os *os, struct cpu *cpu, struct guest_proc *parent, const struct guest_event *ev)
+{
+	struct frontend fe;
+	char err[CPU_ERR_LEN];
+	ctr_inc(os->ctr, CTR_GUEST_PROC_CREATE);
+	if (ev->arg & 1) {
+		parent->threads++;
+		return 0;
+	}
+	if (guest_find(os, ev->pid))
+		return cpu_fail(cpu, "guest kernel: process %u created twice", ev->pid);
+	int r = os->src.open(os->src.ctx, ev->pid, &fe, err);
+	if (r < 0)
+		return cpu_fail(cpu, "%s", err);
+	if (r > 0)
+		return 0; /* not traced: left out */
+	struct guest_proc *pr = proc_alloc(os, cpu, ev->pid);
+	if (!pr) {
+		os->src.close(os->src.ctx, ev->pid);
+		return -1;
+	}
+	pr->parent = parent;
+	pr->brk = parent->brk;
+	if (proc_start(os, cpu, pr, &fe) < 0)
+		return -1;
+	rq_push(os, pr);
+	return 0;
+}
+
+/* execve: exec_mmap switches to a new address space, then drops the old. */
+static int proc_exec(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr)
+{
+	struct u64map tables, pages;
+	ctr_inc(os->ctr, CTR_GUEST_PROC_EXEC);
+	if (u64map_init(&tables, 64) < 0 || u64map_init(&pages, 1024) < 0) {
+		u64map_free(&tables);
+		return cpu_fail(cpu, "out of memory");
+	}
+	struct guest_proc old = *pr; /* the old address space, for the teardown */
+	pr->tables = tables;
+	pr->pages = pages;
+	pr->pt_pages = 0; /* the new tables; the old ones count down in old (pt_peak spans both) */
+	pr->brk = 0;
+	if (mm_create(os, cpu, pr) < 0 || switch_mm(os, cpu, pr) < 0)
+		goto fail;
+	int rc = mm_destroy(os, cpu, &old, FLUSH_NONE);
+	u64map_free(&old.tables);
+	u64map_free(&old.pages);
+	return rc;
+fail:
+	u64map_free(&old.tables);
+	u64map_free(&old.pages);
+	return -1;
+}
+
+/* wait4/waitid. */
+static int proc_wait(struct guest_os *os, struct guest_proc *pr, const struct guest_event *ev)
+{
+	bool any = false;
+	ctr_inc(os->ctr, CTR_GUEST_SYSCALL_WAIT);
+	for (size_t i = 0; i < os->nprocs; i++) {
+		struct guest_proc *c = os->procs[i];
+		if (c->parent != pr || (ev->gva && c->pid != ev->gva))
+			continue;
+		if (c->state == PROC_ZOMBIE) {
+			c->state = PROC_REAPED;
+			return 0;
+		}
+		any |= c->live;
+	}
+	if (!any || (ev->arg & 1))
+		return 0; /* ECHILD, or WNOHANG */
+	pr->state = PROC_WAITING;
+	pr->wait_pid = (uint32_t)ev->gva;
+	ctr_inc(os->ctr, CTR_GUEST_WAIT_BLOCKED);
+	return 0;
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
 static int os_page_fault(void *osp, struct cpu *cpu, uint64_t la, uint32_t pfec)
 {
 	struct guest_os *os = osp;
-	if (!os->proc.live)
+	struct guest_proc *pr = os->cur;
+	if (!pr || !pr->live)
 		return cpu_fail(cpu, "guest kernel: a reference at GVA 0x%" PRIx64 " after process %u exited", la,
-				os->proc.pid);
+				pr ? pr->pid : 0);
 	ctr_inc(os->ctr, CTR_GUEST_PF);
 	cpu_charge(cpu, CTR_CPU_CYCLES_GUEST_KERNEL, os->p->guest_pf_cycles);
 	if (!(pfec & PFEC_US))
@@ -279,10 +724,10 @@ static int os_page_fault(void *osp, struct cpu *cpu, uint64_t la, uint32_t pfec)
 		return cpu_fail(cpu, "guest kernel: protection fault at GVA 0x%" PRIx64 " (error code 0x%x); the "
 				     "trace-driven guest maps every page read/write, so the page tables are corrupt",
 				la, pfec);
-	if (la >= (UINT64_C(1) << 47))
+	if (la >= USER_TOP)
 		return cpu_fail(cpu, "guest kernel: user-mode reference to kernel-half GVA 0x%" PRIx64
 				     " (a legacy vsyscall page?): the process would get SIGSEGV", la);
-	return map_page(os, cpu, la, pfec & PFEC_WR);
+	return map_page(os, cpu, pr, la, pfec & PFEC_WR);
 }
 
 static int os_interrupt(void *osp, struct cpu *cpu, unsigned vector)
@@ -291,51 +736,43 @@ static int os_interrupt(void *osp, struct cpu *cpu, unsigned vector)
 	if (vector != VEC_LOCAL_TIMER)
 		return cpu_fail(cpu, "guest kernel: unexpected interrupt vector 0x%x", vector);
 	ctr_inc(os->ctr, CTR_GUEST_TIMER_TICKS);
+	/* scheduler_tick: the slice is over once another process is runnable. */
+	if (os->rq_head && cpu->cycles - os->slice_start >= os->timeslice_cycles)
+		os->need_resched = true;
 	cpu_charge(cpu, CTR_CPU_CYCLES_GUEST_KERNEL, os->p->guest_tick_cycles);
 	return 0;
-}
-
-static int proc_exit(struct guest_os *os, struct cpu *cpu)
-{
-	struct guest_proc *pr = &os->proc;
-	if (!pr->live)
-		return 0;
-	/* Tear down the whole user half, then the PML4 itself. */
-	if (unmap_range(os, cpu, 0, UINT64_C(1) << 47, true) < 0)
-		return -1;
-	pr->live = false;
-	ctr_inc(os->ctr, CTR_GUEST_PT_PAGES_FREED);
-	return free_frame(os, cpu, pr->pml4);
 }
 
 static int os_event(void *osp, struct cpu *cpu, const struct guest_event *ev)
 {
 	struct guest_os *os = osp;
-	struct guest_proc *pr = &os->proc;
-	if (!pr->live)
-		return cpu_fail(cpu, "guest kernel: a system call after process %u exited", pr->pid);
+	struct guest_proc *pr = os->cur;
+	if (!pr || !pr->live)
+		return cpu_fail(cpu, "guest kernel: a system call after process %u exited", pr ? pr->pid : 0);
 	switch (ev->kind) {
 	case GEV_MMAP:
 		ctr_inc(os->ctr, CTR_GUEST_SYSCALL_MMAP);
-		return unmap_range(os, cpu, ev->gva, ev->gva + ev->len, false);
+		return unmap_range(os, cpu, pr, ev->gva, ev->gva + ev->len, FLUSH_SPAN);
 	case GEV_MUNMAP:
 		ctr_inc(os->ctr, CTR_GUEST_SYSCALL_MUNMAP);
-		return unmap_range(os, cpu, ev->gva, ev->gva + ev->len, false);
+		return unmap_range(os, cpu, pr, ev->gva, ev->gva + ev->len, FLUSH_SPAN);
 	case GEV_BRK:
 		ctr_inc(os->ctr, CTR_GUEST_SYSCALL_BRK);
 		if (pr->brk && ev->gva < pr->brk) {
 			uint64_t start = (ev->gva + PAGE_SIZE - 1) & PAGE_MASK;
-			if (unmap_range(os, cpu, start, pr->brk, false) < 0)
+			if (unmap_range(os, cpu, pr, start, pr->brk, FLUSH_SPAN) < 0)
 				return -1;
 		}
 		pr->brk = ev->gva;
 		return 0;
 	case GEV_PROC_CREATE:
-		ctr_inc(os->ctr, CTR_GUEST_PROC_CREATE);
-		return 0;
+		return proc_create(os, cpu, pr, ev);
 	case GEV_PROC_EXIT:
-		ctr_inc(os->ctr, CTR_GUEST_PROC_EXIT);
-		return proc_exit(os, cpu);
+		return proc_exit_event(os, cpu, pr);
+	case GEV_WAIT:
+		return proc_wait(os, pr, ev);
+	case GEV_EXEC:
+		return proc_exec(os, cpu, pr);
 	default:
 		return cpu_fail(cpu, "guest kernel: unexpected event kind %d", (int)ev->kind);
 	}
@@ -343,14 +780,45 @@ static int os_event(void *osp, struct cpu *cpu, const struct guest_event *ev)
 
 static int os_shutdown(void *osp, struct cpu *cpu)
 {
-	return proc_exit(osp, cpu);
+	struct guest_os *os = osp;
+	/* Nothing is left to run: end whatever still lives. */
+	for (size_t i = 0; i < os->nprocs; i++)
+		if (proc_exit(os, cpu, os->procs[i]) < 0)
+			return -1;
+	return 0;
 }
 
+/* schedule(): the running process's next event; a process that ended,
+ * blocked or was preempted hands the CPU to the head of the run queue. */
 static int os_next_event(void *osp, struct cpu *cpu, struct guest_event *ev, char *err)
 {
-	(void)cpu;
 	struct guest_os *os = osp;
-	return os->src.next(os->src.ctx, ev, err);
+	for (;;) {
+		struct guest_proc *pr = os->cur;
+		if (pr && pr->state == PROC_RUNNABLE && !(os->need_resched && os->rq_head)) {
+			int r = pr->fe.next(pr->fe.ctx, ev, err);
+			if (r != 0)
+				return r;
+			/* Its stream ended without an exit: it dies here. */
+			if (proc_exit(os, cpu, pr) < 0)
+				return -1;
+			continue;
+		}
+		os->need_resched = false;
+		struct guest_proc *next = rq_pop(os);
+		if (!next) {
+			if (pr && pr->state == PROC_RUNNABLE)
+				continue;
+			if (os->live_procs)
+				return cpu_fail(cpu, "guest kernel: %" PRIu64 " processes alive and none can run "
+						     "(all wait for children that cannot exit)", os->live_procs);
+			return 0;
+		}
+		if (pr && pr->state == PROC_RUNNABLE)
+			rq_push(os, pr); /* preempted: to the back of the queue */
+		if (context_switch(os, cpu, next) < 0)
+			return -1;
+	}
 }
 
 const struct guest_os_ops guest_os_ops = {

@@ -4,15 +4,20 @@
  * with their own x86-64 page tables in guest-physical memory, builds them on
  * demand (a first touch raises #PF; the kernel allocates and zeroes a frame
  * and writes the PTEs with its own stores), and tears them down on munmap,
- * brk shrink and exit, with INVLPG or a full flush as Linux does.
+ * brk shrink, exec and exit, with INVLPG or a full flush as Linux does. A
+ * round-robin scheduler runs the processes of a multi-process front end
+ * (struct proc_source: a trace set), switching CR3 (optionally with PCIDs)
+ * on timer ticks, at exit and when a process blocks in wait.
  */
 #ifndef VTSIM_GUEST_GUEST_H
 #define VTSIM_GUEST_GUEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cpu/cpu.h"
 #include "mem/mem.h"
+#include "trace/proc_source.h"
 #include "util/u64map.h"
 
 /*
@@ -25,34 +30,92 @@
 #define GUEST_SWAPPER_PML4 UINT64_C(0x1000) /* GPA; the initial CR3 */
 #define GUEST_KERNEL_PDPT UINT64_C(0x2000)  /* GPA of the direct map's PDPT */
 
-/* One process: an address space. */
+/* Address-space ids (PCIDs) the kernel cycles through per CPU, as Linux's
+ * TLB_NR_DYN_ASIDS; PCID = ASID + 1. */
+#define GUEST_NR_ASIDS 6
+
+enum guest_proc_state {
+	PROC_RUNNABLE, /* running, or waiting for the CPU in the run queue */
+	PROC_WAITING,  /* blocked in wait4/waitid until a child exits */
+	PROC_ZOMBIE,   /* exited, not yet reaped by its parent */
+	PROC_REAPED,   /* gone */
+};
+
+/* One process: a schedulable event stream and its address space. Threads
+ * (CLONE_VM) are not separate entries: lackey logs them in their process's
+ * file, already interleaved by valgrind's own scheduler. */
 struct guest_proc {
 	uint32_t pid;
-	uint64_t pml4;        /* GPA of the top-level table */
+	uint64_t pml4;        /* GPA of the top-level table, 0 once freed */
 	struct u64map tables; /* table key (see guest.c) -> GPA | present-entry count */
 	struct u64map pages;  /* VPN -> GPA of the mapped 4 KiB data page */
 	uint64_t brk;         /* program break (GVA), 0 until the first brk */
-	bool live;
+	bool live;            /* created and not exited: it has an address space */
+	enum guest_proc_state state;
+	struct guest_proc *parent; /* NULL: the first process, or reparented to init */
+	uint32_t wait_pid;    /* PROC_WAITING: the child waited for, 0 = any */
+	uint32_t threads;     /* threads created (sharing the address space and stream) */
+	struct frontend fe;   /* its event stream */
+	bool stream_open;     /* fe is open at the source */
+	uint64_t mm_id;       /* address-space generation, new at creation and exec (Linux ctx_id) */
+	uint64_t cr3;         /* CR3 while it runs: PML4 | PCID */
+	uint64_t pt_pages;    /* page-table pages held now, with the PML4 */
+	uint64_t pt_peak;     /* most page-table pages held at once */
+	struct guest_proc *run_next; /* run queue link */
 };
 
 struct guest_os {
 	const struct sim_params *p;
 	struct counters *ctr;
 	struct frame_alloc frames; /* guest-physical frames */
-	struct guest_proc proc;    /* the traced process (one address space per trace) */
+	struct guest_proc proc;    /* the first process (booted by guest_boot); later ones are allocated */
+	struct guest_proc **procs; /* every process created, in order; procs[0] = &proc */
+	size_t nprocs, procs_cap;
+	struct u64map by_pid;      /* pid -> index into procs */
+	struct guest_proc *cur;    /* the process the CPU runs (it may have just blocked or exited) */
+	struct guest_proc *rq_head, *rq_tail; /* runnable processes waiting for the CPU, FIFO */
+	const struct guest_proc *loaded; /* whose page tables CR3 holds; NULL: swapper_pg_dir */
+	bool need_resched;         /* a tick ended the running process's slice */
+	uint64_t slice_start;      /* core cycle the running process got the CPU */
+	uint64_t live_procs;       /* created and not exited */
+	uint64_t pt_pages;         /* page-table pages in use, all processes */
+	uint64_t next_mm_id;
+	uint64_t asid_mm[GUEST_NR_ASIDS]; /* which address space each ASID holds (0: init_mm) */
+	unsigned next_asid;
 	uint64_t cr0, cr4, efer;   /* the paging mode the kernel runs with */
-	struct frontend src;       /* what the traced process executes */
+	struct proc_source src;    /* what the processes execute */
+	struct frontend single;    /* guest_init's one stream */
+	/* Scheduler settings (guest_set_sched): */
+	bool pcid;                 /* PCIDs in CR3 (CR4.PCIDE), no-flush switches */
+	uint64_t timeslice_cycles; /* preempt at a tick once a process ran this long; 0 = every tick */
 };
 
 /* The guest's IDT and system-call entry points (for cpu_attach_guest). */
 extern const struct guest_os_ops guest_os_ops;
 
 /* Set up the kernel's memory (guest.mem_mib of guest-physical memory) and
- * the process that executes the events of src. Returns 0, or -1 with a
+ * one process that executes the events of src (its children, if the stream
+ * creates any, are not traced and left out). Returns 0, or -1 with a
  * message in err (CPU_ERR_LEN). */
 int guest_init(struct guest_os *os, const struct sim_params *p, struct counters *ctr, const struct frontend *src,
 	       char *err);
+/* The same for a multi-process source: the first process is src->root,
+ * and each process created gets its stream from src (which must outlive
+ * the guest). */
+int guest_init_procs(struct guest_os *os, const struct sim_params *p, struct counters *ctr,
+		     const struct proc_source *src, char *err);
+/* Free the kernel's bookkeeping (streams still open are the source's). */
 void guest_destroy(struct guest_os *os);
+
+/*
+ * Scheduler settings, after guest_init and before the control registers
+ * in os->cr4 are handed to the CPU or the VMCS: pcid sets CR4.PCIDE and
+ * tags each address space with a PCID (Linux's per-CPU ASIDs: a switch
+ * back to an address space whose PCID is still its own loads CR3 with the
+ * no-flush bit); timeslice_cycles is how long a process runs before a
+ * timer tick hands the CPU to the next runnable one (0 = at every tick).
+ */
+void guest_set_sched(struct guest_os *os, bool pcid, uint64_t timeslice_cycles);
 
 /*
  * Write the kernel image: calls store(ctx, gpa, value) for every non-zero
@@ -61,14 +124,22 @@ void guest_destroy(struct guest_os *os);
 int guest_image(const struct guest_os *os, int (*store)(void *ctx, uint64_t gpa, uint64_t val), void *ctx);
 
 /*
- * Boot: create the first process (pid) and queue the kernel's operations
- * that build its top-level table and load CR3. Control registers for the
- * CPU (native) or the VMCS guest-state area (VMX) are in os->cr0/cr4/efer.
- * Returns 0, or -1 (message via cpu_fail).
+ * Boot: create the first process and queue the kernel's operations that
+ * build its top-level table and load CR3. The process is pid for a guest
+ * of one stream (guest_init); with a process source it is the source's
+ * root and pid is not used. Control registers for the CPU (native) or the
+ * VMCS guest-state area (VMX) are in os->cr0/cr4/efer. Returns 0, or -1
+ * (message via cpu_fail).
  */
 int guest_boot(struct guest_os *os, struct cpu *cpu, uint32_t pid);
 
 /* Guest-physical memory in use (frames), for stats. */
 uint64_t guest_frames_in_use(const struct guest_os *os);
+
+/* The process pid (any state), or NULL. */
+const struct guest_proc *guest_find(const struct guest_os *os, uint32_t pid);
+
+/* GPA of the PML4 of live process pid, 0 if there is none. */
+uint64_t guest_pml4(const struct guest_os *os, uint32_t pid);
 
 #endif

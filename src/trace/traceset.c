@@ -200,6 +200,7 @@ oom:
 	return -1;
 }
 
+/* dir/name (no second '/' when dir ends with one). */
 static char *join_path(const char *dir, const char *name)
 {
 	size_t a = strlen(dir), b = strlen(name);
@@ -207,8 +208,9 @@ static char *join_path(const char *dir, const char *name)
 
 	if (p) {
 		memcpy(p, dir, a);
-		p[a] = '/';
-		memcpy(p + a + 1, name, b + 1);
+		if (a == 0 || dir[a - 1] != '/')
+			p[a++] = '/';
+		memcpy(p + a, name, b + 1);
 	}
 	return p;
 }
