@@ -182,6 +182,16 @@ static void set_progress(void *ctx, const struct cpu *cpu)
 		f->progress(f->progress_ctx, traceset_bytes_read(f->ts), traceset_total_bytes(f->ts), cpu->cycles);
 }
 
+/* A run's error message: the reader's own "FILE:LINE: ..." as it is, or
+ * the simulator's prefixed with where in the trace it happened. */
+static void locate_error(char *err, const char *cpu_err, const char *trace_path, const char *where)
+{
+	if (strncmp(cpu_err, trace_path, strlen(trace_path)) == 0)
+		memcpy(err, cpu_err, CPU_ERR_LEN);
+	else
+		snprintf(err, CPU_ERR_LEN, "%.220s: %.280s", where, cpu_err);
+}
+
 /* sim_run of a trace set (a directory of per-process logs). */
 static int sim_run_set(const struct sim_params *p, enum sim_mode mode, const char *dir, struct run_result *out,
 		       volatile sig_atomic_t *intr, run_progress_fn progress, void *progress_ctx, char *err)
@@ -200,12 +210,8 @@ static int sim_run_set(const struct sim_params *p, enum sim_mode mode, const cha
 	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
 	int rc = run_machine(p, mode, NULL, &ps, set_progress, &fe_ctx, out, intr, cpu_err);
 	if (rc < 0) {
-		if (strncmp(cpu_err, dir, strlen(dir)) == 0) {
-			memcpy(err, cpu_err, CPU_ERR_LEN); /* the reader's own FILE:LINE message */
-		} else {
-			traceset_where(ts, where, sizeof(where));
-			snprintf(err, CPU_ERR_LEN, "%.220s: %.280s", where, cpu_err);
-		}
+		traceset_where(ts, where, sizeof(where));
+		locate_error(err, cpu_err, dir, where);
 	}
 	traceset_close(ts);
 	return rc;
@@ -229,13 +235,11 @@ int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_pa
 
 	struct trace_fe fe_ctx = {tr, progress, progress_ctx};
 	struct frontend fe = {fe_next, &fe_ctx};
-	char cpu_err[CPU_ERR_LEN];
+	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
 	int rc = run_machine(p, mode, &fe, NULL, fe_progress, &fe_ctx, out, intr, cpu_err);
 	if (rc < 0) {
-		if (strncmp(cpu_err, trace_path, strlen(trace_path)) == 0)
-			memcpy(err, cpu_err, CPU_ERR_LEN); /* the reader's own FILE:LINE message */
-		else
-			snprintf(err, CPU_ERR_LEN, "%.200s:%" PRIu64 ": %.280s", trace_path, trace_line(tr), cpu_err);
+		snprintf(where, sizeof(where), "%.200s:%" PRIu64, trace_path, trace_line(tr));
+		locate_error(err, cpu_err, trace_path, where);
 	}
 	trace_close(tr);
 	return rc;
