@@ -401,6 +401,55 @@ START_TEST(test_walk_large_pages)
 }
 END_TEST
 
+/* 5-level paging under 5-level EPT: every level of both dimensions. */
+START_TEST(test_walk_5level_by_5level_cold_is_35_refs)
+{
+	/* Guest tables (GPA): PML5 0x30000 -> PML4 0x31000 -> PDPT 0x32000 ->
+	 * PD 0x33000 -> PT 0x34000 -> page 0x35000; GPA g is at HPA g + HOST_OFF.
+	 * EPT: 5 levels at HPAs 0x800000.. 0x804000, one path covering GPAs
+	 * below 2 MiB. */
+	const uint64_t la = (UINT64_C(1) << 48) | (UINT64_C(1) << 39) | (UINT64_C(2) << 30) | (UINT64_C(3) << 21) |
+			    (UINT64_C(4) << 12) | 0x10;
+	const uint64_t g[6] = {0x30000, 0x31000, 0x32000, 0x33000, 0x34000, 0x35000};
+	for (int level = 5; level >= 1; level--) {
+		uint64_t table = g[5 - level], next = g[6 - level];
+		mem_write64(&mem, HOST_OFF + table + 8 * pt_index(la, level),
+			    next | (level == 1 ? PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D : TBL));
+	}
+	const uint64_t e[5] = {0x800000, 0x801000, 0x802000, 0x803000, 0x804000};
+	for (int i = 0; i < 6; i++) {
+		for (int level = 5; level >= 2; level--)
+			mem_write64(&mem, e[5 - level] + 8 * pt_index(g[i], level), e[6 - level] | EPTE_RWX);
+		mem_write64(&mem, e[4] + 8 * pt_index(g[i], 1),
+			    (g[i] + HOST_OFF) | EPTE_RWX | ((uint64_t)EPTP_MT_WB << EPTE_MT_SHIFT));
+	}
+	struct paging_ctx c = native_ctx();
+	c.cr3 = g[0];
+	c.cr4 |= CR4_LA57;
+	c.ept = true;
+	c.eptp = e[0] | EPTP_MT_WB | (UINT64_C(4) << EPTP_WALK_LEN_SHIFT); /* 5-level EPT */
+	struct mmu_access a = {la, ACC_READ, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	/* 5 guest levels x (5 EPT refs + 1 guest ref) + 5 for the final GPA = 35. */
+	ck_assert_uint_eq(r.guest_refs, 5);
+	ck_assert_uint_eq(r.ept_refs, 30);
+	ck_assert_uint_eq(r.guest_refs + r.ept_refs, 35);
+	ck_assert_uint_eq(r.hpa, (g[5] + HOST_OFF) | 0x10);
+	/* Natively the same 5-level guest walk is 5 references. */
+	struct paging_ctx n = native_ctx();
+	n.cr3 = g[0] + HOST_OFF;
+	n.cr4 |= CR4_LA57;
+	for (int level = 5; level >= 2; level--) {
+		uint64_t table = g[5 - level] + HOST_OFF, next = g[6 - level] + HOST_OFF;
+		mem_write64(&mem, table + 8 * pt_index(la, level), next | TBL);
+	}
+	mem_write64(&mem, g[4] + HOST_OFF + 8 * pt_index(la, 1), (g[5] + HOST_OFF) | TBL | PTE_D);
+	ck_assert_int_eq(mmu_walk(&mem, &n, &a, &r), WALK_OK);
+	ck_assert_uint_eq(r.guest_refs, 5);
+}
+END_TEST
+
 static Suite *walk_suite(void)
 {
 	Suite *s = suite_create("walk");
@@ -417,6 +466,7 @@ static Suite *walk_suite(void)
 	tcase_add_test(tc, test_walk_ept_misconfigurations);
 	tcase_add_test(tc, test_walk_guest_ad_update_needs_ept_write);
 	tcase_add_test(tc, test_walk_large_pages);
+	tcase_add_test(tc, test_walk_5level_by_5level_cold_is_35_refs);
 	suite_add_tcase(s, tc);
 	return s;
 }
