@@ -50,6 +50,7 @@ struct tlb {
 	struct tlb_entry *e; /* sets * ways entries, set-major */
 	uint64_t clock;      /* LRU stamp source */
 	uint8_t page_shift;  /* page size this array caches: 12, 21 or 30 */
+	struct tlb_entry *mru; /* the entry last hit or filled (lookup fast path) */
 };
 
 /*
