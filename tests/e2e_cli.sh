@@ -35,6 +35,16 @@ check "ept exits stored by reason" '[ "$(sqlite3 "$db" "select count(*) from exi
 "$vtsim" run --trace "$trace" --mode ept --db "$db" >/dev/null 2>&1
 check "deterministic cycles" '[ "$(sqlite3 "$db" "select count(distinct value) from counter c join run r on r.id = c.run_id where r.mode = '\''ept'\'' and c.name = '\''cpu.cycles'\''")" = 1 ]'
 
+# --- db export --csv
+"$vtsim" db export --csv --db "$db" >"$work/sum.csv" 2>"$work/err"; rc=$?
+check "db export --csv writes run_summary with a header" '[ $rc -eq 0 ] && [ "$(head -1 "$work/sum.csv")" = "id,group_id,trace_name,mode,cycles,instructions,exits" ] && [ "$(($(wc -l <"$work/sum.csv") - 1))" = "$(sqlite3 "$db" "select count(*) from run")" ]'
+"$vtsim" db export --csv --db "$db" --table overhead --out "$work/ov.csv" 2>/dev/null; rc=$?
+check "db export of the overhead view matches sqlite3" '[ $rc -eq 0 ] && [ "$(tail -n +2 "$work/ov.csv" | cut -d, -f1 | paste -sd,)" = "$(sqlite3 "$db" "select group_concat(run_id) from (select run_id from overhead)")" ]'
+"$vtsim" db export --csv --db "$db" --table nosuch >/dev/null 2>"$work/err"; rc=$?
+check "db export refuses an unknown table" '[ $rc -eq 1 ] && grep -q "no table or view .nosuch." "$work/err"'
+"$vtsim" db export --csv --db "$work/none.db" >/dev/null 2>"$work/err"; rc=$?
+check "db export of a missing database fails without creating it" '[ $rc -eq 1 ] && [ ! -e "$work/none.db" ] && grep -q "no results database" "$work/err"'
+
 # --- --plot draws with gnuplot
 "$vtsim" compare --trace "$trace" --no-store --plot "$work/cmp.png" >/dev/null 2>"$work/err"; rc=$?
 check "compare --plot writes a PNG" '[ $rc -eq 0 ] && [ "$(head -c 4 "$work/cmp.png" | od -An -tx1 | tr -d " ")" = "89504e47" ]'
@@ -89,7 +99,7 @@ check "unwritable database named" '[ $rc -eq 1 ] && [ "$(wc -l <"$work/err")" = 
 check "trace info works" '[ $rc -eq 0 ] && grep -q "^fetch " "$work/info" && grep -q "^format *lackey+zstd" "$work/info"'
 check "params lists sources" '"$vtsim" params | grep -q "^vmx.roundtrip_cycles .*630.*vmlatency"'
 check "docs/parameters.md is what vtsim params --markdown prints" '"$vtsim" params --markdown | cmp -s - "$VTSIM_SRCDIR/docs/parameters.md"'
-for c in run compare trace params; do
+for c in run compare trace params db; do
 	check "$c --help" '"$vtsim" $c --help >/dev/null'
 done
 

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -503,6 +504,90 @@ static int cmd_trace(int argc, char **argv)
 	return rc == 0 ? 0 : rc == -2 ? 130 : 1;
 }
 
+/* ---- db export ------------------------------------------------------------ */
+
+static int cmd_db(int argc, char **argv)
+{
+	static const char help[] =
+		"Usage: vtsim db export --csv [--table NAME] [--db PATH] [--out FILE]\n"
+		"\n"
+		"Write a table or view of the results database as CSV (RFC 4180, with a\n"
+		"header row) to standard output or FILE. NAME is one of: run, counter,\n"
+		"exit, sweep, sample, run_summary (default), overhead. docs/schema.md\n"
+		"describes every column.\n";
+	static const struct option longopts[] = {
+		{"csv", no_argument, NULL, 'c'},         {"table", required_argument, NULL, 't'},
+		{"db", required_argument, NULL, 'd'},    {"out", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	};
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "export"))
+		die_usage("db", "unknown subcommand (available: export)");
+	const char *table = "run_summary", *path = DEFAULT_DB, *out_path = NULL;
+	bool csv = false;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc - 1, argv + 1, "t:d:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			csv = true;
+			break;
+		case 't':
+			table = optarg;
+			break;
+		case 'd':
+			path = optarg;
+			break;
+		case 'o':
+			out_path = optarg;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return 0;
+		default:
+			die_usage("db export", "bad option");
+		}
+	}
+	if (optind < argc - 1)
+		die_usage("db export", "unexpected argument (options only)");
+	if (!csv)
+		die_usage("db export", "say the format: --csv (the only one so far)");
+	if (access(path, F_OK) != 0) {
+		fprintf(stderr, "vtsim: %s: no results database there (runs create it)\n", path);
+		return 1;
+	}
+	char err[DB_ERR_LEN];
+	struct db *db = db_open(path, err);
+	if (!db) {
+		fprintf(stderr, "vtsim: %s\n", err);
+		return 1;
+	}
+	FILE *out = stdout;
+	if (out_path && !(out = fopen(out_path, "w"))) {
+		fprintf(stderr, "vtsim: %s: cannot write: %s\n", out_path, strerror(errno));
+		db_close(db);
+		return 1;
+	}
+	int64_t rows = db_export_csv(db, table, out, err);
+	if (out != stdout && fclose(out) != 0 && rows >= 0) {
+		snprintf(err, sizeof(err), "%s: write error", out_path);
+		rows = -1;
+	}
+	db_close(db);
+	if (rows < 0) {
+		if (out_path)
+			remove(out_path); /* never leave a half-written file */
+		fprintf(stderr, "vtsim: %s\n", err);
+		return 1;
+	}
+	if (out_path)
+		fprintf(stderr, "vtsim: %" PRId64 " rows of %s written to %s\n", rows, table, out_path);
+	return 0;
+}
+
 /* ---- params ------------------------------------------------------------- */
 
 static int cmd_params(int argc, char **argv)
@@ -548,6 +633,7 @@ static const char main_help[] =
 	"                        side by side (stored)\n"
 	"  run --trace T --mode M  one run (native, shadow or ept)\n"
 	"  trace info T          what a trace holds\n"
+	"  db export --csv       a table or view of the results database as CSV\n"
 	"  params                every parameter, its default, unit and source\n"
 	"\n"
 	"Every command takes --help. Results go to " DEFAULT_DB " (sqlite3).\n";
@@ -579,6 +665,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "params"))
 		return cmd_params(argc - 1, argv + 1);
-	die_usage(NULL, "unknown command (run, compare, trace, params)");
+	if (!strcmp(cmd, "db"))
+		return cmd_db(argc - 1, argv + 1);
+	die_usage(NULL, "unknown command (run, compare, trace, db, params)");
 	return 2;
 }

@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -539,6 +540,72 @@ out:
 }
 
 /* Close the database (NULL is allowed). Finalizes every statement. */
+const char *const db_export_tables[] = {"run", "counter", "exit", "sweep", "sample", "run_summary", "overhead", NULL};
+
+static void csv_field(FILE *out, const char *v)
+{
+	if (!strpbrk(v, ",\"\r\n")) {
+		fputs(v, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *v; v++) {
+		if (*v == '"')
+			fputc('"', out);
+		fputc(*v, out);
+	}
+	fputc('"', out);
+}
+
+int64_t db_export_csv(struct db *db, const char *table, FILE *out, char *err)
+{
+	bool known = false;
+	for (int i = 0; db_export_tables[i]; i++)
+		known |= !strcmp(db_export_tables[i], table);
+	if (!known) {
+		set_err(err, db->path, "no table or view '%s' to export", table);
+		return -1;
+	}
+	/* The name is one of ours, so it can be spliced into the statement. */
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT * FROM %s", table);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
+		set_err(err, db->path, "export of %s: %s", table, sqlite3_errmsg(db->sql));
+		return -1;
+	}
+	int ncol = sqlite3_column_count(st);
+	for (int c = 0; c < ncol; c++) {
+		if (c)
+			fputc(',', out);
+		csv_field(out, sqlite3_column_name(st, c));
+	}
+	fputc('\n', out);
+	int64_t rows = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int c = 0; c < ncol; c++) {
+			if (c)
+				fputc(',', out);
+			const unsigned char *v = sqlite3_column_text(st, c);
+			if (v)
+				csv_field(out, (const char *)v); /* NULL stays an empty field */
+		}
+		fputc('\n', out);
+		rows++;
+	}
+	if (rc != SQLITE_DONE) {
+		set_err(err, db->path, "export of %s: %s", table, sqlite3_errmsg(db->sql));
+		rows = -1;
+	}
+	sqlite3_finalize(st);
+	if (rows >= 0 && ferror(out)) {
+		set_err(err, db->path, "export of %s: write error", table);
+		rows = -1;
+	}
+	return rows;
+}
+
 void db_close(struct db *db)
 {
 	if (!db)

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct db;
 
@@ -78,6 +79,17 @@ const char *db_errmsg(const struct db *db);
  * db_open never creates directories; the caller does, with this.
  */
 int db_ensure_parent_dir(const char *path, char *err);
+
+/* Tables and views db_export_csv() writes (NULL-terminated). */
+extern const char *const db_export_tables[];
+
+/*
+ * Write a table or view of the schema (one of db_export_tables) to out as
+ * CSV (RFC 4180: a header row, fields quoted when they hold a comma, quote
+ * or line break, quotes doubled), rows in rowid/primary-key order. Returns
+ * the number of rows, or -1 with a one-line message in err (DB_ERR_LEN).
+ */
+int64_t db_export_csv(struct db *db, const char *table, FILE *out, char *err);
 
 /* Close the database; NULL is allowed. */
 void db_close(struct db *db);
