@@ -17,6 +17,7 @@
 #include "cpu/vmx_checks.h"
 #include "guest/guest.h"
 #include "trace/event_array.h"
+#include "trace/traceset.h"
 #include "cli/run.h"
 #include "vmm/vmm.h"
 
@@ -426,6 +427,39 @@ START_TEST(test_shadow_invlpg_exits)
 }
 END_TEST
 
+/* The shadow MMU stays consistent on the real multi-process trace under
+ * every variant: cached roots are live (a frame reused after a process's
+ * exit unshadows its old root), and no shadowed guest page table is mapped
+ * writable unless unsync. */
+START_TEST(test_shadow_consistent_on_pipeline)
+{
+	char path[4096], err[256];
+	snprintf(path, sizeof(path), "%s/traces/pipeline.d", getenv("VTSIM_SRCDIR"));
+	static const struct {
+		bool unsync, pcid;
+		uint64_t roots;
+	} v[] = {{false, false, 4}, {true, true, 4}, {true, true, 8}, {true, false, 1}};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct traceset *ts = traceset_open(path, err);
+		ck_assert_msg(ts != NULL, "%s", err);
+		struct proc_source ps;
+		traceset_proc_source(ts, &ps);
+		struct rig r;
+		rig_init(&r, NULL, 0);
+		r.p.shadow_unsync = v[i].unsync;
+		r.p.guest_pcid = v[i].pcid;
+		r.p.shadow_root_cache = v[i].roots;
+		char cerr[CPU_ERR_LEN];
+		ck_assert_int_eq(machine_init_procs(&r.m, &r.p, MODE_SHADOW, &ps, &r.ctr, cerr), 0);
+		ck_assert_int_eq(machine_run(&r.m), RUN_DONE);
+		ck_assert_msg(shadow_check(&r.m.vmm.smmu, err, sizeof(err)) == 0, "variant %zu: %s", i, err);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_PROC_PEAK], 5);
+		rig_destroy(&r);
+		traceset_close(ts);
+	}
+}
+END_TEST
+
 START_TEST(test_vmx_vmread_vmwrite_errors)
 {
 	struct rig m;
@@ -555,6 +589,7 @@ static Suite *cpu_suite(void)
 	tcase_add_test(tc, test_shadow_pte_write_is_emulated_once);
 	tcase_add_test(tc, test_shadow_unsync_leaf_tables);
 	tcase_add_test(tc, test_shadow_invlpg_exits);
+	tcase_add_test(tc, test_shadow_consistent_on_pipeline);
 	tcase_add_test(tc, test_vmx_vmread_vmwrite_errors);
 	tcase_add_test(tc, test_vmx_vmlaunch_runs_entry_checks);
 	suite_add_tcase(s, tc);

@@ -65,7 +65,8 @@ int shadow_init(struct shadow_mmu *s, struct vmm *vmm)
 {
 	memset(s, 0, sizeof(*s));
 	s->vmm = vmm;
-	if (u64map_init(&s->memslot, 4096) < 0 || u64map_init(&s->by_key, 256) < 0 ||
+	if (u64map_init(&s->memslot, 4096) < 0 || u64map_init(&s->memslot_rev, 4096) < 0 ||
+	    u64map_init(&s->by_key, 256) < 0 ||
 	    u64map_init(&s->by_hpa, 256) < 0 || u64map_init(&s->protect, 256) < 0 || u64map_init(&s->rmap, 4096) < 0)
 		return oom(s);
 	return 0;
@@ -81,6 +82,7 @@ void shadow_destroy(struct shadow_mmu *s)
 	free(s->rmaps);
 	u64vec_free(&s->free_slots);
 	u64map_free(&s->memslot);
+	u64map_free(&s->memslot_rev);
 	u64map_free(&s->by_key);
 	u64map_free(&s->by_hpa);
 	u64map_free(&s->protect);
@@ -101,7 +103,8 @@ int shadow_gpa_to_hpa(struct shadow_mmu *s, uint64_t gpa, uint64_t *hpa)
 		if (vmm_host_frame(s->vmm, &frame) < 0)
 			return -1;
 		ctr_inc(s->vmm->ctr, CTR_VMM_EPT_BACKED_PAGES);
-		if (u64map_put(&s->memslot, gfn, frame >> PAGE_SHIFT) < 0)
+		if (u64map_put(&s->memslot, gfn, frame >> PAGE_SHIFT) < 0 ||
+		    u64map_put(&s->memslot_rev, frame >> PAGE_SHIFT, gfn) < 0)
 			return oom(s);
 		hfn = u64map_get(&s->memslot, gfn);
 	}
@@ -143,6 +146,8 @@ static void flush_guest_tlb(struct shadow_mmu *s)
 }
 
 /* ---- shadow pages -------------------------------------------------------- */
+
+static int sync_page(struct shadow_mmu *s, struct shadow_page *sp);
 
 static struct shadow_page *sp_by_hpa(struct shadow_mmu *s, uint64_t hpa)
 {
@@ -274,18 +279,24 @@ static int sp_get(struct shadow_mmu *s, uint64_t gfn, int level, bool direct, un
 		s->peak_pages = s->live_pages;
 	s->vmm->ctr->v[CTR_VMM_SHADOW_PAGES_PEAK] = s->peak_pages;
 	if (!direct) {
-		/* A guest page table is now shadowed: write-protect its frame. */
+		/* A guest page table is now shadowed: write-protect its frame. An
+		 * unsync last-level page of the same frame is resynchronised (and
+		 * so protected) first: the frame may not stay writable under a
+		 * second shadow page (KVM's kvm_mmu_get_page). */
+		unsigned next = 0;
+		struct shadow_page *other;
+		while ((other = sp_find_any(s, gfn, 1, &next)))
+			if (other != sp && other->unsync && sync_page(s, other) < 0)
+				return -1;
 		uint64_t *n = u64map_get(&s->protect, gfn);
 		uint64_t count = n ? *n + 1 : 1;
 		if (u64map_put(&s->protect, gfn, count) < 0)
 			return oom(s);
-		if (count == 1) {
-			int changed = write_protect_gfn(s, gfn);
-			if (changed < 0)
-				return -1;
-			if (changed)
-				flush_guest_tlb(s);
-		}
+		int changed = write_protect_gfn(s, gfn);
+		if (changed < 0)
+			return -1;
+		if (changed)
+			flush_guest_tlb(s);
 	}
 	*out = sp;
 	return 0;
@@ -335,15 +346,36 @@ static int sp_zap(struct shadow_mmu *s, struct shadow_page *sp)
 	}
 	sp->parents.n = 0;
 	sp->live = false;
+	/* A zapped root leaves the roots cache; if it is in use, the VMM must
+	 * load a fresh one before the next entry (KVM's obsolete roots). */
+	for (unsigned i = 0; i < s->nroots;) {
+		if (s->roots[i].hpa == sp->hpa)
+			s->roots[i] = s->roots[--s->nroots];
+		else
+			i++;
+	}
+	if (sp->hpa == s->cur_root) {
+		s->cur_root = 0;
+		s->reload_root = true;
+	}
 	u64map_remove(&s->by_key, sp_key(sp->gfn, sp->level, sp->direct, sp->access), NULL);
 	uint64_t idx;
 	u64map_remove(&s->by_hpa, sp->hpa >> PAGE_SHIFT, &idx);
-	if (sp->level > 1) {
-		for (unsigned i = 0; i < PT_ENTRIES; i++) {
-			uint64_t addr = sp->hpa + 8 * i;
-			uint64_t spte = vmx_root_read64(cpu, addr);
-			if ((spte & PTE_P) && unlink_child(s, addr, spte) < 0)
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		uint64_t addr = sp->hpa + 8 * i;
+		uint64_t spte = vmx_root_read64(cpu, addr);
+		if (!(spte & PTE_P))
+			continue;
+		if (sp->level > 1) {
+			if (unlink_child(s, addr, spte) < 0)
 				return -1;
+		} else {
+			/* A leaf: its frame's reverse map must forget this address
+			 * before the page's frame is reused for anything else. */
+			uint64_t *gfn = u64map_get(&s->memslot_rev, (spte & FRAME_MASK) >> PAGE_SHIFT);
+			struct u64vec *rm = gfn ? rmap_of(s, *gfn, false) : NULL;
+			if (rm)
+				vec_remove(rm, addr);
 		}
 	}
 	if (!sp->direct) {
@@ -471,7 +503,12 @@ static int set_leaf(struct shadow_mmu *s, uint64_t addr, uint64_t gfn, unsigned 
 	uint64_t spte = (hpa & PHYS_ADDR_MASK) | PTE_P | PTE_A | (access & SP_ACC_USER ? PTE_US : 0) |
 			(writable ? PTE_RW | PTE_D : 0) | (global ? PTE_G : 0) | (access & SP_ACC_NX ? PTE_XD : 0);
 	struct u64vec *rm = rmap_of(s, gfn, true);
-	if (!rm || ((!rm->n || rm->v[rm->n - 1] != addr) && u64vec_push(rm, addr) < 0))
+	if (!rm)
+		return oom(s);
+	bool known = false;
+	for (size_t i = 0; i < rm->n && !known; i++)
+		known = rm->v[i] == addr;
+	if (!known && u64vec_push(rm, addr) < 0)
 		return oom(s);
 	return spte_write(s, addr, spte);
 }
@@ -500,14 +537,13 @@ static int fill(struct shadow_mmu *s, uint64_t la, const struct guest_walk *w)
 		} else {
 			int cl = level - 1;
 			int rc;
+			uint64_t sp_hpa = sp->hpa; /* sp_get may move the page array */
 			if (cl >= w->leaf_level) {
 				rc = sp_get(s, (w->gpte[level] & PHYS_ADDR_MASK) >> PAGE_SHIFT, cl, false, access, &child);
 			} else {
 				uint64_t span = (UINT64_C(1) << (PT_INDEX_BITS * cl)) - 1;
 				rc = sp_get(s, w->gfn & ~span, cl, true, access, &child);
 			}
-			/* sp_get may move the page array: find sp again by its frame. */
-			uint64_t sp_hpa = sp->hpa;
 			if (rc < 0)
 				return -1;
 			sp = sp_by_hpa(s, sp_hpa);
@@ -649,6 +685,18 @@ enum shadow_pf_result shadow_page_fault(struct shadow_mmu *s, uint64_t la, uint3
 	return fill(s, la, &w) < 0 ? SHADOW_PF_ERROR : SHADOW_PF_FIXED;
 }
 
+int shadow_reload_root(struct shadow_mmu *s, uint64_t *root_hpa)
+{
+	if (!s->reload_root)
+		return 0;
+	s->reload_root = false;
+	if (shadow_root_for(s, s->guest_cr3, root_hpa) < 0)
+		return -1;
+	s->cur_root = *root_hpa;
+	flush_guest_tlb(s);
+	return 1;
+}
+
 int shadow_invlpg(struct shadow_mmu *s, uint64_t la)
 {
 	struct cpu *cpu = cpu_of(s);
@@ -689,6 +737,36 @@ int shadow_load_cr3(struct shadow_mmu *s, uint64_t cr3, uint64_t *root_hpa)
 	if (s->vmm->p->vmx_vpid) {
 		vmx_invvpid(cpu_of(s), 3, VMM_GUEST_VPID, 0);
 		ctr_inc(s->vmm->ctr, CTR_VMM_INVVPID);
+	}
+	return 0;
+}
+
+int shadow_check(struct shadow_mmu *s, char *err, size_t len)
+{
+	struct cpu *cpu = cpu_of(s);
+	for (unsigned i = 0; i < s->nroots; i++) {
+		struct shadow_page *r = sp_by_hpa(s, s->roots[i].hpa);
+		if (!r || !r->live || r->level != 4) {
+			snprintf(err, len, "cached root %u (guest CR3 0x%" PRIx64 ") is not a live shadow PML4", i,
+				 s->roots[i].guest_cr3);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < s->nsp; i++) {
+		const struct shadow_page *sp = &s->sp[i];
+		if (!sp->live || sp->level != 1)
+			continue;
+		for (unsigned e = 0; e < PT_ENTRIES; e++) {
+			uint64_t spte = mem_read64(cpu->mem, sp->hpa + 8 * e);
+			if (!(spte & PTE_P) || !(spte & PTE_RW))
+				continue;
+			uint64_t *gfn = u64map_get(&s->memslot_rev, (spte & FRAME_MASK) >> PAGE_SHIFT);
+			if (gfn && gfn_write_protected(s, *gfn)) {
+				snprintf(err, len, "shadow leaf 0x%" PRIx64 " maps write-protected guest page table 0x%" PRIx64
+						   " writable", sp->hpa + 8 * e, *gfn << PAGE_SHIFT);
+				return -1;
+			}
+		}
 	}
 	return 0;
 }

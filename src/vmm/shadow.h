@@ -13,6 +13,7 @@
 #define VTSIM_VMM_SHADOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/u64map.h"
@@ -48,6 +49,7 @@ struct shadow_root {
 struct shadow_mmu {
 	struct vmm *vmm;
 	struct u64map memslot;   /* gfn -> host frame number backing it */
+	struct u64map memslot_rev; /* host frame number -> gfn */
 	struct u64map by_key;    /* (gfn, level, direct) -> shadow page index */
 	struct u64map by_hpa;    /* shadow page host frame number -> index */
 	struct u64map protect;   /* gfn -> number of indirect shadow pages of it */
@@ -61,6 +63,7 @@ struct shadow_mmu {
 	unsigned nroots;
 	uint64_t clock;
 	uint64_t cur_root;       /* HPA of the shadow root in use */
+	bool reload_root;        /* the root in use was zapped: load a fresh one before entry */
 	uint64_t guest_cr3;      /* the guest's own CR3 value */
 	uint64_t live_pages, peak_pages; /* shadow pages (4 KiB each) */
 };
@@ -88,11 +91,21 @@ enum shadow_pf_result {
 /* Handle a #PF exit at la with hardware error code pfec. */
 enum shadow_pf_result shadow_page_fault(struct shadow_mmu *s, uint64_t la, uint32_t pfec, uint32_t *guest_pfec);
 
+/* If the root in use was zapped, build a fresh one for the guest's CR3
+ * into *root_hpa and return 1 (the VMM loads it into the VMCS); 0 if the
+ * root is fine; -1 on error. */
+int shadow_reload_root(struct shadow_mmu *s, uint64_t *root_hpa);
+
 /* The guest's INVLPG la (intercepted): sync or zap the shadow leaf. 0 or -1. */
 int shadow_invlpg(struct shadow_mmu *s, uint64_t la);
 
 /* The guest's MOV to CR3 (intercepted): switch roots, resync unsync pages.
  * *root_hpa receives the shadow root to load. 0 or -1. */
 int shadow_load_cr3(struct shadow_mmu *s, uint64_t cr3, uint64_t *root_hpa);
+
+/* Consistency check for tests: every cached root is a live shadow PML4,
+ * and no shadow leaf maps a write-protected guest page table writable.
+ * Reads memory without charging cycles. 0, or -1 with a message in err. */
+int shadow_check(struct shadow_mmu *s, char *err, size_t len);
 
 #endif

@@ -112,7 +112,12 @@ static int handle_exception_nmi(struct vmm *vmm)
 				info);
 	uint32_t guest_pfec;
 	struct guest_insn insn;
-	switch (shadow_page_fault(&vmm->smmu, qual, (uint32_t)code, &guest_pfec)) {
+	enum shadow_pf_result r = shadow_page_fault(&vmm->smmu, qual, (uint32_t)code, &guest_pfec);
+	uint64_t root;
+	int reload = r == SHADOW_PF_ERROR ? 0 : shadow_reload_root(&vmm->smmu, &root);
+	if (reload < 0 || (reload > 0 && vmwrite(vmm, VMCS_GUEST_CR3, root) < 0))
+		return -1;
+	switch (r) {
 	case SHADOW_PF_FIXED:
 		return 0;
 	case SHADOW_PF_EMULATED:
@@ -139,6 +144,11 @@ static int handle_cr_access(struct vmm *vmm)
 		return -1;
 	/* Reference sheet §3.1: [3:0] CR, [5:4] access type, [11:8] GPR. */
 	unsigned cr = qual & 0xf, type = (qual >> 4) & 3, reg = (qual >> 8) & 0xf;
+	if (vmm->shadow && cr == 3 && type == 1) {
+		/* MOV from CR3: the guest sees its own CR3, not the shadow root. */
+		vmm->cpu->gpr[reg] = vmm->smmu.guest_cr3;
+		return skip_exiting_instruction(vmm);
+	}
 	if (!vmm->shadow || cr != 3 || type != 0)
 		return cpu_fail(vmm->cpu, "CR access exit (CR%u, type %u) not handled by this VMM", cr, type);
 	uint64_t root;
