@@ -93,6 +93,10 @@ static void rig_init(struct rig *r)
 	memset(r, 0, sizeof(*r));
 	params_defaults(&r->p);
 	r->p.guest_hz = 0; /* no timer ticks unless a test wants them */
+	/* No paging-structure caches or nested TLB: the hand-worked counts
+	 * below test other behaviour (those caches: tests/check_pwc.c). */
+	memset(r->p.pwc_entries, 0, sizeof(r->p.pwc_entries));
+	r->p.ntlb_entries = 0;
 }
 
 /* Assemble the machine as the command does natively, and boot. */

@@ -87,7 +87,7 @@ START_TEST(test_walk_native_cold_is_4_refs)
 	struct paging_ctx c = native_ctx();
 	struct mmu_access a = {LA, ACC_READ, true};
 	struct walk_result r;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	ck_assert_uint_eq(r.guest_refs, 4);
 	ck_assert_uint_eq(r.ept_refs, 0);
 	ck_assert_uint_eq(r.guest_ad_writes, 0);
@@ -106,7 +106,7 @@ START_TEST(test_walk_2d_cold_is_24_refs)
 	struct paging_ctx c = ept_ctx(false);
 	struct mmu_access a = {LA, ACC_READ, true};
 	struct walk_result r;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	/* 4 guest levels x (4 EPT refs + 1 guest ref) + 4 EPT refs for the final GPA. */
 	ck_assert_uint_eq(r.guest_refs, 4);
 	ck_assert_uint_eq(r.ept_refs, 20);
@@ -125,7 +125,7 @@ START_TEST(test_walk_2d_with_ept_ad_sets_accessed_once)
 	struct paging_ctx c = ept_ctx(true);
 	struct mmu_access a = {LA, ACC_READ, true};
 	struct walk_result r;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	ck_assert_uint_eq(r.guest_refs + r.ept_refs, 24);
 	/* The first EPT translation sets A in its 4 entries; later ones share
 	 * PML4E/PDPTE/PDE (already A) and set A only in their own leaf: 4 more
@@ -139,7 +139,7 @@ START_TEST(test_walk_2d_with_ept_ad_sets_accessed_once)
 	ck_assert(data_leaf & EPTE_A);
 	ck_assert(!(data_leaf & EPTE_D)); /* a read does not dirty the data page */
 	/* A second identical walk finds every A already set: no writes. */
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	ck_assert_uint_eq(r.ept_ad_writes, 0);
 }
 END_TEST
@@ -154,7 +154,7 @@ START_TEST(test_walk_sets_guest_accessed_and_dirty)
 	struct paging_ctx c = native_ctx();
 	struct mmu_access a = {LA, ACC_WRITE, true};
 	struct walk_result r;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	ck_assert_uint_eq(r.guest_ad_writes, 4);
 	ck_assert_uint_eq(mem_read64(&mem, G_PML4 + 8), G_PDPT | PTE_P | PTE_RW | PTE_US | PTE_A);
 	ck_assert_uint_eq(mem_read64(&mem, G_PT + 32), G_DATA | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
@@ -170,40 +170,40 @@ START_TEST(test_walk_pf_error_codes)
 	struct mmu_access a = {LA, ACC_READ, true};
 
 	/* Not present: user read -> U/S only (0x4). */
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_PF);
 	ck_assert_uint_eq(r.pfec, 0x4);
 	ck_assert_uint_eq(r.guest_refs, 1);
 
 	/* Read-only leaf: user write -> P | W/R | U/S = 0x7. */
 	build_guest(0, PTE_P | PTE_US | PTE_A);
 	a.kind = ACC_WRITE;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_PF);
 	ck_assert_uint_eq(r.pfec, 0x7);
 
 	/* Supervisor write to a read-only page: P | W/R = 0x3 with CR0.WP = 1,
 	 * allowed with CR0.WP = 0. */
 	a.user = false;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_PF);
 	ck_assert_uint_eq(r.pfec, 0x3);
 	c.cr0 &= ~CR0_WP;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	c.cr0 |= CR0_WP;
 
 	/* SMEP: a supervisor fetch from a user page -> P | I/D = 0x11. */
 	build_guest(0, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
 	a.kind = ACC_FETCH;
 	c.cr4 |= CR4_SMEP;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_PF);
 	ck_assert_uint_eq(r.pfec, 0x11);
 	c.cr4 &= ~CR4_SMEP;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 
 	/* Without NXE and SMEP, I/D is never reported: a user fetch from a
 	 * supervisor page -> P | U/S = 0x5. */
 	build_guest(0, PTE_P | PTE_RW | PTE_A);
 	c.efer &= ~EFER_NXE;
 	a.user = true;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_PF);
 	ck_assert_uint_eq(r.pfec, 0x5);
 	c.efer |= EFER_NXE;
 
@@ -211,26 +211,26 @@ START_TEST(test_walk_pf_error_codes)
 	build_guest(0, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_XD);
 	a.kind = ACC_FETCH;
 	a.user = true;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_PF);
 	ck_assert_uint_eq(r.pfec, 0x15);
 
 	/* Supervisor page, user read -> P | U/S = 0x5. */
 	build_guest(0, PTE_P | PTE_RW | PTE_A);
 	a.kind = ACC_READ;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_PF);
 	ck_assert_uint_eq(r.pfec, 0x5);
 
 	/* Reserved bit 51 in the PDE: P | U/S | RSVD = 0xd, walk stops at the PD. */
 	build_guest(0, PTE_P | PTE_RW | PTE_US | PTE_A);
 	mem_write64(&mem, G_PD + 24, G_PT | TBL | (UINT64_C(1) << 51));
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_PF);
 	ck_assert_uint_eq(r.pfec, 0xd);
 	ck_assert_uint_eq(r.guest_refs, 3);
 
 	/* XD set while EFER.NXE = 0 is a reserved bit too. */
 	build_guest(0, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_XD);
 	c.efer &= ~EFER_NXE;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_PF);
 	ck_assert_uint_eq(r.pfec, 0xd);
 }
 END_TEST
@@ -258,7 +258,7 @@ START_TEST(test_walk_ept_violation_qualification)
 	};
 	for (int i = 0; i < 3; i++) {
 		struct mmu_access a = {LA, cases[i].kind, true};
-		ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
+		ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_EPT_VIOLATION);
 		ck_assert_uint_eq(r.ept_qual, cases[i].qual);
 		ck_assert_uint_eq(r.fault_gpa, G_DATA | 0x123);
 		/* 4 levels x 5 refs, then the final translation stops at the EPT PTE: 4. */
@@ -277,14 +277,14 @@ START_TEST(test_walk_ept_violation_on_guest_table)
 	struct paging_ctx c = ept_ctx(false);
 	struct mmu_access a = {LA, ACC_READ, true};
 	struct walk_result r;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_EPT_VIOLATION);
 	ck_assert_uint_eq(r.ept_qual, 0x81);
 	ck_assert_uint_eq(r.fault_gpa, G_PD + 8 * 3);
 	ck_assert_uint_eq(r.guest_refs, 2);
 	ck_assert_uint_eq(r.ept_refs, 4 + 4 + 4);
 	/* With EPT A/D the access is treated as a write: bits 0 and 1 both. */
 	c = ept_ctx(true);
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_EPT_VIOLATION);
 	ck_assert_uint_eq(r.ept_qual, 0x83);
 }
 END_TEST
@@ -301,18 +301,18 @@ START_TEST(test_walk_ept_permission_bits_in_qualification)
 	struct paging_ctx c = ept_ctx(false);
 	struct mmu_access a = {LA, ACC_WRITE, true};
 	struct walk_result r;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_EPT_VIOLATION);
 	ck_assert_uint_eq(r.ept_qual, 0x182 | (0x5 << 3));
 	/* A read succeeds, and the combined rights for the TLB are the AND of
 	 * both dimensions: not writable although the guest PTE is. */
 	a.kind = ACC_READ;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	ck_assert(r.readable);
 	ck_assert(!r.writable);
 	ck_assert(!r.nx);
 	/* Read/write without execute: nx in the combined rights. */
 	ept_map(G_DATA, EPTE_R | EPTE_W);
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	ck_assert(r.writable);
 	ck_assert(r.nx);
 }
@@ -335,7 +335,7 @@ START_TEST(test_walk_guest_ad_update_needs_ept_write)
 	struct paging_ctx c = ept_ctx(false);
 	struct mmu_access a = {LA, ACC_READ, true};
 	struct walk_result r;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_EPT_VIOLATION);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_EPT_VIOLATION);
 	ck_assert_uint_eq(r.ept_qual, 0xaa);
 	ck_assert_uint_eq(r.fault_gpa, G_PML4 + 8);
 	ck_assert_uint_eq(r.guest_ad_writes, 0);
@@ -385,17 +385,17 @@ START_TEST(test_walk_large_pages)
 	struct paging_ctx c = native_ctx();
 	struct mmu_access a = {LA, ACC_READ, true};
 	struct walk_result r;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	ck_assert_uint_eq(r.guest_refs, 3);
 	ck_assert_uint_eq(r.page_shift, 21);
 	ck_assert_uint_eq(r.hpa, 0x40000000 | (LA & 0x1fffff));
 	/* A 2 MiB leaf with address bit 13 set has a reserved bit. */
 	mem_write64(&mem, G_PD + 24, 0x40002000 | TBL | PTE_PS);
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_PF);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_PF);
 	ck_assert_uint_eq(r.pfec, 0xd);
 	/* A 1 GiB page: 2 references. */
 	mem_write64(&mem, G_PDPT + 16, 0x80000000 | TBL | PTE_PS);
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	ck_assert_uint_eq(r.guest_refs, 2);
 	ck_assert_uint_eq(r.hpa, 0x80000000 | (LA & 0x3fffffff));
 }
@@ -430,7 +430,7 @@ START_TEST(test_walk_5level_by_5level_cold_is_35_refs)
 	c.eptp = e[0] | EPTP_MT_WB | (UINT64_C(4) << EPTP_WALK_LEN_SHIFT); /* 5-level EPT */
 	struct mmu_access a = {la, ACC_READ, true};
 	struct walk_result r;
-	ck_assert_int_eq(mmu_walk(&mem, &c, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	/* 5 guest levels x (5 EPT refs + 1 guest ref) + 5 for the final GPA = 35. */
 	ck_assert_uint_eq(r.guest_refs, 5);
 	ck_assert_uint_eq(r.ept_refs, 30);
@@ -445,7 +445,7 @@ START_TEST(test_walk_5level_by_5level_cold_is_35_refs)
 		mem_write64(&mem, table + 8 * pt_index(la, level), next | TBL);
 	}
 	mem_write64(&mem, g[4] + HOST_OFF + 8 * pt_index(la, 1), (g[5] + HOST_OFF) | TBL | PTE_D);
-	ck_assert_int_eq(mmu_walk(&mem, &n, &a, &r), WALK_OK);
+	ck_assert_int_eq(mmu_walk(&mem, &n, &a, NULL, &r), WALK_OK);
 	ck_assert_uint_eq(r.guest_refs, 5);
 }
 END_TEST

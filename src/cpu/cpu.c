@@ -16,6 +16,9 @@
  * map whose translation is not modelled natively (assumed TLB-resident,
  * 1 GiB pages) and costs one EPT translation per store under EPT (no
  * guest-physical TLB yet); instruction fetches cross no cache model.
+ * Paging-structure caches and the nested TLB (struct walk_caches) cut the
+ * references a walk makes; a hit costs nothing beyond the references it
+ * saves (no lookup latency is charged).
  */
 #include "cpu/cpu_internal.h"
 
@@ -52,6 +55,30 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 			return -1;
 		}
 	}
+	static const char *const pwc_names[2][PWC_LEVELS] = {{"pwc.guest.pml4e", "pwc.guest.pdpte", "pwc.guest.pde"},
+							      {"pwc.ept.pml4e", "pwc.ept.pdpte", "pwc.ept.pde"}};
+	for (int d = 0; d < 2; d++) {
+		for (int k = 0; k < PWC_LEVELS; k++) {
+			if (!p->pwc_entries[d][k])
+				continue;
+			if (tlb_init_sized(&c->pwc[d][k], pwc_names[d][k], (unsigned)p->pwc_entries[d][k],
+					   (unsigned)p->pwc_ways[d][k], 39 - 9 * (unsigned)k, err) < 0) {
+				cpu_destroy(c);
+				return -1;
+			}
+			if (d == PWC_GUEST)
+				c->wc.guest[k] = &c->pwc[d][k];
+			else
+				c->wc.ept[k] = &c->pwc[d][k];
+		}
+	}
+	if (p->ntlb_entries) {
+		if (tlb_init(&c->ntlb, "ntlb", (unsigned)p->ntlb_entries, (unsigned)p->ntlb_ways, err) < 0) {
+			cpu_destroy(c);
+			return -1;
+		}
+		c->wc.ntlb = &c->ntlb;
+	}
 	c->tlbs[0] = &c->itlb;
 	c->tlbs[1] = &c->dtlb;
 	c->tlbs[2] = &c->stlb;
@@ -67,6 +94,11 @@ void cpu_destroy(struct cpu *c)
 	tlb_destroy(&c->dtlb);
 	tlb_destroy(&c->stlb);
 	tlb_destroy(&c->dtlb1g);
+	for (int d = 0; d < 2; d++)
+		for (int k = 0; k < PWC_LEVELS; k++)
+			tlb_destroy(&c->pwc[d][k]);
+	tlb_destroy(&c->ntlb);
+	memset(&c->wc, 0, sizeof(c->wc));
 	evq_destroy(&c->evq);
 	free(c->ops);
 	c->ops = NULL;
@@ -111,8 +143,50 @@ struct tlb_ctx cpu_tlb_ctx(const struct cpu *c)
 	return t;
 }
 
+void cpu_psc_flush_pcid(struct cpu *c, uint16_t vpid, uint16_t pcid)
+{
+	for (int k = 0; k < PWC_LEVELS; k++)
+		if (c->wc.guest[k])
+			tlb_flush_pcid_nonglobal(c->wc.guest[k], vpid, pcid);
+}
+
+void cpu_psc_flush_vpid(struct cpu *c, uint16_t vpid)
+{
+	for (int k = 0; k < PWC_LEVELS; k++)
+		if (c->wc.guest[k])
+			tlb_flush_vpid(c->wc.guest[k], vpid);
+}
+
+void cpu_psc_flush_all_vpids_but_0(struct cpu *c)
+{
+	for (int k = 0; k < PWC_LEVELS; k++)
+		if (c->wc.guest[k])
+			tlb_flush_all_vpids_but_0(c->wc.guest[k]);
+}
+
+void cpu_psc_flush_ept(struct cpu *c, uint64_t ep4ta)
+{
+	struct tlb *all[2 * PWC_LEVELS + 1];
+	int n = 0;
+
+	for (int k = 0; k < PWC_LEVELS; k++) {
+		all[n++] = c->wc.guest[k];
+		all[n++] = c->wc.ept[k];
+	}
+	all[n++] = c->wc.ntlb;
+	for (int i = 0; i < n; i++) {
+		if (!all[i])
+			continue;
+		if (ep4ta)
+			tlb_flush_ep4ta(all[i], ep4ta);
+		else
+			tlb_flush_all_combined(all[i]);
+	}
+}
+
 void cpu_flush_vpid0(struct cpu *c)
 {
+	cpu_psc_flush_vpid(c, 0);
 	for (int i = 0; i < CPU_NTLBS; i++)
 		tlb_flush_vpid(c->tlbs[i], 0);
 	ctr_inc(c->ctr, CTR_TLB_FLUSH_VPID);
@@ -151,6 +225,15 @@ static void charge_walk(struct cpu *c, const struct walk_result *w)
 	ctr_add(c->ctr, CTR_WALK_GUEST_AD_WRITES, w->guest_ad_writes);
 	ctr_add(c->ctr, CTR_WALK_EPT_AD_WRITES, w->ept_ad_writes);
 	cpu_charge(c, CTR_CPU_CYCLES_WALK, refs * c->p->mem_ref_cycles);
+	for (int d = 0; d < 2; d++) {
+		for (int k = 0; k < PWC_LEVELS; k++) {
+			enum counter_id hit = CTR_WALK_PWC_GUEST_PML4E_HIT + 2 * (PWC_LEVELS * d + k);
+			ctr_add(c->ctr, hit, w->pwc_hit[d][k]);
+			ctr_add(c->ctr, hit + 1, w->pwc_miss[d][k]);
+		}
+	}
+	ctr_add(c->ctr, CTR_WALK_NTLB_HIT, w->ntlb_hit);
+	ctr_add(c->ctr, CTR_WALK_NTLB_MISS, w->ntlb_miss);
 }
 
 /* Base CPI of one instruction, kept exact in thousandths of a cycle. */
@@ -197,7 +280,10 @@ static enum xlate_result deliver_fault(struct cpu *c, const struct walk_result *
 	switch (w->fault) {
 	case WALK_PF:
 		/* A #PF invalidates the TLB entries for the faulting address
-		 * (SDM "Invalidation of TLBs and Paging-Structure Caches"). */
+		 * (SDM "Invalidation of TLBs and Paging-Structure Caches"),
+		 * and the paging-structure-cache entries that would be used
+		 * for it: tlbs_invlpg() drops all of the current PCID's (more
+		 * than required, which the SDM allows). */
 		tlbs_invlpg(c, la);
 		if (c->nonroot && pf_exits(c->vmcs, w->pfec)) {
 			/* Exit qualification = the linear address; CR2 is not written. */
@@ -273,7 +359,9 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 	struct paging_ctx pc = {c->cr0, c->cr3, c->cr4, c->efer, c->nonroot && c->ept_on, c->eptp};
 	struct mmu_access acc = {la, kind, user};
 	struct walk_result w;
-	mmu_walk(c->mem, &pc, &acc, &w);
+	struct walk_caches wc = c->wc;
+	wc.tag = tc;
+	mmu_walk(c->mem, &pc, &acc, &wc, &w);
 	charge_walk(c, &w);
 	if (w.fault != WALK_OK)
 		return deliver_fault(c, &w, la);
@@ -344,9 +432,13 @@ static enum xlate_result kernel_write(struct cpu *c, uint64_t gpa, uint64_t *hpa
 	return translate(c, GUEST_DIRECT_MAP_BASE + gpa, ACC_WRITE, false, hpa);
 }
 
+/* INVLPG: the page's TLB entries of the current PCID and its global ones,
+ * and every paging-structure-cache entry of the current VPID and PCID
+ * (reference sheet §6.5). */
 static void tlbs_invlpg(struct cpu *c, uint64_t la)
 {
 	struct tlb_ctx tc = cpu_tlb_ctx(c);
+	cpu_psc_flush_pcid(c, tc.vpid, tc.pcid);
 	for (int i = 0; i < CPU_NTLBS; i++)
 		tlb_invlpg(c->tlbs[i], tc.vpid, tc.pcid, la);
 }
@@ -359,6 +451,7 @@ static void mov_to_cr3(struct cpu *c, uint64_t val)
 	if (noflush)
 		return;
 	struct tlb_ctx tc = cpu_tlb_ctx(c); /* the new PCID (0 without PCIDE) */
+	cpu_psc_flush_pcid(c, tc.vpid, tc.pcid);
 	for (int i = 0; i < CPU_NTLBS; i++)
 		tlb_flush_pcid_nonglobal(c->tlbs[i], tc.vpid, tc.pcid);
 	ctr_inc(c->ctr, CTR_TLB_FLUSH_CR3);

@@ -117,6 +117,14 @@ struct cpu {
 	struct tlb itlb, dtlb, stlb; /* 4 KiB: L1 instruction, L1 data, unified L2 */
 	struct tlb dtlb1g;           /* L1 data, 1 GiB pages */
 	struct tlb *tlbs[4];         /* all of them, for invalidations */
+	/* Paging-structure caches [enum pwc_dim][enum pwc_level] and the nested
+	 * TLB; wc points at the ones that are on (parameters with 0 entries
+	 * leave a pointer NULL). Guest caches: VPID/PCID/EP4TA-tagged, flushed
+	 * like linear and combined mappings; EPT caches and the nested TLB:
+	 * guest-physical mappings, flushed only by INVEPT. */
+	struct tlb pwc[2][PWC_LEVELS];
+	struct tlb ntlb;
+	struct walk_caches wc;
 
 	uint64_t cycles; /* the core clock */
 	struct evq evq;

@@ -24,6 +24,23 @@ int cpu_resume_at(struct cpu *c, uint64_t new_rip);
  * entry and exit, reference sheet §5.6). */
 void cpu_flush_vpid0(struct cpu *c);
 
+/*
+ * Paging-structure-cache invalidation (SDM Vol. 3A "Invalidation of TLBs
+ * and Paging-Structure Caches", Vol. 3C "Invalidating Cached Translation
+ * Information"; reference sheet §5.5, §6.5). Caches that are off are
+ * skipped.
+ */
+/* INVLPG, MOV to CR3, #PF: guest-cache entries of (vpid, pcid), any address. */
+void cpu_psc_flush_pcid(struct cpu *c, uint16_t vpid, uint16_t pcid);
+/* INVVPID types 0, 1, 3 and the VPID-0 flush: guest-cache entries of a VPID. */
+void cpu_psc_flush_vpid(struct cpu *c, uint16_t vpid);
+/* INVVPID type 2: guest-cache entries of every VPID but 0. */
+void cpu_psc_flush_all_vpids_but_0(struct cpu *c);
+/* INVEPT: the EPT caches, nested-TLB entries and combined guest-cache
+ * entries of ep4ta (single-context), or of every EP4TA (ep4ta = 0,
+ * all-context). */
+void cpu_psc_flush_ept(struct cpu *c, uint64_t ep4ta);
+
 /* The TLB tag of the running context. */
 struct tlb_ctx cpu_tlb_ctx(const struct cpu *c);
 

@@ -34,6 +34,27 @@ const struct param_info param_table[] = {
 	 "Skylake STLB 12-way (WikiChip Skylake client; AIDA on SKX) - secondary", 1, 1 << 24},
 	{"tlb.l2.hit_cycles", PARAM_U64, P(tlb_l2_hit_cycles), "8", "cycles",
 	 "assumed: Haswell STLB-hit load 12 cycles minus 4-cycle L1 hit (PC Watch Haswell review, cpu-parameters.md §1)", 0, 1000},
+	{"pwc.guest.pml4e.entries", PARAM_U64, P(pwc_entries[0][0]), "4", "entries",
+	 "assumed: no measured Intel PML4E-cache size; ChampSim default (PML4 1 set x 4 ways), the skylake row of cpu-parameters.md §6 (SDM \"Paging-Structure Caches\"; keyed by la[47:39]; 0 = off)", 0, 1 << 16},
+	{"pwc.guest.pml4e.ways", PARAM_U64, P(pwc_ways[0][0]), "4", "ways", "same source", 1, 1 << 16},
+	{"pwc.guest.pdpte.entries", PARAM_U64, P(pwc_entries[0][1]), "8", "entries",
+	 "assumed: no measured Intel PDPTE-cache size; ChampSim default (PDPT 2 sets x 4 ways), the skylake row of cpu-parameters.md §6 (SDM \"Paging-Structure Caches\"; keyed by la[47:30]; 0 = off)", 0, 1 << 16},
+	{"pwc.guest.pdpte.ways", PARAM_U64, P(pwc_ways[0][1]), "4", "ways", "same source", 1, 1 << 16},
+	{"pwc.guest.pde.entries", PARAM_U64, P(pwc_entries[0][2]), "32", "entries",
+	 "assumed: no measured Intel PDE-cache size; ChampSim default (PD 4 sets x 8 ways), the skylake row of cpu-parameters.md §6 (SDM \"Paging-Structure Caches\"; keyed by la[47:21]; 0 = off)", 0, 1 << 16},
+	{"pwc.guest.pde.ways", PARAM_U64, P(pwc_ways[0][2]), "8", "ways", "same source", 1, 1 << 16},
+	{"pwc.ept.pml4e.entries", PARAM_U64, P(pwc_entries[1][0]), "4", "entries",
+	 "assumed: the guest-dimension PML4E-cache geometry again (no source gives EPT-dimension sizes; keyed by GPA[47:39], tagged by EP4TA; 0 = off)", 0, 1 << 16},
+	{"pwc.ept.pml4e.ways", PARAM_U64, P(pwc_ways[1][0]), "4", "ways", "same source", 1, 1 << 16},
+	{"pwc.ept.pdpte.entries", PARAM_U64, P(pwc_entries[1][1]), "8", "entries",
+	 "assumed: the guest-dimension PDPTE-cache geometry again (no source gives EPT-dimension sizes; keyed by GPA[47:30], tagged by EP4TA; 0 = off)", 0, 1 << 16},
+	{"pwc.ept.pdpte.ways", PARAM_U64, P(pwc_ways[1][1]), "4", "ways", "same source", 1, 1 << 16},
+	{"pwc.ept.pde.entries", PARAM_U64, P(pwc_entries[1][2]), "32", "entries",
+	 "assumed: the guest-dimension PDE-cache geometry again (no source gives EPT-dimension sizes; keyed by GPA[47:21], tagged by EP4TA; 0 = off)", 0, 1 << 16},
+	{"pwc.ept.pde.ways", PARAM_U64, P(pwc_ways[1][2]), "8", "ways", "same source", 1, 1 << 16},
+	{"ntlb.entries", PARAM_U64, P(ntlb_entries), "16", "entries",
+	 "assumed size; the structure (GPA->HPA of guest paging-structure pages, tagged by EP4TA) is the nested TLB of Bhargava et al., ASPLOS 2008 (0 = off)", 0, 1 << 16},
+	{"ntlb.ways", PARAM_U64, P(ntlb_ways), "16", "ways", "assumed: fully associative", 1, 1 << 16},
 	{"mem.ref_cycles", PARAM_U64, P(mem_ref_cycles), "12", "cycles",
 	 "first cut: every paging-structure access costs an L2 hit, Skylake client 12 cycles (Intel Opt. Manual table, cpu-parameters.md §3); the page-table cache model of a later issue replaces it",
 	 0, 100000},
@@ -171,20 +192,28 @@ int params_set(struct sim_params *p, const char *assignment, char *err)
 	return parse_value(p, pi, eq + 1, err);
 }
 
-static int check_tlb(const char *name, uint64_t entries, uint64_t ways, char *err)
+/* Geometry of one set-associative array called name (entries > 0). */
+static int check_geometry(const char *name, uint64_t entries, uint64_t ways, char *err)
 {
 	if (ways > entries || entries % ways) {
-		snprintf(err, 256, "tlb.%s: %" PRIu64 " entries is not a multiple of %" PRIu64 " ways", name, entries,
+		snprintf(err, 256, "%s: %" PRIu64 " entries is not a multiple of %" PRIu64 " ways", name, entries,
 			 ways);
 		return -1;
 	}
 	uint64_t sets = entries / ways;
 	if (sets & (sets - 1)) {
-		snprintf(err, 256, "tlb.%s: %" PRIu64 " entries / %" PRIu64 " ways = %" PRIu64
+		snprintf(err, 256, "%s: %" PRIu64 " entries / %" PRIu64 " ways = %" PRIu64
 			 " sets, not a power of two", name, entries, ways, sets);
 		return -1;
 	}
 	return 0;
+}
+
+static int check_tlb(const char *name, uint64_t entries, uint64_t ways, char *err)
+{
+	char full[32];
+	snprintf(full, sizeof(full), "tlb.%s", name);
+	return check_geometry(full, entries, ways, err);
 }
 
 int params_validate(const struct sim_params *p, char *err)
@@ -193,6 +222,17 @@ int params_validate(const struct sim_params *p, char *err)
 	    check_tlb("l1d", p->tlb_l1d_entries, p->tlb_l1d_ways, err) ||
 	    check_tlb("l1d_1g", p->tlb_l1d_1g_entries, p->tlb_l1d_1g_ways, err) ||
 	    check_tlb("l2", p->tlb_l2_entries, p->tlb_l2_ways, err))
+		return -1;
+	for (int d = 0; d < 2; d++)
+		for (int l = 0; l < 3; l++) {
+			static const char *const names[2][3] = {
+				{"pwc.guest.pml4e", "pwc.guest.pdpte", "pwc.guest.pde"},
+				{"pwc.ept.pml4e", "pwc.ept.pdpte", "pwc.ept.pde"}};
+			if (p->pwc_entries[d][l] &&
+			    check_geometry(names[d][l], p->pwc_entries[d][l], p->pwc_ways[d][l], err))
+				return -1;
+		}
+	if (p->ntlb_entries && check_geometry("ntlb", p->ntlb_entries, p->ntlb_ways, err))
 		return -1;
 	if (p->guest_mem_mib > p->host_mem_mib) {
 		snprintf(err, 256, "guest.mem_mib (%" PRIu64 ") exceeds host.mem_mib (%" PRIu64 ")", p->guest_mem_mib,

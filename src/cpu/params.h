@@ -24,6 +24,10 @@ struct sim_params {
 	uint64_t tlb_l1d_1g_entries, tlb_l1d_1g_ways;
 	uint64_t tlb_l2_entries, tlb_l2_ways;
 	uint64_t tlb_l2_hit_cycles;   /* extra cycles of an L1 miss that hits the L2 TLB */
+	/* paging-structure caches, [enum pwc_dim][enum pwc_level] of mmu/walk.h
+	 * (guest/EPT x PML4E/PDPTE/PDE), and the nested TLB; 0 entries = off */
+	uint64_t pwc_entries[2][3], pwc_ways[2][3];
+	uint64_t ntlb_entries, ntlb_ways;
 	/* memory */
 	uint64_t mem_ref_cycles;      /* cycles per paging-structure access (walk read, A/D write, PTE store) */
 	uint64_t host_mem_mib;        /* host-physical memory, MiB */

@@ -221,7 +221,9 @@ enum vmx_status vmx_invept(struct cpu *c, unsigned type, uint64_t eptp)
 			return fail_valid(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
 		for (int i = 0; i < CPU_NTLBS; i++)
 			tlb_flush_ep4ta(c->tlbs[i], (eptp & PHYS_ADDR_MASK) >> PAGE_SHIFT);
+		cpu_psc_flush_ept(c, (eptp & PHYS_ADDR_MASK) >> PAGE_SHIFT);
 	} else if (type == 2) {
+		cpu_psc_flush_ept(c, 0);
 		for (int i = 0; i < CPU_NTLBS; i++)
 			tlb_flush_all_combined(c->tlbs[i]);
 	} else {
@@ -236,6 +238,12 @@ enum vmx_status vmx_invvpid(struct cpu *c, unsigned type, uint16_t vpid, uint64_
 		return VMX_FAIL_INVALID;
 	if (type > 3 || (type != 2 && vpid == 0) || (type == 0 && !la_is_canonical48(la)))
 		return fail_valid(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
+	/* Paging-structure caches: types 0, 1 and 3 drop every entry of the
+	 * VPID (type 0 may: the SDM lets it invalidate more than the address). */
+	if (type == 2)
+		cpu_psc_flush_all_vpids_but_0(c);
+	else
+		cpu_psc_flush_vpid(c, vpid);
 	for (int i = 0; i < CPU_NTLBS; i++) {
 		struct tlb *t = c->tlbs[i];
 		switch (type) {

@@ -22,9 +22,12 @@
  *  - ep4ta == 0 marks a linear (non-EPT) mapping. INVEPT never removes such
  *    entries, even tlb_flush_ep4ta(t, 0); an EPT PML4 table at host-physical
  *    address 0 is therefore not supported.
- *  - Not modelled: paging-structure caches (PML4E/PDPTE/PDE caches), the
- *    guest-physical-only mappings that INVEPT also removes, protection keys,
- *    memory types, and timing (the caller charges latencies).
+ *  - The same arrays serve as paging-structure caches (src/mmu/walk.h,
+ *    struct walk_caches): page_shift 39 / 30 / 21 keys an array by
+ *    la[47:39] / la[47:30] / la[47:21], and pfn then holds the next table's
+ *    address >> 12 rather than a frame of page_shift size.
+ *  - Not modelled: protection keys, memory types, and timing (the caller
+ *    charges latencies).
  */
 #include "mmu/tlb.h"
 
@@ -58,10 +61,10 @@ int tlb_init_sized(struct tlb *t, const char *name, unsigned entries, unsigned w
 	unsigned sets;
 
 	memset(t, 0, sizeof(*t));
-	if (page_shift != 12 && page_shift != 21 && page_shift != 30) {
+	if (page_shift != 12 && page_shift != 21 && page_shift != 30 && page_shift != 39) {
 		if (err)
-			snprintf(err, TLB_ERR_LEN, "%s TLB: page size 2^%u is not 4 KiB, 2 MiB or 1 GiB", name ? name : "?",
-				 page_shift);
+			snprintf(err, TLB_ERR_LEN, "%s TLB: page size 2^%u is not 4 KiB, 2 MiB, 1 GiB or 512 GiB",
+				 name ? name : "?", page_shift);
 		return -1;
 	}
 	t->page_shift = (uint8_t)page_shift;

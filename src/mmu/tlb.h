@@ -61,7 +61,8 @@ struct tlb {
  */
 int tlb_init(struct tlb *t, const char *name, unsigned entries, unsigned ways, char *err);
 /* The same for an array of larger pages (page_shift 21 or 30; tlb_init
- * gives 12, 4 KiB pages). */
+ * gives 12, 4 KiB pages), or a paging-structure cache keyed by la[47:21],
+ * la[47:30] or la[47:39] (page_shift 21, 30 or 39; see walk.h). */
 int tlb_init_sized(struct tlb *t, const char *name, unsigned entries, unsigned ways, unsigned page_shift,
 		   char *err);
 void tlb_destroy(struct tlb *t);

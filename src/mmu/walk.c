@@ -9,8 +9,15 @@
  *    write+execute, reserved bits, bad leaf memory type), EPT A/D;
  *  - the 2D walk with the exit qualification of SDM Table 27-7.
  * Left out: protection keys, shadow stacks, mode-based execute control,
- * sub-page permissions, PAE/32-bit paging, #VE, and paging-structure caches
- * (a later issue: every walk here starts from CR3 / the EPTP).
+ * sub-page permissions, PAE/32-bit paging, #VE, a PML5E cache (5-level
+ * walks use the PML4E/PDPTE/PDE caches keyed by la[56:39] etc.), and
+ * timing (the caller charges references).
+ * Paging-structure caches (walk.h, struct walk_caches): guest entries are
+ * cached only when the whole guest dimension succeeds (an entry above a
+ * faulting one is not cached: allowed, caching is optional); EPT entries
+ * and nested-TLB entries only when their EPT translation succeeds. A
+ * nested-TLB hit that lacks the needed right falls back to a full EPT
+ * walk, which reports the violation with the rights of the entries.
  * Guest A/D updates are made when the guest dimension succeeds, before the
  * final EPT translation, which may still fault (the SDM allows this).
  */
@@ -45,19 +52,70 @@ static bool ept_misconfigured(uint64_t e, int level, bool leaf)
 	return mt == 2 || mt == 3 || mt == 7;
 }
 
-enum walk_fault ept_translate(struct phys_mem *m, uint64_t eptp, uint64_t gpa, enum access_kind kind,
-			      struct ept_result *r)
+/* Shift of the prefix a paging-structure cache of this level is keyed by:
+ * PML4E 39, PDPTE 30, PDE 21. The entry it caches is at level 4 - k. */
+static inline unsigned pwc_shift(int k)
+{
+	return 39 - PT_INDEX_BITS * (unsigned)k;
+}
+
+static inline uint64_t rwx_of(const struct tlb_entry *e)
+{
+	return (e->readable ? EPTE_R : 0) | (e->writable ? EPTE_W : 0) | (e->nx ? 0 : EPTE_X);
+}
+
+/* Fill a cache entry (pfn = next table >> 12; EPT rights as R/W/!X). */
+static void pwc_fill(struct tlb *t, const struct tlb_ctx *tag, uint64_t addr, int k, uint64_t table, bool r,
+		     bool w, bool u, bool nx)
+{
+	struct tlb_entry ne = {
+		.vpn = addr >> pwc_shift(k),
+		.pfn = table >> PAGE_SHIFT,
+		.ctx = *tag,
+		.page_shift = (uint8_t)pwc_shift(k),
+		.valid = true,
+		.readable = r,
+		.writable = w,
+		.user = u,
+		.nx = nx,
+	};
+	tlb_insert(t, &ne);
+}
+
+/* ept_translate() with the EPT-dimension paging-structure caches (ept[]
+ * of wc, may be NULL); lookups are counted in w (may be NULL). */
+static enum walk_fault ept_walk(struct phys_mem *m, uint64_t eptp, uint64_t gpa, enum access_kind kind,
+				const struct walk_caches *wc, struct walk_result *w, struct ept_result *r)
 {
 	static const uint64_t need[] = {[ACC_READ] = EPTE_R, [ACC_WRITE] = EPTE_W, [ACC_FETCH] = EPTE_X};
 	const bool ad = eptp & EPTP_AD;
+	const struct tlb_ctx tag = {0, 0, (eptp & PHYS_ADDR_MASK) >> PAGE_SHIFT};
 	uint64_t table = eptp & PHYS_ADDR_MASK;
 	uint64_t addrs[5];
+	uint64_t next[6], rwx_at[6]; /* per level: the table it points to, rights so far */
 	int n = 0;
+	int start = ept_levels(eptp);
 
 	r->refs = 0;
 	r->ad_writes = 0;
 	r->rwx = EPTE_RWX;
-	for (int level = ept_levels(eptp); level >= 1; level--) {
+	for (int k = PWC_PDE; wc && k >= PWC_PML4E; k--) {
+		struct tlb *t = wc->ept[k];
+		if (!t)
+			continue;
+		struct tlb_entry *e = tlb_lookup(t, &tag, gpa);
+		if (e) {
+			if (w)
+				w->pwc_hit[PWC_EPT][k]++;
+			start = 3 - k;
+			table = e->pfn << PAGE_SHIFT;
+			r->rwx = rwx_of(e);
+			break;
+		}
+		if (w)
+			w->pwc_miss[PWC_EPT][k]++;
+	}
+	for (int level = start; level >= 1; level--) {
 		uint64_t ea = table + 8 * pt_index(gpa, level);
 		uint64_t e = mem_read64(m, ea);
 		r->refs++;
@@ -93,13 +151,29 @@ enum walk_fault ept_translate(struct phys_mem *m, uint64_t eptp, uint64_t gpa, e
 					}
 				}
 			}
+			/* Every non-leaf entry read is present, valid and (with
+			 * A/D) accessed now: cache it. */
+			for (int l = start; wc && l > level; l--) {
+				int k = 4 - l;
+				if (k >= PWC_PML4E && k <= PWC_PDE && wc->ept[k])
+					pwc_fill(wc->ept[k], &tag, gpa, k, next[l], rwx_at[l] & EPTE_R,
+						 rwx_at[l] & EPTE_W, false, !(rwx_at[l] & EPTE_X));
+			}
 			r->fault = WALK_OK;
 			return r->fault;
 		}
 		table = e & PHYS_ADDR_MASK;
+		next[level] = table;
+		rwx_at[level] = r->rwx;
 	}
 	r->fault = WALK_EPT_MISCONFIG; /* not reached: level 1 is always a leaf */
 	return r->fault;
+}
+
+enum walk_fault ept_translate(struct phys_mem *m, uint64_t eptp, uint64_t gpa, enum access_kind kind,
+			      struct ept_result *r)
+{
+	return ept_walk(m, eptp, gpa, kind, NULL, NULL, r);
 }
 
 static uint64_t guest_rsvd_mask(int level, bool leaf, const struct paging_ctx *ctx)
@@ -125,11 +199,47 @@ static uint64_t ept_qual_access(enum access_kind kind, const struct ept_result *
 }
 
 /* Translate a GPA the walk uses (result in *er); on a fault fill the walk
- * result and return false. */
-static bool ept_step(struct phys_mem *m, const struct paging_ctx *ctx, uint64_t gpa, enum access_kind kind,
-		     uint64_t extra_qual, struct walk_result *r, struct ept_result *er)
+ * result and return false. A guest paging-structure address (table) is
+ * looked up in the nested TLB first; a hit that grants the access costs no
+ * reference, anything else walks (and fills it on success). */
+static bool ept_step(struct phys_mem *m, const struct paging_ctx *ctx, const struct walk_caches *wc, bool table,
+		     uint64_t gpa, enum access_kind kind, uint64_t extra_qual, struct walk_result *r,
+		     struct ept_result *er)
 {
-	ept_translate(m, ctx->eptp, gpa, kind, er);
+	static const uint64_t need[] = {[ACC_READ] = EPTE_R, [ACC_WRITE] = EPTE_W, [ACC_FETCH] = EPTE_X};
+	struct tlb *nt = (wc && table) ? wc->ntlb : NULL;
+	const struct tlb_ctx tag = {0, 0, (ctx->eptp & PHYS_ADDR_MASK) >> PAGE_SHIFT};
+
+	if (nt) {
+		struct tlb_entry *e = tlb_lookup(nt, &tag, gpa);
+		if (e && (rwx_of(e) & need[kind])) {
+			/* Filled by a successful translation of the same kind of
+			 * access (with EPT A/D: a write, so D is already set). */
+			r->ntlb_hit++;
+			memset(er, 0, sizeof(*er));
+			er->hpa = (e->pfn << PAGE_SHIFT) | (gpa & (PAGE_SIZE - 1));
+			er->rwx = rwx_of(e);
+			er->page_shift = PAGE_SHIFT;
+			er->dirty = true;
+			er->fault = WALK_OK;
+			return true;
+		}
+		r->ntlb_miss++;
+	}
+	ept_walk(m, ctx->eptp, gpa, kind, wc, r, er);
+	if (nt && er->fault == WALK_OK) {
+		struct tlb_entry ne = {
+			.vpn = gpa >> PAGE_SHIFT,
+			.pfn = er->hpa >> PAGE_SHIFT,
+			.ctx = tag,
+			.page_shift = PAGE_SHIFT,
+			.valid = true,
+			.readable = er->rwx & EPTE_R,
+			.writable = er->rwx & EPTE_W,
+			.nx = !(er->rwx & EPTE_X),
+		};
+		tlb_insert(nt, &ne);
+	}
 	r->ept_refs += er->refs;
 	r->ept_ad_writes += er->ad_writes;
 	if (er->fault == WALK_OK)
@@ -142,7 +252,7 @@ static bool ept_step(struct phys_mem *m, const struct paging_ctx *ctx, uint64_t 
 }
 
 enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const struct mmu_access *acc,
-			 struct walk_result *r)
+			 const struct walk_caches *caches, struct walk_result *r)
 {
 	const bool write = acc->kind == ACC_WRITE;
 	const bool fetch = acc->kind == ACC_FETCH;
@@ -151,7 +261,8 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 	uint64_t table = ctx->cr3 & PHYS_ADDR_MASK; /* GPA under EPT, else HPA */
 	uint64_t entry_hpa[5], entry_gpa[5];
 	uint64_t table_rwx[5]; /* EPT rights of each guest table's page */
-	int level;
+	bool cw[5], cu[5], cnx[5]; /* combined rights down to each entry */
+	int level, start;
 
 	memset(r, 0, sizeof(*r));
 	r->levels = (ctx->cr4 & CR4_LA57) ? 5 : 4;
@@ -159,7 +270,26 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 	r->pfec = (write ? PFEC_WR : 0) | (acc->user ? PFEC_US : 0) |
 		  (fetch && ((ctx->efer & EFER_NXE) || (ctx->cr4 & CR4_SMEP)) ? PFEC_ID : 0);
 
-	for (level = r->levels; level >= 1; level--) {
+	/* Longest prefix first: a PDE-cache hit starts at the PT. */
+	start = r->levels;
+	for (int k = PWC_PDE; caches && k >= PWC_PML4E; k--) {
+		struct tlb *t = caches->guest[k];
+		if (!t)
+			continue;
+		struct tlb_entry *e = tlb_lookup(t, &caches->tag, acc->la);
+		if (e) {
+			r->pwc_hit[PWC_GUEST][k]++;
+			start = 3 - k;
+			table = e->pfn << PAGE_SHIFT;
+			r->writable = e->writable;
+			r->user = e->user;
+			r->nx = e->nx;
+			break;
+		}
+		r->pwc_miss[PWC_GUEST][k]++;
+	}
+
+	for (level = start; level >= 1; level--) {
 		int i = r->levels - level;
 		uint64_t ea = table + 8 * pt_index(acc->la, level);
 		uint64_t hpa = ea;
@@ -168,7 +298,8 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 			/* With EPT A/D such an access is treated as a write, and a
 			 * violation reports both bits 0 and 1 (SDM Table 27-7, footnote). */
 			struct ept_result er;
-			if (!ept_step(m, ctx, ea, pse_kind, pse_kind == ACC_WRITE ? EPT_QUAL_READ : 0, r, &er))
+			if (!ept_step(m, ctx, caches, true, ea, pse_kind, pse_kind == ACC_WRITE ? EPT_QUAL_READ : 0,
+				      r, &er))
 				return r->fault;
 			hpa = er.hpa;
 			table_rwx[i] = er.rwx;
@@ -191,6 +322,9 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 		r->writable &= !!(e & PTE_RW);
 		r->user &= !!(e & PTE_US);
 		r->nx |= (ctx->efer & EFER_NXE) && (e & PTE_XD);
+		cw[i] = r->writable;
+		cu[i] = r->user;
+		cnx[i] = r->nx;
 		if (leaf) {
 			r->page_shift = (uint8_t)(PAGE_SHIFT + PT_INDEX_BITS * (level - 1));
 			uint64_t off_mask = (UINT64_C(1) << r->page_shift) - 1;
@@ -220,7 +354,7 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 
 	/* Accessed flags in every entry used, dirty in the leaf on a write. */
 	int used = r->levels - level + 1;
-	for (int i = 0; i < used; i++) {
+	for (int i = r->levels - start; i < used; i++) {
 		uint64_t set = PTE_A | (i == used - 1 && write ? PTE_D : 0);
 		if ((r->entry[i] & set) == set)
 			continue;
@@ -239,6 +373,14 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 	if (write)
 		r->dirty = true;
 
+	/* Cache the non-leaf entries read (present, no reserved bits, A = 1). */
+	for (int l = start; caches && l > level; l--) {
+		int k = 4 - l, i = r->levels - l;
+		if (k >= PWC_PML4E && k <= PWC_PDE && caches->guest[k])
+			pwc_fill(caches->guest[k], &caches->tag, acc->la, k, r->entry[i] & PHYS_ADDR_MASK, true,
+				 cw[i], cu[i], cnx[i]);
+	}
+
 	/* The final guest-physical address. */
 	if (ctx->ept) {
 		uint64_t q = EPT_QUAL_GLA_XLATE;
@@ -246,7 +388,7 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 			q |= (r->user ? EPT_QUAL_GLA_USER : 0) | (r->writable ? EPT_QUAL_GLA_WRITABLE : 0) |
 			     (r->nx ? EPT_QUAL_GLA_XD : 0);
 		struct ept_result er;
-		if (!ept_step(m, ctx, r->gpa, acc->kind, q, r, &er))
+		if (!ept_step(m, ctx, caches, false, r->gpa, acc->kind, q, r, &er))
 			return r->fault;
 		r->hpa = er.hpa;
 		/* The combined mapping is no larger than either page (a 1 GiB guest

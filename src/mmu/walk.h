@@ -19,6 +19,7 @@
 
 #include "arch/ept.h"
 #include "mem/mem.h"
+#include "mmu/tlb.h"
 
 /*
  * IA32_VMX_EPT_VPID_CAP of the modelled core: Core i7-6700K (Skylake
@@ -77,6 +78,35 @@ struct ept_result {
 enum walk_fault ept_translate(struct phys_mem *m, uint64_t eptp, uint64_t gpa, enum access_kind kind,
 			      struct ept_result *r);
 
+/* Index of a paging-structure cache by the level of the entry it caches. */
+enum pwc_level { PWC_PML4E = 0, PWC_PDPTE = 1, PWC_PDE = 2, PWC_LEVELS = 3 };
+/* Dimension of a paging-structure cache. */
+enum pwc_dim { PWC_GUEST = 0, PWC_EPT = 1 };
+
+/*
+ * Translation caches a walk may use (SDM Vol. 3A "Paging-Structure Caches",
+ * Vol. 3C "Caching Translation Information" under VMX; reference sheet
+ * §6.5). Each is a struct tlb whose page_shift is the prefix it is keyed by
+ * (39, 30, 21: la[47:39], la[47:30], la[47:21], or the same bits of a GPA)
+ * and whose entries hold the next table's address >> 12 in pfn and the
+ * combined rights of the entries above in writable/user/nx (guest) or
+ * readable/writable/!nx = R/W/X (EPT). NULL = the cache is off.
+ *  - guest[]: guest (native) PML4E/PDPTE/PDE caches, tagged with tag
+ *    (VPID, PCID and, under EPT, the EP4TA: combined mappings); the table
+ *    address is guest-physical under EPT.
+ *  - ept[]: EPT PML4E/PDPTE/PDE caches keyed by GPA, tagged by EP4TA only
+ *    (guest-physical mappings: VPID 0, PCID 0).
+ *  - ntlb: nested TLB (Bhargava et al., ASPLOS 2008): GPA -> HPA of the
+ *    4 KiB pages holding guest paging structures, tagged by EP4TA only, with
+ *    the EPT rights of the page in readable/writable/!nx.
+ */
+struct walk_caches {
+	struct tlb *guest[PWC_LEVELS];
+	struct tlb *ept[PWC_LEVELS];
+	struct tlb *ntlb;
+	struct tlb_ctx tag; /* the guest caches' tag (ep4ta 0 without EPT) */
+};
+
 /* Result of a full (one- or two-dimensional) walk. */
 struct walk_result {
 	enum walk_fault fault;
@@ -97,6 +127,10 @@ struct walk_result {
 	unsigned guest_refs;   /* guest (native) paging-structure entry reads */
 	unsigned ept_refs;     /* EPT entry reads, all translations of the walk */
 	unsigned guest_ad_writes, ept_ad_writes;
+	/* Translation-cache lookups (only caches that are on are looked up;
+	 * a walk stops at the first, longest-prefix, hit). */
+	unsigned pwc_hit[2][PWC_LEVELS], pwc_miss[2][PWC_LEVELS]; /* [enum pwc_dim][enum pwc_level] */
+	unsigned ntlb_hit, ntlb_miss;
 };
 
 /*
@@ -106,8 +140,18 @@ struct walk_result {
  * a cold 4-level x 4-level walk makes 4 x (4 + 1) + 4 = 24 references.
  * Guest A/D flags are set once the guest dimension succeeds, before the
  * final GPA is translated (the SDM allows either order). Returns r->fault.
+ *
+ * With caches (may be NULL: every walk starts from CR3 / the EPTP), the
+ * walk follows SDM "Using the Paging-Structure Caches to Translate Linear
+ * Addresses": the longest-prefix guest cache hit gives the table to start
+ * at (PDE cache: 1 guest reference, PDPTE: 2, PML4E: 3); each guest table's
+ * GPA is looked up in the nested TLB, then in the EPT caches, before an EPT
+ * walk; the final GPA uses the EPT caches. Caches are filled from entries
+ * that are present, free of reserved bits and accessed (A is set before
+ * filling): guest caches when the guest dimension succeeds, EPT caches and
+ * the nested TLB when an EPT translation succeeds.
  */
 enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const struct mmu_access *acc,
-			 struct walk_result *r);
+			 const struct walk_caches *caches, struct walk_result *r);
 
 #endif
