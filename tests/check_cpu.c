@@ -470,6 +470,103 @@ START_TEST(test_shadow_consistent_on_pipeline)
 }
 END_TEST
 
+#define CPUID(leaf) {GEV_CPUID, 0, 0, 0, 1, (leaf)}
+#define OUT(port, size, v) {GEV_IO, (size), (port), (v), 1, 0}
+#define IN(port, size) {GEV_IO, (size), (port), 0, 1, 1}
+
+/* CPUID always exits; IN/OUT exit with "unconditional I/O exiting", and
+ * the qualification says size, direction and port (reference sheet §3.4). */
+START_TEST(test_cpu_cpuid_and_io_exits)
+{
+	static const struct guest_event ev[] = {CPUID(0), OUT(0x80, 1, 0x55), IN(0x3f8, 4)};
+	struct rig m;
+	/* Natively: no exits; CPUID 100 and each port access 1000 cycles. */
+	rig_init(&m, ev, 3);
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_DONE);
+	ck_assert_uint_eq(m.ctr.v[CTR_CPU_CPUID], 1);
+	ck_assert_uint_eq(m.ctr.v[CTR_CPU_IO], 2);
+	ck_assert_uint_eq(m.ctr.v[CTR_CPU_CYCLES_BASE], 100 + 2 * 1000);
+	rig_destroy(&m);
+	/* Under EPT every one of them exits and the VMM emulates it. */
+	rig_init(&m, ev, 3);
+	ck_assert_int_eq(rig_run(&m, MODE_EPT), RUN_DONE);
+	ck_assert_uint_eq(m.m.cpu.exits[EXIT_REASON_CPUID].count, 1);
+	ck_assert_uint_eq(m.m.cpu.exits[EXIT_REASON_IO_INSTRUCTION].count, 2);
+	ck_assert_uint_eq(m.ctr.v[CTR_VMM_CPUID], 1);
+	ck_assert_uint_eq(m.ctr.v[CTR_VMM_IO], 2);
+	/* The last IN from an unassigned port read all ones. */
+	ck_assert_uint_eq(m.m.cpu.gpr[0], 0xffffffff);
+	rig_destroy(&m);
+}
+END_TEST
+
+/* Launch the VMM's VMCS and play the VMM only for EPT violations, until
+ * the first exit of another reason; returns that exit reason. */
+static uint64_t run_to_first_other_exit(struct rig *m)
+{
+	uint64_t reason, gpa;
+	ck_assert_int_eq(vmx_launch(&m->m.cpu), VMX_SUCCEED);
+	for (;;) {
+		vmx_read(&m->m.cpu, VMCS_EXIT_REASON, &reason);
+		if (reason != EXIT_REASON_EPT_VIOLATION)
+			return reason;
+		vmx_read(&m->m.cpu, VMCS_GUEST_PHYSICAL_ADDRESS, &gpa);
+		ck_assert_int_eq(ept_mgr_map(&m->m.vmm, gpa & ~UINT64_C(0xfff)), 0);
+		ck_assert_int_eq(vmx_resume(&m->m.cpu), VMX_SUCCEED);
+	}
+}
+
+START_TEST(test_cpu_io_exit_qualification)
+{
+	static const struct guest_event out80[] = {OUT(0x80, 1, 0x55)};
+	static const struct guest_event in3f8[] = {IN(0x3f8, 4)};
+	static const struct guest_event cpuid1[] = {CPUID(1)};
+	struct rig m;
+	uint64_t v;
+	/* OUT DX, AL to port 0x80: size - 1 = 0, OUT, port 0x80 << 16. */
+	rig_init(&m, out80, 1);
+	rig_start(&m, MODE_EPT);
+	ck_assert_uint_eq(run_to_first_other_exit(&m), EXIT_REASON_IO_INSTRUCTION);
+	vmx_read(&m.m.cpu, VMCS_EXIT_QUALIFICATION, &v);
+	ck_assert_uint_eq(v, 0x00800000);
+	ck_assert_uint_eq(m.m.cpu.gpr[0], 0x55); /* the value, in AL */
+	ck_assert_uint_eq(m.m.cpu.gpr[2], 0x80); /* the port, in DX */
+	vmx_read(&m.m.cpu, VMCS_VM_EXIT_INSTRUCTION_LEN, &v);
+	ck_assert_uint_eq(v, 1);
+	rig_destroy(&m);
+	/* IN EAX, DX from port 0x3f8: size - 1 = 3, bit 3 IN, port 0x3f8 << 16. */
+	rig_init(&m, in3f8, 1);
+	rig_start(&m, MODE_EPT);
+	ck_assert_uint_eq(run_to_first_other_exit(&m), EXIT_REASON_IO_INSTRUCTION);
+	vmx_read(&m.m.cpu, VMCS_EXIT_QUALIFICATION, &v);
+	ck_assert_uint_eq(v, 0x03f8000b);
+	rig_destroy(&m);
+	/* With "use I/O bitmaps" and only port 0x3f8's bit set (bitmap A at a
+	 * free host frame), OUT to 0x80 no longer exits: the guest runs to HLT. */
+	rig_init(&m, out80, 1);
+	rig_start(&m, MODE_EPT);
+	vmx_read(&m.m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, &v);
+	vmx_write(&m.m.cpu, VMCS_CPU_BASED_VM_EXEC_CONTROL, (v & ~CPU_UNCOND_IO_EXITING) | CPU_USE_IO_BITMAPS);
+	uint64_t bitmap_a, bitmap_b;
+	ck_assert_int_eq(vmm_host_frame(&m.m.vmm, &bitmap_a), 0);
+	ck_assert_int_eq(vmm_host_frame(&m.m.vmm, &bitmap_b), 0);
+	mem_write64(&m.m.mem, bitmap_a + 8 * (0x3f8 / 64), UINT64_C(1) << (0x3f8 % 64));
+	vmx_write(&m.m.cpu, VMCS_IO_BITMAP_A, bitmap_a);
+	vmx_write(&m.m.cpu, VMCS_IO_BITMAP_B, bitmap_b);
+	ck_assert_uint_eq(run_to_first_other_exit(&m), EXIT_REASON_HLT);
+	ck_assert_uint_eq(m.ctr.v[CTR_CPU_IO], 1);
+	rig_destroy(&m);
+	/* CPUID exits with the leaf in EAX and a 2-byte instruction length. */
+	rig_init(&m, cpuid1, 1);
+	rig_start(&m, MODE_EPT);
+	ck_assert_uint_eq(run_to_first_other_exit(&m), EXIT_REASON_CPUID);
+	ck_assert_uint_eq(m.m.cpu.gpr[0], 1);
+	vmx_read(&m.m.cpu, VMCS_VM_EXIT_INSTRUCTION_LEN, &v);
+	ck_assert_uint_eq(v, 2);
+	rig_destroy(&m);
+}
+END_TEST
+
 START_TEST(test_vmx_vmread_vmwrite_errors)
 {
 	struct rig m;
@@ -600,6 +697,8 @@ static Suite *cpu_suite(void)
 	tcase_add_test(tc, test_shadow_unsync_leaf_tables);
 	tcase_add_test(tc, test_shadow_invlpg_exits);
 	tcase_add_test(tc, test_shadow_consistent_on_pipeline);
+	tcase_add_test(tc, test_cpu_cpuid_and_io_exits);
+	tcase_add_test(tc, test_cpu_io_exit_qualification);
 	tcase_add_test(tc, test_vmx_vmread_vmwrite_errors);
 	tcase_add_test(tc, test_vmx_vmlaunch_runs_entry_checks);
 	suite_add_tcase(s, tc);

@@ -460,7 +460,7 @@ static int cmd_trace(int argc, char **argv)
 	}
 	static const char *const names[GEV_KIND_COUNT] = {
 		"fetch", "load", "store", "modify", "mmap", "munmap", "brk", "process/thread create", "process exit",
-		"wait", "exec"};
+		"wait", "exec", "cpuid", "port I/O"};
 	uint64_t counts[GEV_KIND_COUNT] = {0};
 	struct u64map pages;
 	if (u64map_init(&pages, 1 << 16) < 0) {

@@ -518,6 +518,62 @@ static enum xlate_result exec_op(struct cpu *c, const struct guest_op *op)
 	return XLATE_OK;
 }
 
+/* Does an I/O access to [port, port + size) exit? Reference sheet §3.4:
+ * with "use I/O bitmaps" any set bit for those ports in bitmap A
+ * (0x0000-0x7FFF) or B (0x8000-0xFFFF), or a range wrapping past 0xFFFF;
+ * else "unconditional I/O exiting". */
+static bool io_exits(struct cpu *c, const struct vmcs *v, unsigned port, unsigned size)
+{
+	uint64_t primary = vmcs_get(v, VMCS_CPU_BASED_VM_EXEC_CONTROL);
+	if (!(primary & CPU_USE_IO_BITMAPS))
+		return primary & CPU_UNCOND_IO_EXITING;
+	if (port + size > 0x10000)
+		return true;
+	for (unsigned p = port; p < port + size; p++) {
+		uint64_t bitmap = vmcs_get(v, p < 0x8000 ? VMCS_IO_BITMAP_A : VMCS_IO_BITMAP_B);
+		unsigned bit = p & 0x7fff;
+		uint64_t word = mem_read64(c->mem, (bitmap & PHYS_ADDR_MASK) + 8 * (bit / 64));
+		if (word & (UINT64_C(1) << (bit % 64)))
+			return true;
+	}
+	return false;
+}
+
+/* CPUID and IN/OUT: they exit in VMX non-root operation as the controls
+ * say (CPUID always); natively they cost cpu.cpuid_cycles / cpu.io_cycles. */
+static enum xlate_result exec_insn(struct cpu *c, const struct guest_event *ev)
+{
+	if (ev->kind == GEV_CPUID) {
+		if (c->nonroot) {
+			c->gpr[0] = ev->arg; /* EAX: the leaf */
+			cpu_vmexit_insn(c, EXIT_REASON_CPUID, 0, 2);
+			return XLATE_EXIT;
+		}
+		ctr_inc(c->ctr, CTR_CPU_CPUID);
+		cpu_charge(c, CTR_CPU_CYCLES_BASE, c->p->cpu_cpuid_cycles);
+		return XLATE_OK;
+	}
+	unsigned port = (unsigned)ev->gva & 0xffff, size = ev->size;
+	bool in = ev->arg & 1;
+	if (size != 1 && size != 2 && size != 4) {
+		cpu_fail(c, "I/O access of %u bytes: IN/OUT move 1, 2 or 4", size);
+		return XLATE_ERROR;
+	}
+	if (c->nonroot && io_exits(c, c->vmcs, port, size)) {
+		/* Qualification (§3.4): size - 1, direction, port in DX (bit 6 = 0),
+		 * port number in bits 31:16; RDX holds the port, RAX the value. */
+		c->gpr[2] = port;
+		if (!in)
+			c->gpr[0] = ev->len;
+		cpu_vmexit_insn(c, EXIT_REASON_IO_INSTRUCTION, (size - 1) | (in ? 1u << 3 : 0) | ((uint64_t)port << 16),
+				1);
+		return XLATE_EXIT;
+	}
+	ctr_inc(c->ctr, CTR_CPU_IO);
+	cpu_charge(c, CTR_CPU_CYCLES_BASE, c->p->cpu_io_cycles);
+	return XLATE_OK;
+}
+
 /* A timer tick is due: deliver it to the guest, or exit if the VMM owns
  * external interrupts ("external-interrupt exiting"). */
 static enum xlate_result deliver_tick(struct cpu *c)
@@ -546,6 +602,27 @@ static enum xlate_result deliver_tick(struct cpu *c)
 	return XLATE_OK;
 }
 
+/* Bytes of guest code an event stands for: an instruction record's size,
+ * CPUID 2 (0F A2), IN/OUT with DX 1 (EC..EF), a system call 2 (SYSCALL);
+ * data references are part of their instruction. */
+static unsigned event_insn_len(const struct guest_event *ev)
+{
+	switch (ev->kind) {
+	case GEV_FETCH:
+		return ev->size;
+	case GEV_LOAD:
+	case GEV_STORE:
+	case GEV_MODIFY:
+		return 0;
+	case GEV_CPUID:
+		return 2;
+	case GEV_IO:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
 /* The item that was executing completed: advance RIP past it. */
 static void retire_item(struct cpu *c)
 {
@@ -558,10 +635,7 @@ static void retire_item(struct cpu *c)
 		c->rip += GOP_INSN_LEN;
 	} else if (c->item == ITEM_EVENT) {
 		c->have_ev = false;
-		if (c->ev.kind == GEV_FETCH)
-			c->rip += c->ev.size;
-		else if (c->ev.kind > GEV_MODIFY)
-			c->rip += 2; /* SYSCALL */
+		c->rip += event_insn_len(&c->ev);
 	}
 	c->item = ITEM_NONE;
 }
@@ -571,8 +645,8 @@ static unsigned item_len(const struct cpu *c)
 {
 	if (c->item == ITEM_OP)
 		return GOP_INSN_LEN;
-	if (c->item == ITEM_EVENT && c->ev.kind == GEV_FETCH)
-		return c->ev.size;
+	if (c->item == ITEM_EVENT)
+		return event_insn_len(&c->ev);
 	return 0;
 }
 
@@ -641,6 +715,10 @@ enum run_status cpu_run_guest(struct cpu *c)
 						charge_base(c);
 					retire_item(c);
 				}
+			} else if (c->ev.kind == GEV_CPUID || c->ev.kind == GEV_IO) {
+				r = exec_insn(c, &c->ev);
+				if (r == XLATE_OK)
+					retire_item(c);
 			} else {
 				retire_item(c);
 				if (c->os_ops->os_event(c->os, c, &c->ev) < 0)

@@ -18,6 +18,8 @@ struct sim_params {
 	/* core */
 	double cpu_base_cpi;          /* cycles per instruction before memory effects */
 	uint64_t cpu_freq_mhz;        /* core clock, MHz (turns HZ into cycles) */
+	uint64_t cpu_cpuid_cycles;    /* CPUID executed natively */
+	uint64_t cpu_io_cycles;       /* an IN/OUT to an unassigned port executed natively */
 	/* TLBs */
 	uint64_t tlb_l1i_entries, tlb_l1i_ways;
 	uint64_t tlb_l1d_entries, tlb_l1d_ways;

@@ -22,6 +22,11 @@ enum guest_event_kind {
 	GEV_WAIT,        /* process pid waits for a child (wait4/waitid): gva = the child's pid, 0 = any
 			  * child; arg = 1 with WNOHANG (never blocks) */
 	GEV_EXEC,        /* process pid replaced its program (execve succeeded): a new address space */
+	/* Instructions that a VMM may intercept (execution-driven front ends;
+	 * lackey logs carry none): */
+	GEV_CPUID,       /* CPUID with EAX = arg (the leaf); 2-byte instruction */
+	GEV_IO,          /* IN/OUT with the port in DX: gva = port, size = 1, 2 or 4 bytes,
+			  * arg = 1 for IN, 0 for OUT, len = the value written by OUT; 1-byte instruction */
 	GEV_KIND_COUNT
 };
 

@@ -9,8 +9,9 @@
  *  - "enable VPID" unless vmx.vpid=off.
  * Handled exits: EXTERNAL_INTERRUPT (the host timer; the guest's own timer
  * interrupt is injected back), HLT (the guest finished), EPT_VIOLATION
- * (back the page), and under shadow paging EXCEPTION_NMI (#PF), CR_ACCESS
- * (MOV to CR3) and INVLPG. Anything else is unexpected: the VMCS is printed
+ * (back the page), CPUID, I/O instructions (unconditional I/O exiting; no
+ * device yet), and under shadow paging EXCEPTION_NMI (#PF), CR_ACCESS
+ * (MOV to/from CR3) and INVLPG. Anything else is unexpected: the VMCS is printed
  * and the run stops with an error.
  */
 #include "vmm/vmm.h"
@@ -169,6 +170,52 @@ static int handle_invlpg(struct vmm *vmm)
 	return skip_exiting_instruction(vmm);
 }
 
+/*
+ * CPUID exits always (SDM "Instructions That Cause VM Exits
+ * Unconditionally"). The VMM answers as KVM does from the host's values,
+ * here the modelled i7-6700K's: leaf 0 gives the highest basic leaf (0x16)
+ * and "GenuineIntel", leaf 1 the family/model/stepping 0x506E3 ([IL]
+ * 00506E3) with the hypervisor-present bit (ECX[31]); other leaves read 0
+ * (not modelled yet).
+ */
+static int handle_cpuid(struct vmm *vmm)
+{
+	uint64_t *r = vmm->cpu->gpr; /* RAX, RCX, RDX, RBX = r[0], r[1], r[2], r[3] */
+	uint32_t leaf = (uint32_t)r[0];
+	r[0] = r[1] = r[2] = r[3] = 0;
+	if (leaf == 0) {
+		r[0] = 0x16;
+		r[3] = 0x756e6547; /* "Genu" */
+		r[2] = 0x49656e69; /* "ineI" */
+		r[1] = 0x6c65746e; /* "ntel" */
+	} else if (leaf == 1) {
+		r[0] = 0x506e3;
+		r[1] = UINT64_C(1) << 31; /* hypervisor present */
+	}
+	ctr_inc(vmm->ctr, CTR_VMM_CPUID);
+	return skip_exiting_instruction(vmm);
+}
+
+/*
+ * I/O instruction (qualification, reference sheet §3.4: [2:0] size - 1,
+ * [3] IN, [4] string, [6] immediate port, [31:16] port). No device is
+ * modelled yet, so every port is unassigned as on a PC with nothing there:
+ * OUT is discarded, IN reads all ones (QEMU's unassigned-I/O behaviour).
+ */
+static int handle_io_instruction(struct vmm *vmm)
+{
+	uint64_t qual;
+	if (vmread(vmm, VMCS_EXIT_QUALIFICATION, &qual) < 0)
+		return -1;
+	unsigned size = (unsigned)(qual & 7) + 1;
+	if (qual & (1u << 4))
+		return cpu_fail(vmm->cpu, "string I/O (INS/OUTS) exit: not emulated by this VMM yet");
+	if (qual & (1u << 3))
+		vmm->cpu->gpr[0] = size == 4 ? 0xffffffffu : (UINT64_C(1) << (8 * size)) - 1;
+	ctr_inc(vmm->ctr, CTR_VMM_IO);
+	return skip_exiting_instruction(vmm);
+}
+
 static int handle_hlt(struct vmm *vmm)
 {
 	/* The trace-driven guest halts only when its workload has ended. */
@@ -200,6 +247,8 @@ static const exit_handler_fn exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_HLT] = handle_hlt,
 	[EXIT_REASON_INVLPG] = handle_invlpg,
 	[EXIT_REASON_CR_ACCESS] = handle_cr_access,
+	[EXIT_REASON_CPUID] = handle_cpuid,
+	[EXIT_REASON_IO_INSTRUCTION] = handle_io_instruction,
 	[EXIT_REASON_EPT_VIOLATION] = handle_ept_violation,
 };
 
@@ -239,7 +288,8 @@ int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struc
 	uint64_t host_cr3 = frame_alloc_get(&vmm->host_frames);
 	if (!host_cr3)
 		return cpu_fail(cpu, "host out of memory setting up the VMM");
-	uint64_t primary = PRIMARY_DEFAULT1_TRUE | CPU_HLT_EXITING | CPU_ACTIVATE_SECONDARY_CONTROLS;
+	uint64_t primary =
+		PRIMARY_DEFAULT1_TRUE | CPU_HLT_EXITING | CPU_UNCOND_IO_EXITING | CPU_ACTIVATE_SECONDARY_CONTROLS;
 	uint32_t secondary = p->vmx_vpid ? SECONDARY_ENABLE_VPID : 0;
 	uint64_t vmcs_cr3 = guest_cr3;
 	if (shadow) {
