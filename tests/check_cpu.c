@@ -101,6 +101,132 @@ START_TEST(test_cpu_native_fault_then_tlb_hit)
 }
 END_TEST
 
+/* Nehalem has no 1 GiB DTLB (tlb.l1d_1g.entries = 0): the same two loads
+ * as above, but every 1 GiB direct-map translation is cached as a 4 KiB
+ * fragment in the L1 DTLB and the L2 TLB, so each new kernel page walks. */
+START_TEST(test_cpu_no_1g_array_caches_4k_fragments)
+{
+	static const struct guest_event ev[] = {LOAD(0x401000), LOAD(0x401008)};
+	struct rig m;
+	rig_init(&m, ev, 2);
+	m.p.tlb_l1d_1g_entries = 0;
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_DONE);
+	ck_assert_int_eq(m.m.cpu.ntlbs, CPU_NTLBS - 1);
+	ck_assert_ptr_null(m.m.cpu.dtlb1g.e);
+	/* The 3 walks of the test above, plus one 2-ref walk of the direct map
+	 * for each new kernel page the fault zeroes (PDPT, PD, PT, data page):
+	 * its 4 zeroings miss instead of hitting the 1 GiB entry. */
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_COUNT], 3 + 4);
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_GUEST_REFS], 2 + 1 + 4 + 4 * 2);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_MISS], 3 + 4);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L2_MISS], 3 + 4);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_HIT], 1 + 4 + 1 + 4);
+	ck_assert_uint_eq(m.m.cpu.cycles, 15 * 12 + 1500 + 5 * 1000 + 9 * 12);
+	rig_destroy(&m);
+}
+END_TEST
+
+/* Each profile sets the values of cpu-parameters.md §6 (docs/parameters.md). */
+START_TEST(test_params_profiles_set_documented_values)
+{
+	struct sim_params p;
+	char err[256];
+
+	ck_assert_int_eq(params_set(&p, "cpu.profile=nehalem", err), 0);
+	ck_assert_int_eq(params_validate(&p, err), 0);
+	ck_assert_str_eq(cpu_profiles[p.cpu_profile].name, "nehalem");
+	ck_assert_uint_eq(p.cpu_freq_mhz, 2670);
+	ck_assert_uint_eq(p.tlb_l1i_entries, 64);
+	ck_assert_uint_eq(p.tlb_l1i_ways, 4);
+	ck_assert_uint_eq(p.tlb_l1d_entries, 64);
+	ck_assert_uint_eq(p.tlb_l1d_ways, 4);
+	ck_assert_uint_eq(p.tlb_l1d_1g_entries, 0);
+	ck_assert_uint_eq(p.tlb_l2_entries, 512);
+	ck_assert_uint_eq(p.tlb_l2_ways, 4);
+	ck_assert_uint_eq(p.tlb_l2_hit_cycles, 7);
+	ck_assert_uint_eq(p.pwc_entries[0][0], 4);
+	ck_assert_uint_eq(p.pwc_entries[0][1], 4);
+	ck_assert_uint_eq(p.pwc_entries[0][2], 32);
+	ck_assert_uint_eq(p.pwc_entries[1][0], 4);
+	ck_assert_uint_eq(p.pwc_entries[1][1], 4);
+	ck_assert_uint_eq(p.pwc_entries[1][2], 32);
+	ck_assert_uint_eq(p.mem_ref_cycles, 10);
+	ck_assert(!p.ept_ad);
+	ck_assert_uint_eq(p.vmx_roundtrip_cycles, 950);
+	ck_assert_uint_eq(p.guest_hz, 250); /* not in the profile: the default */
+
+	ck_assert_int_eq(params_set(&p, "cpu.profile=sapphirerapids", err), 0);
+	ck_assert_int_eq(params_validate(&p, err), 0);
+	ck_assert_str_eq(cpu_profiles[p.cpu_profile].name, "sapphirerapids");
+	ck_assert_uint_eq(p.cpu_freq_mhz, 3800);
+	ck_assert_uint_eq(p.tlb_l1i_entries, 256);
+	ck_assert_uint_eq(p.tlb_l1i_ways, 8);
+	ck_assert_uint_eq(p.tlb_l1d_entries, 64);
+	ck_assert_uint_eq(p.tlb_l1d_ways, 4);
+	ck_assert_uint_eq(p.tlb_l1d_1g_entries, 8);
+	ck_assert_uint_eq(p.tlb_l1d_1g_ways, 8);
+	ck_assert_uint_eq(p.tlb_l2_entries, 2048);
+	ck_assert_uint_eq(p.tlb_l2_ways, 16);
+	ck_assert_uint_eq(p.tlb_l2_hit_cycles, 8);
+	ck_assert_uint_eq(p.pwc_entries[0][0], 4);
+	ck_assert_uint_eq(p.pwc_entries[0][1], 8);
+	ck_assert_uint_eq(p.pwc_entries[0][2], 32);
+	ck_assert_uint_eq(p.pwc_entries[1][1], 8);
+	ck_assert_uint_eq(p.mem_ref_cycles, 16);
+	ck_assert(p.ept_ad);
+	ck_assert_uint_eq(p.vmx_roundtrip_cycles, 500);
+
+	/* A later --set overrides the profile; a profile resets earlier sets. */
+	ck_assert_int_eq(params_set(&p, "mem.ref_cycles=40", err), 0);
+	ck_assert_uint_eq(p.mem_ref_cycles, 40);
+	ck_assert_uint_eq(p.tlb_l2_entries, 2048);
+	ck_assert_int_eq(params_set(&p, "cpu.profile=sapphirerapids", err), 0);
+	ck_assert_uint_eq(p.mem_ref_cycles, 16);
+
+	ck_assert_int_eq(params_set(&p, "cpu.profile=zen4", err), -1);
+	ck_assert_str_eq(err, "unknown profile 'zen4'; available: nehalem, skylake, sapphirerapids");
+
+	/* Every profile entry names a parameter, parses and carries a source. */
+	for (size_t k = 0; k < cpu_profile_count; k++)
+		for (size_t i = 0; i < cpu_profiles[k].count; i++) {
+			char a[128];
+			snprintf(a, sizeof(a), "%s=%s", cpu_profiles[k].values[i].param, cpu_profiles[k].values[i].value);
+			ck_assert_msg(params_set(&p, a, err) == 0, "%s: %s", cpu_profiles[k].name, err);
+			ck_assert(cpu_profiles[k].values[i].source && *cpu_profiles[k].values[i].source);
+		}
+	char *json;
+	ck_assert_int_eq(params_set(&p, "cpu.profile=nehalem", err), 0);
+	json = params_json(&p);
+	ck_assert_ptr_nonnull(strstr(json, "\"cpu.profile\":\"nehalem\""));
+	free(json);
+}
+END_TEST
+
+/* skylake is the defaults, field by field, so earlier results stay valid. */
+START_TEST(test_params_skylake_is_the_defaults)
+{
+	struct sim_params d, p;
+	char err[256];
+
+	params_defaults(&d);
+	ck_assert_int_eq(params_set(&p, "cpu.profile=skylake", err), 0);
+	for (size_t i = 0; i < param_count; i++) {
+		char a[64], b[64];
+		params_format(&d, &param_table[i], a, sizeof(a));
+		params_format(&p, &param_table[i], b, sizeof(b));
+		ck_assert_msg(!strcmp(a, b), "%s: default %s, skylake %s", param_table[i].name, a, b);
+	}
+	ck_assert_int_eq(memcmp(&d, &p, sizeof(d)), 0);
+	/* and every value the skylake table lists is the default text */
+	const struct cpu_profile *sk = params_find_profile("skylake");
+	ck_assert_ptr_nonnull(sk);
+	for (size_t i = 0; i < sk->count; i++)
+		for (size_t j = 0; j < param_count; j++)
+			if (!strcmp(param_table[j].name, sk->values[i].param))
+				ck_assert_str_eq(param_table[j].def, sk->values[i].value);
+}
+END_TEST
+
 START_TEST(test_cpu_ept_first_touch_exits)
 {
 	static const struct guest_event ev[] = {LOAD(0x401000), LOAD(0x401008)};
@@ -685,7 +811,10 @@ static Suite *cpu_suite(void)
 	Suite *s = suite_create("cpu");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_cpu_native_fault_then_tlb_hit);
+	tcase_add_test(tc, test_cpu_no_1g_array_caches_4k_fragments);
 	tcase_add_test(tc, test_cpu_ept_first_touch_exits);
+	tcase_add_test(tc, test_params_profiles_set_documented_values);
+	tcase_add_test(tc, test_params_skylake_is_the_defaults);
 	tcase_add_test(tc, test_cpu_vpid_off_flushes_on_every_transition);
 	tcase_add_test(tc, test_cpu_vpid_off_loses_translations_across_exits);
 	tcase_add_test(tc, test_cpu_munmap_invalidates_and_frees_tables);

@@ -113,11 +113,18 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 		{"modes", required_argument, NULL, 'M'}, {"vpid", required_argument, NULL, 'v'},
 		{"set", required_argument, NULL, 's'},   {"db", required_argument, NULL, 'd'},
 		{"no-store", no_argument, NULL, 'n'},    {"help", no_argument, NULL, 'h'},
-		{"plot", required_argument, NULL, 'p'},
+		{"plot", required_argument, NULL, 'p'},  {"profile", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	char err[256];
 	bool is_run = !strcmp(cmd, "run");
+	/* The profile is a base: applied first, whatever its place on the
+	 * command line, so that every --set (and --vpid) overrides it. */
+	const char *profile = NULL;
+	char **sets = calloc((size_t)argc + 1, sizeof(*sets));
+	int nsets = 0;
+	if (!sets)
+		die_usage(cmd, "out of memory");
 	memset(o, 0, sizeof(*o));
 	o->db_path = DEFAULT_DB;
 	o->store = true;
@@ -148,15 +155,22 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 			add_modes(o, cmd, optarg);
 			break;
 		case 'v': {
+			struct sim_params scratch;
 			char a[64];
 			snprintf(a, sizeof(a), "vmx.vpid=%s", optarg);
-			if (params_set(&o->params, a, err) < 0)
+			if (params_set(&scratch, a, err) < 0)
 				die_usage(cmd, "--vpid takes on or off");
+			sets[nsets++] = scratch.vmx_vpid ? "vmx.vpid=on" : "vmx.vpid=off";
 			break;
 		}
 		case 's':
-			if (params_set(&o->params, optarg, err) < 0)
-				die_usage(cmd, err);
+			if (!strncmp(optarg, "cpu.profile=", 12))
+				profile = optarg + 12;
+			else
+				sets[nsets++] = optarg;
+			break;
+		case 'P':
+			profile = optarg;
 			break;
 		case 'd':
 			o->db_path = optarg;
@@ -174,6 +188,16 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 			die_usage(cmd, "bad option");
 		}
 	}
+	if (profile) {
+		char a[128];
+		snprintf(a, sizeof(a), "cpu.profile=%s", profile);
+		if (params_set(&o->params, a, err) < 0)
+			die_usage(cmd, err);
+	}
+	for (int i = 0; i < nsets; i++)
+		if (params_set(&o->params, sets[i], err) < 0)
+			die_usage(cmd, err);
+	free(sets);
 	if (optind < argc)
 		die_usage(cmd, "unexpected argument (options only)");
 	if (!o->trace)
@@ -262,9 +286,9 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 
 	printf("trace    %s (%s, %.1f MiB, xxh3 %s)\n", o->trace, res[0].format, (double)res[0].trace_bytes / 1048576.0,
 	       res[0].checksum);
-	printf("params   vpid=%s ept.ad=%s shadow.unsync=%s tlb l1i %" PRIu64 "/%" PRIu64 "w l1d %" PRIu64 "/%" PRIu64
+	printf("params   profile=%s vpid=%s ept.ad=%s shadow.unsync=%s tlb l1i %" PRIu64 "/%" PRIu64 "w l1d %" PRIu64 "/%" PRIu64
 	       "w l2 %" PRIu64 "/%" PRIu64 "w, mem.ref_cycles=%" PRIu64 "\n\n",
-	       o->params.vmx_vpid ? "on" : "off", o->params.ept_ad ? "on" : "off",
+	       cpu_profiles[o->params.cpu_profile].name, o->params.vmx_vpid ? "on" : "off", o->params.ept_ad ? "on" : "off",
 	       o->params.shadow_unsync ? "on" : "off", o->params.tlb_l1i_entries,
 	       o->params.tlb_l1i_ways, o->params.tlb_l1d_entries, o->params.tlb_l1d_ways, o->params.tlb_l2_entries,
 	       o->params.tlb_l2_ways, o->params.mem_ref_cycles);
@@ -368,6 +392,8 @@ static const char run_help[] =
 	"      --modes M,M      compare: modes to run (default native,shadow,ept)\n"
 	"      --vpid on|off    \"enable VPID\" for VMX modes (default on); off flushes\n"
 	"                       the TLB on every VM entry and exit\n"
+	"      --profile P      start from CPU profile P (nehalem, skylake = the\n"
+	"                       defaults, sapphirerapids); every --set overrides it\n"
 	"  -s, --set NAME=VAL   set a parameter (repeatable; `vtsim params` lists them)\n"
 	"  -d, --db PATH        results database (default " DEFAULT_DB ")\n"
 	"      --no-store       do not store the runs\n"
@@ -590,36 +616,119 @@ static int cmd_db(int argc, char **argv)
 
 /* ---- params ------------------------------------------------------------- */
 
+/* *p = profile pr's values. */
+static void profile_params(const struct cpu_profile *pr, struct sim_params *p)
+{
+	char a[128], err[256];
+	snprintf(a, sizeof(a), "cpu.profile=%s", pr->name);
+	if (params_set(p, a, err) < 0)
+		abort(); /* the profile exists */
+}
+
+static void print_profiles_markdown(void)
+{
+	printf("\n## CPU profiles\n\n"
+	       "`--profile P` (or `--set cpu.profile=P`) starts a run from profile P; every `--set` overrides it.\n"
+	       "The values come from the \"Proposed profiles\" table of `../shared/reference/cpu-parameters.md` (§6);\n"
+	       "a profile keeps the default of every parameter it does not list. skylake is the defaults.\n");
+	for (size_t k = 0; k < cpu_profile_count; k++) {
+		const struct cpu_profile *pr = &cpu_profiles[k];
+		printf("\n### `%s`: %s\n\n| parameter | value | source |\n|---|---|---|\n", pr->name, pr->part);
+		for (size_t i = 0; i < pr->count; i++)
+			printf("| `%s` | %s | %s |\n", pr->values[i].param, pr->values[i].value, pr->values[i].source);
+	}
+}
+
 static int cmd_params(int argc, char **argv)
 {
+	static const char help[] =
+		"Usage: vtsim params [--markdown] [--profile P]\n\n"
+		"List every parameter with its default, its value in each CPU profile, its unit\n"
+		"and source. --profile P lists P's values with their sources instead.\n"
+		"Change one for a run with --set NAME=VALUE. --markdown prints docs/parameters.md.";
 	bool markdown = false;
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		puts("Usage: vtsim params [--markdown]\n\nList every parameter with its default, unit and source.\n"
-		     "Change one for a run with --set NAME=VALUE. --markdown prints docs/parameters.md.");
-		return 0;
+	const struct cpu_profile *only = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			puts(help);
+			return 0;
+		} else if (!strcmp(argv[i], "--markdown")) {
+			markdown = true;
+		} else if (!strcmp(argv[i], "--profile") && i + 1 < argc) {
+			only = params_find_profile(argv[++i]);
+			if (!only) {
+				char names[128], msg[256];
+				params_profile_names(names, sizeof(names));
+				snprintf(msg, sizeof(msg), "unknown profile '%s'; available: %s", argv[i], names);
+				die_usage("params", msg);
+			}
+		} else {
+			die_usage("params", "takes no arguments but --markdown and --profile P");
+		}
 	}
-	if (argc == 2 && !strcmp(argv[1], "--markdown"))
-		markdown = true;
-	else if (argc > 1)
-		die_usage("params", "takes no arguments but --markdown");
-	struct sim_params p;
-	params_defaults(&p);
-	if (markdown)
+	if (markdown && !only) {
 		printf("# Parameters\n\nGenerated by `vtsim params --markdown` (a test checks this file matches).\n"
 		       "Change any of them for a run with `--set NAME=VALUE`. Defaults describe a Skylake-class client\n"
 		       "core; source keys ([IL], [VML], ...) are those of\n"
-		       "`../shared/reference/cpu-parameters.md`. \"assumed\" marks a value no source gives: sweep it.\n\n"
-		       "| parameter | default | unit | source |\n|---|---|---|---|\n");
-	for (size_t i = 0; i < param_count; i++) {
-		char v[64];
-		params_format(&p, &param_table[i], v, sizeof(v));
-		if (markdown)
-			printf("| `%s` | %s | %s | %s |\n", param_table[i].name, v, param_table[i].unit,
-			       param_table[i].source);
-		else
-			printf("%-26s %10s %-11s %s\n", param_table[i].name, v, param_table[i].unit,
-			       param_table[i].source);
+		       "`../shared/reference/cpu-parameters.md`. \"assumed\" marks a value no source gives: sweep it.\n"
+		       "The profile columns give each CPU profile's value (sources: [CPU profiles](#cpu-profiles)).\n\n"
+		       "| parameter | default |");
+		for (size_t k = 0; k < cpu_profile_count; k++)
+			printf(" %s |", cpu_profiles[k].name);
+		printf(" unit | source |\n|---|---|");
+		for (size_t k = 0; k < cpu_profile_count; k++)
+			printf("---|");
+		printf("---|---|\n");
+	} else if (markdown) {
+		printf("# Parameters of profile `%s`\n\n%s.\n\n| parameter | value | unit | source |\n|---|---|---|---|\n",
+		       only->name, only->part);
+	} else if (only) {
+		printf("profile %s: %s\n\n", only->name, only->part);
+	} else {
+		printf("%-26s %10s", "parameter", "default");
+		for (size_t k = 0; k < cpu_profile_count; k++)
+			printf(" %*s", k + 1 == cpu_profile_count ? 14 : 8, cpu_profiles[k].name);
+		printf(" %-11s %s\n", "unit", "source");
 	}
+	struct sim_params p;
+	params_defaults(&p);
+	for (size_t i = 0; i < param_count; i++) {
+		const struct param_info *pi = &param_table[i];
+		char v[64];
+		params_format(&p, pi, v, sizeof(v));
+		if (only) {
+			const struct profile_value *pv = profile_value_of(only, pi->name);
+			struct sim_params q;
+			profile_params(only, &q);
+			params_format(&q, pi, v, sizeof(v));
+			const char *src = pv ? pv->source : pi->source;
+			if (markdown)
+				printf("| `%s` | %s | %s | %s |\n", pi->name, v, pi->unit, src);
+			else
+				printf("%-26s %10s %-11s %s\n", pi->name, v, pi->unit, src);
+			continue;
+		}
+		if (markdown)
+			printf("| `%s` | %s |", pi->name, v);
+		else
+			printf("%-26s %10s", pi->name, v);
+		for (size_t k = 0; k < cpu_profile_count; k++) {
+			char pv[64];
+			struct sim_params q;
+			profile_params(&cpu_profiles[k], &q);
+			params_format(&q, pi, pv, sizeof(pv));
+			if (markdown)
+				printf(" %s |", pv);
+			else
+				printf(" %*s", k + 1 == cpu_profile_count ? 14 : 8, pv);
+		}
+		if (markdown)
+			printf(" %s | %s |\n", pi->unit, pi->source);
+		else
+			printf(" %-11s %s\n", pi->unit, pi->source);
+	}
+	if (markdown && !only)
+		print_profiles_markdown();
 	return 0;
 }
 
@@ -634,7 +743,8 @@ static const char main_help[] =
 	"  run --trace T --mode M  one run (native, shadow or ept)\n"
 	"  trace info T          what a trace holds\n"
 	"  db export --csv       a table or view of the results database as CSV\n"
-	"  params                every parameter, its default, unit and source\n"
+	"  params                every parameter, its default, per-profile value, unit\n"
+	"                        and source\n"
 	"\n"
 	"Every command takes --help. Results go to " DEFAULT_DB " (sqlite3).\n";
 

@@ -42,8 +42,9 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 	if (tlb_init(&c->itlb, "l1i", (unsigned)p->tlb_l1i_entries, (unsigned)p->tlb_l1i_ways, err) < 0 ||
 	    tlb_init(&c->dtlb, "l1d", (unsigned)p->tlb_l1d_entries, (unsigned)p->tlb_l1d_ways, err) < 0 ||
 	    tlb_init(&c->stlb, "l2", (unsigned)p->tlb_l2_entries, (unsigned)p->tlb_l2_ways, err) < 0 ||
-	    tlb_init_sized(&c->dtlb1g, "l1d_1g", (unsigned)p->tlb_l1d_1g_entries, (unsigned)p->tlb_l1d_1g_ways, 30,
-			   err) < 0) {
+	    (p->tlb_l1d_1g_entries &&
+	     tlb_init_sized(&c->dtlb1g, "l1d_1g", (unsigned)p->tlb_l1d_1g_entries, (unsigned)p->tlb_l1d_1g_ways, 30,
+			    err) < 0)) {
 		cpu_destroy(c);
 		return -1;
 	}
@@ -83,6 +84,10 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 	c->tlbs[1] = &c->dtlb;
 	c->tlbs[2] = &c->stlb;
 	c->tlbs[3] = &c->dtlb1g;
+	/* No 1 GiB array (Nehalem: CPUID 80000001 EDX.PDPE1GB clear, [IL]
+	 * 00106A2_Nehalem-EP_CPUID.txt): it takes no part in lookups, fills or
+	 * invalidations; 1 GiB translations are cached as 4 KiB fragments. */
+	c->ntlbs = p->tlb_l1d_1g_entries ? CPU_NTLBS : CPU_NTLBS - 1;
 	c->progress_countdown = 1u << 20;
 	c->base_cpi_milli = (uint64_t)(p->cpu_base_cpi * 1000.0 + 0.5);
 	return 0;
@@ -187,7 +192,7 @@ void cpu_psc_flush_ept(struct cpu *c, uint64_t ep4ta)
 void cpu_flush_vpid0(struct cpu *c)
 {
 	cpu_psc_flush_vpid(c, 0);
-	for (int i = 0; i < CPU_NTLBS; i++)
+	for (int i = 0; i < c->ntlbs; i++)
 		tlb_flush_vpid(c->tlbs[i], 0);
 	ctr_inc(c->ctr, CTR_TLB_FLUSH_VPID);
 }
@@ -324,14 +329,15 @@ static inline uint64_t entry_hpa(const struct tlb_entry *e, uint64_t la)
  * entry that does not permit the access counts as a miss at its level and
  * a walk decides. Data accesses look the 4 KiB and the 1 GiB L1 arrays up
  * side by side; the L2 TLB holds 4 KiB entries (and 4 KiB fragments of
- * larger pages, including 2 MiB ones, which have no array of their own yet). */
+ * larger pages, including 2 MiB ones, which have no array of their own yet,
+ * and 1 GiB ones when tlb.l1d_1g.entries = 0 leaves no 1 GiB array). */
 static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind kind, bool user, uint64_t *hpa)
 {
 	const bool fetch = kind == ACC_FETCH;
 	struct tlb *l1 = fetch ? &c->itlb : &c->dtlb;
 	struct tlb_ctx tc = cpu_tlb_ctx(c);
 	struct tlb_entry *e = tlb_lookup(l1, &tc, la);
-	if (!e && !fetch)
+	if (!e && !fetch && c->dtlb1g.e)
 		e = tlb_lookup(&c->dtlb1g, &tc, la);
 
 	if (e && entry_permits(e, kind, user)) {
@@ -377,7 +383,7 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 		.nx = w.nx,
 		.dirty = w.dirty,
 	};
-	if (w.page_shift == 30 && !fetch) {
+	if (w.page_shift == 30 && !fetch && c->dtlb1g.e) {
 		ne.page_shift = 30;
 		ne.vpn = la >> 30;
 		ne.pfn = w.hpa >> 30;
@@ -439,7 +445,7 @@ static void tlbs_invlpg(struct cpu *c, uint64_t la)
 {
 	struct tlb_ctx tc = cpu_tlb_ctx(c);
 	cpu_psc_flush_pcid(c, tc.vpid, tc.pcid);
-	for (int i = 0; i < CPU_NTLBS; i++)
+	for (int i = 0; i < c->ntlbs; i++)
 		tlb_invlpg(c->tlbs[i], tc.vpid, tc.pcid, la);
 }
 
@@ -452,7 +458,7 @@ static void mov_to_cr3(struct cpu *c, uint64_t val)
 		return;
 	struct tlb_ctx tc = cpu_tlb_ctx(c); /* the new PCID (0 without PCIDE) */
 	cpu_psc_flush_pcid(c, tc.vpid, tc.pcid);
-	for (int i = 0; i < CPU_NTLBS; i++)
+	for (int i = 0; i < c->ntlbs; i++)
 		tlb_flush_pcid_nonglobal(c->tlbs[i], tc.vpid, tc.pcid);
 	ctr_inc(c->ctr, CTR_TLB_FLUSH_CR3);
 }

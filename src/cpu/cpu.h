@@ -116,7 +116,8 @@ struct cpu {
 	struct phys_mem *mem;
 	struct tlb itlb, dtlb, stlb; /* 4 KiB: L1 instruction, L1 data, unified L2 */
 	struct tlb dtlb1g;           /* L1 data, 1 GiB pages */
-	struct tlb *tlbs[4];         /* all of them, for invalidations */
+	struct tlb *tlbs[CPU_NTLBS]; /* all of them, for invalidations */
+	int ntlbs;                   /* 3 when there is no 1 GiB array (tlb.l1d_1g.entries = 0) */
 	/* Paging-structure caches [enum pwc_dim][enum pwc_level] and the nested
 	 * TLB; wc points at the ones that are on (parameters with 0 entries
 	 * leave a pointer NULL). Guest caches: VPID/PCID/EP4TA-tagged, flushed

@@ -14,6 +14,10 @@
 #define P(field) offsetof(struct sim_params, field)
 
 const struct param_info param_table[] = {
+	{"cpu.profile", PARAM_PROFILE, P(cpu_profile), "skylake", "name",
+	 "the CPU profile the other values start from (nehalem, skylake, sapphirerapids; cpu-parameters.md §6); "
+	 "`--profile P` or `--set cpu.profile=P` applies it before any other --set",
+	 0, 0},
 	{"cpu.base_cpi", PARAM_DOUBLE, P(cpu_base_cpi), "1.0", "cycles/insn",
 	 "assumed: one cycle per instruction before translation effects (first cut; no published per-trace CPI)", 0, 0},
 	{"cpu.freq_mhz", PARAM_U64, P(cpu_freq_mhz), "4000", "MHz",
@@ -30,8 +34,9 @@ const struct param_info param_table[] = {
 	 "Skylake DTLB 4K 64 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt)", 1, 1 << 20},
 	{"tlb.l1d.ways", PARAM_U64, P(tlb_l1d_ways), "4", "ways", "same source", 1, 1 << 20},
 	{"tlb.l1d_1g.entries", PARAM_U64, P(tlb_l1d_1g_entries), "4", "entries",
-	 "Skylake DTLB for 1 GiB pages: 4 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt); the Skylake client STLB holds no 1 GiB entries",
-	 1, 1 << 20},
+	 "Skylake DTLB for 1 GiB pages: 4 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt); the Skylake client STLB holds no 1 GiB entries "
+	 "(0 = no 1 GiB array, as on Nehalem: 1 GiB translations are cached as 4 KiB fragments)",
+	 0, 1 << 20},
 	{"tlb.l1d_1g.ways", PARAM_U64, P(tlb_l1d_1g_ways), "4", "ways", "same source", 1, 1 << 20},
 	{"tlb.l2.entries", PARAM_U64, P(tlb_l2_entries), "1536", "entries",
 	 "Skylake STLB 1536 entries ([IL] 00506E3_Skylake_CPUID.txt; Intel forum on descriptor 0xC3)", 1, 1 << 24},
@@ -107,6 +112,133 @@ const struct param_info param_table[] = {
 };
 const size_t param_count = sizeof(param_table) / sizeof(param_table[0]);
 
+/*
+ * CPU profiles: cpu-parameters.md §6 "Proposed profiles", for the
+ * parameters vtsim has. Each profile gives the same parameters, so that
+ * `vtsim params` can show them side by side; the skylake values are the
+ * defaults (a test checks it). Not modelled: ITLB 2M arrays, 2 MiB DTLB
+ * arrays, page-walker counts, L3/DRAM latency, IOTLB and VT-d caches.
+ */
+#define PWC_ASSUMED(row) \
+	"assumed: no measured Intel paging-structure-cache size; cpu-parameters.md §6 " row " row"
+
+static const struct profile_value nehalem_values[] = {
+	{"cpu.freq_mhz", "2670", "Xeon X5550 2.67 GHz, the clock of its latency dump ([IL] 00106A2_Nehalem-EP_MemLatX64.txt)"},
+	{"tlb.l1i.entries", "64",
+	 "Nehalem-EP ITLB 4K 64 entries 4-way per logical CPU, CPUID leaf 2 0xB2 ([IL] 00106A2_Nehalem-EP_CPUID.txt + [LNX])"},
+	{"tlb.l1i.ways", "4", "same source"},
+	{"tlb.l1d.entries", "64", "Nehalem-EP DTLB 4K 64 entries 4-way, descriptor 0x03 ([IL] 00106A2_Nehalem-EP_CPUID.txt + [LNX])"},
+	{"tlb.l1d.ways", "4", "same source"},
+	{"tlb.l1d_1g.entries", "0",
+	 "no 1 GiB pages: CPUID 80000001 EDX=28100000, PDPE1GB clear ([IL] 00106A2_Nehalem-EP_CPUID.txt); "
+	 "1 GiB translations are cached as 4 KiB fragments"},
+	{"tlb.l1d_1g.ways", "4", "unused: no 1 GiB array (the default, kept valid)"},
+	{"tlb.l2.entries", "512", "Nehalem-EP STLB 512 entries 4-way, 4K only, descriptor 0xCA ([IL] + [LNX]; H&P 5e Core i7)"},
+	{"tlb.l2.ways", "4", "same source"},
+	{"tlb.l2.hit_cycles", "7",
+	 "assumed: cpu-parameters.md §6 nehalem (H&P 5e gives a 2-cycle L1 refill from the STLB, not a load-to-use penalty)"},
+	{"pwc.guest.pml4e.entries", "4", PWC_ASSUMED("nehalem")},
+	{"pwc.guest.pdpte.entries", "4",
+	 PWC_ASSUMED("nehalem") " (vusec/revanc uses 4 PDPTEs as an eviction guideline on Ivy Bridge and older)"},
+	{"pwc.guest.pde.entries", "32", PWC_ASSUMED("nehalem")},
+	{"pwc.ept.pml4e.entries", "4", PWC_ASSUMED("nehalem") ", EPT dimension as the guest one"},
+	{"pwc.ept.pdpte.entries", "4", PWC_ASSUMED("nehalem") ", EPT dimension as the guest one"},
+	{"pwc.ept.pde.entries", "32", PWC_ASSUMED("nehalem") ", EPT dimension as the guest one"},
+	{"mem.ref_cycles", "10",
+	 "first cut, an L2 hit per paging-structure access: Nehalem-EP X5550 L2 10 cycles ([IL] 00106A2_Nehalem-EP_MemLatX64.txt)"},
+	{"ept.ad", "off",
+	 "Nehalem i5-760 IA32_VMX_EPT_VPID_CAP 0x00000f0106114141: no EPT A/D flags ([VML] decoded with [LNX] vmx.h)"},
+	{"vmx.roundtrip_cycles", "950",
+	 "Nehalem i5-760 VMRESUME->CPUID->exit loop about 950 (933-982) TSC cycles ([VML] yulyugin/vmlatency)"},
+};
+
+static const struct profile_value skylake_values[] = {
+	{"cpu.freq_mhz", "4000", "Core i7-6700K base clock 4.0 GHz (cpu-parameters.md §6, skylake)"},
+	{"tlb.l1i.entries", "128", "Skylake i5-6400T ITLB 4K 128 entries 8-way, CPUID leaf 2 0xB6 ([IL] 00506E3_Skylake_CPUID.txt)"},
+	{"tlb.l1i.ways", "8", "same source"},
+	{"tlb.l1d.entries", "64", "Skylake DTLB 4K 64 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt)"},
+	{"tlb.l1d.ways", "4", "same source"},
+	{"tlb.l1d_1g.entries", "4", "Skylake DTLB 1G 4 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt)"},
+	{"tlb.l2.entries", "1536", "Skylake STLB 1536 entries ([IL] 00506E3_Skylake_CPUID.txt; Intel forum on descriptor 0xC3)"},
+	{"tlb.l2.ways", "12", "Skylake STLB 12-way (WikiChip Skylake client; AIDA on SKX) - secondary"},
+	{"tlb.l2.hit_cycles", "8", "assumed: Haswell STLB-hit load 12 cycles minus 4-cycle L1 hit (PC Watch Haswell review)"},
+	{"pwc.guest.pml4e.entries", "4", PWC_ASSUMED("skylake") " (ChampSim default)"},
+	{"pwc.guest.pdpte.entries", "8", PWC_ASSUMED("skylake") " (ChampSim default)"},
+	{"pwc.guest.pde.entries", "32", PWC_ASSUMED("skylake") " (ChampSim default)"},
+	{"pwc.ept.pml4e.entries", "4", PWC_ASSUMED("skylake") ", EPT dimension as the guest one"},
+	{"pwc.ept.pdpte.entries", "8", PWC_ASSUMED("skylake") ", EPT dimension as the guest one"},
+	{"pwc.ept.pde.entries", "32", PWC_ASSUMED("skylake") ", EPT dimension as the guest one"},
+	{"mem.ref_cycles", "12",
+	 "first cut, an L2 hit per paging-structure access: Skylake client 12 cycles (Intel Opt. Manual table, cpu-parameters.md §3)"},
+	{"ept.ad", "on", "Skylake IA32_VMX_EPT_VPID_CAP 0x...06334141: EPT A/D ([VML] decoded with [LNX] vmx.h)"},
+	{"vmx.roundtrip_cycles", "630", "Skylake i7-6700K VMRESUME->CPUID->exit loop 608-671 TSC cycles ([VML] yulyugin/vmlatency)"},
+};
+
+static const struct profile_value sapphirerapids_values[] = {
+	{"cpu.freq_mhz", "3800", "Xeon Platinum 8480, 3.8 GHz max boost (chipsandcheese.com/p/a-peek-at-sapphire-rapids)"},
+	{"tlb.l1i.entries", "256",
+	 "Sapphire Rapids ITLB 4K 256 entries 8-way, CPUID leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18])"},
+	{"tlb.l1i.ways", "8", "same source"},
+	{"tlb.l1d.entries", "64",
+	 "Sapphire Rapids load DTLB 4K 64 entries 4-way, leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18]); "
+	 "AIDA gives Golden Cove 96 6-way ([IL] 0090672_AlderLake_01_BC_NewMemLat.txt): sweep it"},
+	{"tlb.l1d.ways", "4", "same source"},
+	{"tlb.l1d_1g.entries", "8",
+	 "Sapphire Rapids load DTLB 1G 8 entries fully associative, leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18]); "
+	 "the 16-entry store DTLB is not modelled"},
+	{"tlb.l1d_1g.ways", "8", "same source"},
+	{"tlb.l2.entries", "2048",
+	 "Sapphire Rapids STLB 1024 8-way 4K/2M + 1024 8-way 4K/1G, leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18]): "
+	 "both arrays hold 4 KiB entries, modelled as one array of their 128 sets x 16 ways"},
+	{"tlb.l2.ways", "16", "same source"},
+	{"tlb.l2.hit_cycles", "8", "assumed: cpu-parameters.md §6 sapphirerapids"},
+	{"pwc.guest.pml4e.entries", "4", PWC_ASSUMED("sapphirerapids")},
+	{"pwc.guest.pdpte.entries", "8", PWC_ASSUMED("sapphirerapids")},
+	{"pwc.guest.pde.entries", "32", PWC_ASSUMED("sapphirerapids")},
+	{"pwc.ept.pml4e.entries", "4", PWC_ASSUMED("sapphirerapids") ", EPT dimension as the guest one"},
+	{"pwc.ept.pdpte.entries", "8", PWC_ASSUMED("sapphirerapids") ", EPT dimension as the guest one"},
+	{"pwc.ept.pde.entries", "32", PWC_ASSUMED("sapphirerapids") ", EPT dimension as the guest one"},
+	{"mem.ref_cycles", "16",
+	 "first cut, an L2 hit per paging-structure access: Sapphire Rapids L2 16 cycles (SST Spatter SPR config citing "
+	 "chips-and-cheese/AnandTech, cpu-parameters.md §3) - secondary"},
+	{"ept.ad", "on", "assumed: EPT A/D as on every part since Haswell ([VML] capability dumps; cpu-parameters.md §6)"},
+	{"vmx.roundtrip_cycles", "500",
+	 "assumed: no Sapphire Rapids measurement; Cascade Lake Gold 6252N 439-532 TSC cycles ([VML] yulyugin/vmlatency)"},
+};
+
+#define PROFILE(n, part) {#n, part, n##_values, sizeof(n##_values) / sizeof(n##_values[0])}
+
+const struct cpu_profile cpu_profiles[] = {
+	PROFILE(nehalem, "Xeon X5550 (Nehalem-EP), 2.67 GHz"),
+	PROFILE(skylake, "Core i7-6700K, 4.0 GHz (TLB and latency rows from i5-6400T); the defaults"),
+	PROFILE(sapphirerapids, "Xeon Platinum 8480, 3.8 GHz max boost"),
+};
+const size_t cpu_profile_count = sizeof(cpu_profiles) / sizeof(cpu_profiles[0]);
+
+const struct cpu_profile *params_find_profile(const char *name)
+{
+	for (size_t i = 0; i < cpu_profile_count; i++)
+		if (!strcmp(cpu_profiles[i].name, name))
+			return &cpu_profiles[i];
+	return NULL;
+}
+
+const struct profile_value *profile_value_of(const struct cpu_profile *pr, const char *param)
+{
+	for (size_t i = 0; i < pr->count; i++)
+		if (!strcmp(pr->values[i].param, param))
+			return &pr->values[i];
+	return NULL;
+}
+
+void params_profile_names(char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < cpu_profile_count && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", cpu_profiles[i].name);
+}
+
 static const struct param_info *find_param(const char *name, size_t len)
 {
 	for (size_t i = 0; i < param_count; i++)
@@ -120,6 +252,17 @@ static int parse_value(struct sim_params *p, const struct param_info *pi, const 
 	char *end;
 	void *field = (char *)p + pi->offset;
 	switch (pi->type) {
+	case PARAM_PROFILE: {
+		const struct cpu_profile *pr = params_find_profile(v);
+		if (!pr) {
+			char names[128];
+			params_profile_names(names, sizeof(names));
+			snprintf(err, 256, "unknown profile '%s'; available: %s", v, names);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)(pr - cpu_profiles);
+		return 0;
+	}
 	case PARAM_BOOL:
 		if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"))
 			*(bool *)field = true;
@@ -194,7 +337,20 @@ int params_set(struct sim_params *p, const char *assignment, char *err)
 			 assignment, used ? "; did you mean one of: " : "", hint);
 		return -1;
 	}
-	return parse_value(p, pi, eq + 1, err);
+	if (pi->type != PARAM_PROFILE)
+		return parse_value(p, pi, eq + 1, err);
+	if (parse_value(p, pi, eq + 1, err) < 0)
+		return -1;
+	/* A profile is a base: the defaults, then its values. */
+	const struct cpu_profile *pr = &cpu_profiles[p->cpu_profile];
+	params_defaults(p);
+	for (size_t i = 0; i < pr->count; i++) {
+		const struct param_info *v = find_param(pr->values[i].param, strlen(pr->values[i].param));
+		if (!v || parse_value(p, v, pr->values[i].value, err) < 0)
+			abort(); /* a bad profile table is a programming error caught by the tests */
+	}
+	p->cpu_profile = (unsigned)(pr - cpu_profiles);
+	return 0;
 }
 
 /* Geometry of one set-associative array called name (entries > 0). */
@@ -225,7 +381,7 @@ int params_validate(const struct sim_params *p, char *err)
 {
 	if (check_tlb("l1i", p->tlb_l1i_entries, p->tlb_l1i_ways, err) ||
 	    check_tlb("l1d", p->tlb_l1d_entries, p->tlb_l1d_ways, err) ||
-	    check_tlb("l1d_1g", p->tlb_l1d_1g_entries, p->tlb_l1d_1g_ways, err) ||
+	    (p->tlb_l1d_1g_entries && check_tlb("l1d_1g", p->tlb_l1d_1g_entries, p->tlb_l1d_1g_ways, err)) ||
 	    check_tlb("l2", p->tlb_l2_entries, p->tlb_l2_ways, err))
 		return -1;
 	for (int d = 0; d < 2; d++)
@@ -251,6 +407,11 @@ void params_format(const struct sim_params *p, const struct param_info *pi, char
 {
 	const void *field = (const char *)p + pi->offset;
 	switch (pi->type) {
+	case PARAM_PROFILE: {
+		unsigned i = *(const unsigned *)field;
+		snprintf(buf, len, "%s", i < cpu_profile_count ? cpu_profiles[i].name : "?");
+		break;
+	}
 	case PARAM_BOOL:
 		snprintf(buf, len, "%s", *(const bool *)field ? "on" : "off");
 		break;
@@ -283,7 +444,7 @@ char *params_json(const struct sim_params *p)
 	for (size_t i = 0; i < param_count; i++) {
 		char v[64];
 		params_format(p, sorted[i], v, sizeof(v));
-		bool quote = sorted[i]->type == PARAM_BOOL;
+		bool quote = sorted[i]->type == PARAM_BOOL || sorted[i]->type == PARAM_PROFILE;
 		used += (size_t)snprintf(s + used, cap - used, "%s\"%s\":%s%s%s", i ? "," : "", sorted[i]->name,
 					 quote ? "\"" : "", v, quote ? "\"" : "");
 	}

@@ -16,6 +16,7 @@
 
 struct sim_params {
 	/* core */
+	unsigned cpu_profile;         /* index into cpu_profiles[]: the base the other values came from */
 	double cpu_base_cpi;          /* cycles per instruction before memory effects */
 	uint64_t cpu_freq_mhz;        /* core clock, MHz (turns HZ into cycles) */
 	uint64_t cpu_cpuid_cycles;    /* CPUID executed natively */
@@ -55,7 +56,8 @@ struct sim_params {
 	uint64_t guest_timeslice_ms;  /* a process runs this long before a tick preempts it; 0 = every tick */
 };
 
-enum param_type { PARAM_U64, PARAM_DOUBLE, PARAM_BOOL };
+/* PARAM_PROFILE: the name of one of cpu_profiles[] (cpu.profile only). */
+enum param_type { PARAM_U64, PARAM_DOUBLE, PARAM_BOOL, PARAM_PROFILE };
 
 struct param_info {
 	const char *name;    /* e.g. "tlb.l2.entries" */
@@ -70,13 +72,47 @@ struct param_info {
 extern const struct param_info param_table[];
 extern const size_t param_count;
 
-/* Fill *p with every default. */
+/*
+ * A CPU profile: the values of one microarchitecture for the parameters a
+ * source (or an explicit assumption) covers, each with its source, from
+ * the "Proposed profiles" table of cpu-parameters.md §6. Every other
+ * parameter keeps its default. The defaults are the skylake profile.
+ */
+struct profile_value {
+	const char *param;   /* a param_table name */
+	const char *value;   /* as text, as for --set */
+	const char *source;  /* "assumed: ..." when no source gives it */
+};
+
+struct cpu_profile {
+	const char *name;    /* "nehalem", "skylake", "sapphirerapids" */
+	const char *part;    /* the reference part */
+	const struct profile_value *values;
+	size_t count;
+};
+
+extern const struct cpu_profile cpu_profiles[];
+extern const size_t cpu_profile_count;
+
+/* The profile called name, or NULL. */
+const struct cpu_profile *params_find_profile(const char *name);
+
+/* The profile's entry for param, or NULL if the profile keeps its default. */
+const struct profile_value *profile_value_of(const struct cpu_profile *pr, const char *param);
+
+/* The profile names as "nehalem, skylake, sapphirerapids" into buf. */
+void params_profile_names(char *buf, size_t len);
+
+/* Fill *p with every default (the skylake profile). */
 void params_defaults(struct sim_params *p);
 
 /*
  * Apply one "name=value" assignment. Returns 0, or -1 with a one-line
  * message in err (256 bytes): unknown name (with the nearest names), bad
- * value, out of range.
+ * value, out of range, unknown profile (with the list).
+ *
+ * "cpu.profile=P" resets every parameter to the defaults and then to
+ * profile P's values: apply it before any other assignment.
  */
 int params_set(struct sim_params *p, const char *assignment, char *err);
 

@@ -219,12 +219,12 @@ enum vmx_status vmx_invept(struct cpu *c, unsigned type, uint64_t eptp)
 	if (type == 1) {
 		if (!vmx_eptp_valid(&vmx_model_caps, eptp))
 			return fail_valid(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
-		for (int i = 0; i < CPU_NTLBS; i++)
+		for (int i = 0; i < c->ntlbs; i++)
 			tlb_flush_ep4ta(c->tlbs[i], (eptp & PHYS_ADDR_MASK) >> PAGE_SHIFT);
 		cpu_psc_flush_ept(c, (eptp & PHYS_ADDR_MASK) >> PAGE_SHIFT);
 	} else if (type == 2) {
 		cpu_psc_flush_ept(c, 0);
-		for (int i = 0; i < CPU_NTLBS; i++)
+		for (int i = 0; i < c->ntlbs; i++)
 			tlb_flush_all_combined(c->tlbs[i]);
 	} else {
 		return fail_valid(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
@@ -244,7 +244,7 @@ enum vmx_status vmx_invvpid(struct cpu *c, unsigned type, uint16_t vpid, uint64_
 		cpu_psc_flush_all_vpids_but_0(c);
 	else
 		cpu_psc_flush_vpid(c, vpid);
-	for (int i = 0; i < CPU_NTLBS; i++) {
+	for (int i = 0; i < c->ntlbs; i++) {
 		struct tlb *t = c->tlbs[i];
 		switch (type) {
 		case 0:
