@@ -306,6 +306,8 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 		{"  cycles: base", CTR_CPU_CYCLES_BASE},
 		{"  cycles: L2 TLB hits", CTR_CPU_CYCLES_TLB},
 		{"  cycles: page walks", CTR_CPU_CYCLES_WALK},
+		{"    guest dimension", CTR_CPU_CYCLES_WALK_GUEST},
+		{"    EPT dimension", CTR_CPU_CYCLES_WALK_EPT},
 		{"  cycles: guest kernel", CTR_CPU_CYCLES_GUEST_KERNEL},
 		{"  cycles: VM exit/entry", CTR_CPU_CYCLES_VMEXIT},
 		{"  cycles: VMM", CTR_CPU_CYCLES_VMM},
@@ -345,6 +347,31 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 			printf("\n");
 		}
 		if (rows[r].id == CTR_WALK_EPT_REFS) {
+			/* Hit rates of the paging-structure caches per level and dimension
+			 * and of the nested TLB (hits / lookups, %). */
+			static const struct {
+				const char *label;
+				enum counter_id hit;
+			} rates[] = {
+				{"PWC hit %: guest PML4E", CTR_WALK_PWC_GUEST_PML4E_HIT},
+				{"PWC hit %: guest PDPTE", CTR_WALK_PWC_GUEST_PDPTE_HIT},
+				{"PWC hit %: guest PDE", CTR_WALK_PWC_GUEST_PDE_HIT},
+				{"PWC hit %: EPT PML4E", CTR_WALK_PWC_EPT_PML4E_HIT},
+				{"PWC hit %: EPT PDPTE", CTR_WALK_PWC_EPT_PDPTE_HIT},
+				{"PWC hit %: EPT PDE", CTR_WALK_PWC_EPT_PDE_HIT},
+				{"nested TLB hit %", CTR_WALK_NTLB_HIT},
+			};
+			for (size_t k = 0; k < sizeof(rates) / sizeof(rates[0]); k++) {
+				printf("%-28s", rates[k].label);
+				for (int i = 0; i < n; i++) {
+					uint64_t h = res[i].ctr.v[rates[k].hit], m = res[i].ctr.v[rates[k].hit + 1];
+					if (h + m)
+						printf("%18.1f", 100.0 * (double)h / (double)(h + m));
+					else
+						printf("%18s", "-");
+				}
+				printf("\n");
+			}
 			printf("%-28s", "walk refs per walk");
 			for (int i = 0; i < n; i++) {
 				uint64_t w = res[i].ctr.v[CTR_WALK_COUNT];

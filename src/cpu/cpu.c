@@ -230,6 +230,9 @@ static void charge_walk(struct cpu *c, const struct walk_result *w)
 	ctr_add(c->ctr, CTR_WALK_GUEST_AD_WRITES, w->guest_ad_writes);
 	ctr_add(c->ctr, CTR_WALK_EPT_AD_WRITES, w->ept_ad_writes);
 	cpu_charge(c, CTR_CPU_CYCLES_WALK, refs * c->p->mem_ref_cycles);
+	/* The same cycles split by dimension (the breakdown, not more time). */
+	ctr_add(c->ctr, CTR_CPU_CYCLES_WALK_GUEST, (w->guest_refs + w->guest_ad_writes) * c->p->mem_ref_cycles);
+	ctr_add(c->ctr, CTR_CPU_CYCLES_WALK_EPT, (w->ept_refs + w->ept_ad_writes) * c->p->mem_ref_cycles);
 	for (int d = 0; d < 2; d++) {
 		for (int k = 0; k < PWC_LEVELS; k++) {
 			enum counter_id hit = CTR_WALK_PWC_GUEST_PML4E_HIT + 2 * (PWC_LEVELS * d + k);
