@@ -216,9 +216,20 @@ enum vm_instruction_error {
  */
 #define INTR_INFO_VECTOR_MASK 0xffu
 #define INTR_INFO_TYPE_SHIFT 8
-#define INTR_TYPE_EXT_INTR (0u << INTR_INFO_TYPE_SHIFT)
-#define INTR_TYPE_NMI (2u << INTR_INFO_TYPE_SHIFT)
-#define INTR_TYPE_HARD_EXCEPTION (3u << INTR_INFO_TYPE_SHIFT)
+/* The type field's values, bits 10:8 (reference sheet §1.4). */
+enum event_type {
+	EVT_EXT_INTR = 0,
+	EVT_RESERVED = 1,
+	EVT_NMI = 2,
+	EVT_HW_EXCEPTION = 3,
+	EVT_SW_INTR = 4,
+	EVT_PRIV_SW_EXCEPTION = 5,
+	EVT_SW_EXCEPTION = 6,
+	EVT_OTHER = 7,
+};
+#define INTR_TYPE_EXT_INTR ((unsigned)EVT_EXT_INTR << INTR_INFO_TYPE_SHIFT)
+#define INTR_TYPE_NMI ((unsigned)EVT_NMI << INTR_INFO_TYPE_SHIFT)
+#define INTR_TYPE_HARD_EXCEPTION ((unsigned)EVT_HW_EXCEPTION << INTR_INFO_TYPE_SHIFT)
 #define INTR_TYPE_MASK (7u << INTR_INFO_TYPE_SHIFT)
 #define INTR_INFO_DELIVER_CODE (1u << 11)
 #define INTR_INFO_VALID (1u << 31)

@@ -60,16 +60,6 @@
  *  [30:12] reserved  [31] valid
  */
 #define INTR_INFO_RSVD UINT32_C(0x7ffff000)
-enum event_type {
-	EVT_EXT_INTR = 0,
-	EVT_RESERVED = 1,
-	EVT_NMI = 2,
-	EVT_HW_EXCEPTION = 3,
-	EVT_SW_INTR = 4,
-	EVT_PRIV_SW_EXCEPTION = 5,
-	EVT_SW_EXCEPTION = 6,
-	EVT_OTHER = 7,
-};
 #define VEC_NMI 2u
 #define VEC_DB 1u
 #define VEC_MC 18u
