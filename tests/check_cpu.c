@@ -38,6 +38,10 @@ static void rig_init(struct rig *r, const struct guest_event *ev, size_t n)
 	 * below test other behaviour (those caches: tests/check_pwc.c). */
 	memset(r->p.pwc_entries, 0, sizeof(r->p.pwc_entries));
 	r->p.ntlb_entries = 0;
+	/* A flat 12 cycles per paging-structure access wherever its line is
+	 * (the cache hierarchy itself: tests/check_cache.c). */
+	for (int i = 0; i < 4; i++)
+		r->p.cache_cycles[i] = 12;
 	r->fe = event_array_of(ev, n);
 }
 
@@ -150,7 +154,10 @@ START_TEST(test_params_profiles_set_documented_values)
 	ck_assert_uint_eq(p.pwc_entries[1][0], 4);
 	ck_assert_uint_eq(p.pwc_entries[1][1], 4);
 	ck_assert_uint_eq(p.pwc_entries[1][2], 32);
-	ck_assert_uint_eq(p.mem_ref_cycles, 10);
+	ck_assert_uint_eq(p.cache_kib[0], 32);
+	ck_assert_uint_eq(p.cache_ways[1], 8);
+	ck_assert_uint_eq(p.cache_cycles[1], 10);
+	ck_assert_uint_eq(p.cache_cycles[3], 181);
 	ck_assert(!p.ept_ad);
 	ck_assert_uint_eq(p.vmx_roundtrip_cycles, 950);
 	ck_assert_uint_eq(p.guest_hz, 250); /* not in the profile: the default */
@@ -172,16 +179,20 @@ START_TEST(test_params_profiles_set_documented_values)
 	ck_assert_uint_eq(p.pwc_entries[0][1], 8);
 	ck_assert_uint_eq(p.pwc_entries[0][2], 32);
 	ck_assert_uint_eq(p.pwc_entries[1][1], 8);
-	ck_assert_uint_eq(p.mem_ref_cycles, 16);
+	ck_assert_uint_eq(p.cache_kib[0], 48);
+	ck_assert_uint_eq(p.cache_ways[0], 12);
+	ck_assert_uint_eq(p.cache_kib[2], 107520);
+	ck_assert_uint_eq(p.cache_ways[2], 15);
+	ck_assert_uint_eq(p.cache_cycles[1], 16);
 	ck_assert(p.ept_ad);
 	ck_assert_uint_eq(p.vmx_roundtrip_cycles, 500);
 
 	/* A later --set overrides the profile; a profile resets earlier sets. */
-	ck_assert_int_eq(params_set(&p, "mem.ref_cycles=40", err), 0);
-	ck_assert_uint_eq(p.mem_ref_cycles, 40);
+	ck_assert_int_eq(params_set(&p, "cache.l2.cycles=40", err), 0);
+	ck_assert_uint_eq(p.cache_cycles[1], 40);
 	ck_assert_uint_eq(p.tlb_l2_entries, 2048);
 	ck_assert_int_eq(params_set(&p, "cpu.profile=sapphirerapids", err), 0);
-	ck_assert_uint_eq(p.mem_ref_cycles, 16);
+	ck_assert_uint_eq(p.cache_cycles[1], 16);
 
 	ck_assert_int_eq(params_set(&p, "cpu.profile=zen4", err), -1);
 	ck_assert_str_eq(err, "unknown profile 'zen4'; available: nehalem, skylake, sapphirerapids");

@@ -450,6 +450,82 @@ START_TEST(test_walk_5level_by_5level_cold_is_35_refs)
 }
 END_TEST
 
+/* The steps of a cold 2D walk, in order, as `vtsim explain walk` and the
+ * cache model see them: for each guest level the 4 EPT reads translating
+ * the table's GPA, then the guest read; then 4 EPT reads for the data GPA. */
+START_TEST(test_walk_2d_records_each_reference_in_order)
+{
+	build_guest(HOST_OFF, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+	uint64_t pages[] = {G_PML4, G_PDPT, G_PD, G_PT, G_DATA};
+	for (int i = 0; i < 5; i++)
+		ept_map(pages[i], EPTE_RWX);
+	struct paging_ctx c = ept_ctx(false);
+	struct mmu_access a = {LA, ACC_READ, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
+	ck_assert_uint_eq(r.nrefs, 24);
+	const uint64_t ept_tables[4] = {E_PML4, E_PDPT, E_PD, E_PT};
+	unsigned n = 0;
+	for (int g = 0; g < 5; g++) {
+		uint64_t gpa = g < 4 ? pages[g] + 8 * pt_index(LA, 4 - g) : (G_DATA | 0x123);
+		for (int l = 4; l >= 1; l--, n++) {
+			const struct walk_ref *x = &r.ref[n];
+			ck_assert_uint_eq(x->kind, WREF_READ);
+			ck_assert_uint_eq(x->dim, PWC_EPT);
+			ck_assert_uint_eq(x->level, l);
+			ck_assert_uint_eq(x->gpa, gpa);
+			ck_assert_uint_eq(x->hpa, ept_tables[4 - l] + 8 * pt_index(gpa, l));
+			ck_assert_uint_eq(x->value, mem_read64(&mem, x->hpa));
+		}
+		if (g == 4)
+			break;
+		const struct walk_ref *x = &r.ref[n++];
+		ck_assert_uint_eq(x->kind, WREF_READ);
+		ck_assert_uint_eq(x->dim, PWC_GUEST);
+		ck_assert_uint_eq(x->level, 4 - g);
+		ck_assert_uint_eq(x->gpa, gpa);
+		ck_assert_uint_eq(x->hpa, gpa + HOST_OFF);
+	}
+	ck_assert_uint_eq(n, 24);
+}
+END_TEST
+
+/*
+ * A 2 MiB guest page under 2 MiB EPT pages. Guest walk: PML4E, PDPTE and
+ * the PDE leaf, 3 guest references. Each guest table's GPA (all below
+ * 2 MiB) is translated by a 3-level EPT walk (EPT PML4E, PDPTE, the 2 MiB
+ * PDE leaf): 3 x 3. The final GPA 0x40000000 + offset: 3 more.
+ * 3 x (3 + 1) + 3 = 15 references, and the translation is a 2 MiB one.
+ */
+START_TEST(test_walk_2m_guest_under_2m_ept_is_15_refs)
+{
+	const uint64_t big = 0x40000000;            /* GPA of the guest's 2 MiB page */
+	const uint64_t mt = (uint64_t)EPTP_MT_WB << EPTE_MT_SHIFT;
+	mem_write64(&mem, HOST_OFF + G_PML4 + 8 * pt_index(LA, 4), G_PDPT | TBL);
+	mem_write64(&mem, HOST_OFF + G_PDPT + 8 * pt_index(LA, 3), G_PD | TBL);
+	mem_write64(&mem, HOST_OFF + G_PD + 8 * pt_index(LA, 2), big | TBL | PTE_PS | PTE_D);
+	/* EPT: GPA [0, 2 MiB) -> HPA HOST_OFF, GPA [1 GiB, 1 GiB + 2 MiB) ->
+	 * HPA 1 GiB + HOST_OFF, both 2 MiB leaves (E_PT serves as the second PD). */
+	mem_write64(&mem, E_PML4, E_PDPT | EPTE_RWX);
+	mem_write64(&mem, E_PDPT + 8 * 0, E_PD | EPTE_RWX);
+	mem_write64(&mem, E_PD + 8 * 0, HOST_OFF | EPTE_RWX | EPTE_PS | mt);
+	mem_write64(&mem, E_PDPT + 8 * 1, E_PT | EPTE_RWX);
+	mem_write64(&mem, E_PT + 8 * 0, (big + HOST_OFF) | EPTE_RWX | EPTE_PS | mt);
+	struct paging_ctx c = ept_ctx(false);
+	struct mmu_access a = {LA, ACC_READ, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
+	ck_assert_uint_eq(r.guest_refs, 3);
+	ck_assert_uint_eq(r.ept_refs, 12);
+	ck_assert_uint_eq(r.guest_refs + r.ept_refs, 15);
+	ck_assert_uint_eq(r.page_shift, 21);
+	ck_assert_uint_eq(r.gpa, big | (LA & 0x1fffff));
+	ck_assert_uint_eq(r.hpa, (big + HOST_OFF) | (LA & 0x1fffff));
+	/* The same guest page under 4 KiB EPT would cost 3 x (4 + 1) + 4 = 19
+	 * and be cached as 4 KiB: the smaller of the two page sizes. */
+}
+END_TEST
+
 static Suite *walk_suite(void)
 {
 	Suite *s = suite_create("walk");
@@ -467,6 +543,8 @@ static Suite *walk_suite(void)
 	tcase_add_test(tc, test_walk_guest_ad_update_needs_ept_write);
 	tcase_add_test(tc, test_walk_large_pages);
 	tcase_add_test(tc, test_walk_5level_by_5level_cold_is_35_refs);
+	tcase_add_test(tc, test_walk_2d_records_each_reference_in_order);
+	tcase_add_test(tc, test_walk_2m_guest_under_2m_ept_is_15_refs);
 	suite_add_tcase(s, tc);
 	return s;
 }

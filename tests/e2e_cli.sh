@@ -81,17 +81,17 @@ check "a set without a child's log fails with one line" '[ $rc -ne 0 ] && [ "$(w
 out="$("$vtsim" compare --trace "$trace" --modes native,ept --profile nehalem --db "$db" 2>"$work/err")"; rc=$?
 check "compare --profile nehalem exits 0" '[ $rc -eq 0 ]'
 check "the compare header names the profile" 'grep -q "^params   profile=nehalem " <<<"$out"'
-check "the profile is stored in params_json" '[ "$(sqlite3 "$db" "select count(*) from run where params_json like '\''%\"cpu.profile\":\"nehalem\"%'\'' and params_json like '\''%\"mem.ref_cycles\":10,%'\''")" = 2 ]'
+check "the profile is stored in params_json" '[ "$(sqlite3 "$db" "select count(*) from run where params_json like '\''%\"cpu.profile\":\"nehalem\"%'\'' and params_json like '\''%\"mem.dram_cycles\":181,%'\''")" = 2 ]'
 check "nehalem changes ept cycles against skylake" '[ "$(sqlite3 "$db" "select count(distinct c.value) from counter c join run r on r.id = c.run_id where r.mode = '\''ept'\'' and r.trace_name = '\''sort.lackey.zst'\'' and c.name = '\''cpu.cycles'\''")" = 2 ]'
 check "skylake (the defaults) is stored by name" '[ "$(sqlite3 "$db" "select count(*) from run where params_json like '\''%\"cpu.profile\":\"skylake\"%'\''")" -gt 0 ]'
-"$vtsim" run --trace "$trace" --mode native --no-store --set mem.ref_cycles=33 --profile nehalem >"$work/out" 2>"$work/err"; rc=$?
-check "--set overrides the profile whatever the order" '[ $rc -eq 0 ] && grep -q "^params   profile=nehalem .*mem.ref_cycles=33$" "$work/out"'
+"$vtsim" run --trace "$trace" --mode native --no-store --set mem.dram_cycles=333 --profile nehalem >"$work/out" 2>"$work/err"; rc=$?
+check "--set overrides the profile whatever the order" '[ $rc -eq 0 ] && grep -q "^params   profile=nehalem .*cache 4/10/42/333 cycles$" "$work/out"'
 "$vtsim" run --trace "$trace" --mode ept --profile zen4 >/dev/null 2>"$work/err"; rc=$?
 check "an unknown profile is refused with the list" '[ $rc -eq 2 ] && grep -q "unknown profile .zen4.; available: nehalem, skylake, sapphirerapids" "$work/err"'
 "$vtsim" run --trace "$trace" --mode ept --set cpu.profile=zen4 >/dev/null 2>"$work/err"; rc=$?
 check "an unknown profile via --set is refused" '[ $rc -eq 2 ] && grep -q "unknown profile .zen4." "$work/err"'
-check "params --profile shows the profile's values" '"$vtsim" params --profile nehalem | grep -q "^vmx.roundtrip_cycles .*950.*vmlatency"'
-check "params lists each profile's value" '"$vtsim" params | grep -q "^vmx.roundtrip_cycles  *630  *950  *630  *500 "'
+check "params --profile shows the profile's values" '"$vtsim" params --profile nehalem | grep "^vmx.roundtrip_cycles .*950.*vmlatency" >/dev/null'
+check "params lists each profile's value" '"$vtsim" params | grep "^vmx.roundtrip_cycles  *630  *950  *630  *500 " >/dev/null'
 
 # --- usage errors: status 2 and a message saying what is wrong
 "$vtsim" run --trace "$trace" --mode nested >/dev/null 2>"$work/err"; rc=$?
@@ -113,7 +113,7 @@ check "unwritable database named" '[ $rc -eq 1 ] && [ "$(wc -l <"$work/err")" = 
 # --- trace info and params
 "$vtsim" trace info "$trace" >"$work/info" 2>&1; rc=$?
 check "trace info works" '[ $rc -eq 0 ] && grep -q "^fetch " "$work/info" && grep -q "^format *lackey+zstd" "$work/info"'
-check "params lists sources" '"$vtsim" params | grep -q "^vmx.roundtrip_cycles .*630.*vmlatency"'
+check "params lists sources" '"$vtsim" params | grep "^vmx.roundtrip_cycles .*630.*vmlatency" >/dev/null'
 check "docs/parameters.md is what vtsim params --markdown prints" '"$vtsim" params --markdown | cmp -s - "$VTSIM_SRCDIR/docs/parameters.md"'
 for c in run compare trace params db; do
 	check "$c --help" '"$vtsim" $c --help >/dev/null'

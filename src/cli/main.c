@@ -287,11 +287,12 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 	printf("trace    %s (%s, %.1f MiB, xxh3 %s)\n", o->trace, res[0].format, (double)res[0].trace_bytes / 1048576.0,
 	       res[0].checksum);
 	printf("params   profile=%s vpid=%s ept.ad=%s shadow.unsync=%s tlb l1i %" PRIu64 "/%" PRIu64 "w l1d %" PRIu64 "/%" PRIu64
-	       "w l2 %" PRIu64 "/%" PRIu64 "w, mem.ref_cycles=%" PRIu64 "\n\n",
+	       "w l2 %" PRIu64 "/%" PRIu64 "w, cache %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64 " cycles\n\n",
 	       cpu_profiles[o->params.cpu_profile].name, o->params.vmx_vpid ? "on" : "off", o->params.ept_ad ? "on" : "off",
 	       o->params.shadow_unsync ? "on" : "off", o->params.tlb_l1i_entries,
 	       o->params.tlb_l1i_ways, o->params.tlb_l1d_entries, o->params.tlb_l1d_ways, o->params.tlb_l2_entries,
-	       o->params.tlb_l2_ways, o->params.mem_ref_cycles);
+	       o->params.tlb_l2_ways, o->params.cache_cycles[0], o->params.cache_cycles[1], o->params.cache_cycles[2],
+	       o->params.cache_cycles[3]);
 	printf("%-28s", "");
 	for (int i = 0; i < n; i++)
 		printf("%18s", mode_name(o->modes[i]));
@@ -377,6 +378,30 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 				uint64_t w = res[i].ctr.v[CTR_WALK_COUNT];
 				uint64_t refs = res[i].ctr.v[CTR_WALK_GUEST_REFS] + res[i].ctr.v[CTR_WALK_EPT_REFS];
 				printf("%18.2f", w ? (double)refs / (double)w : 0.0);
+			}
+			printf("\n");
+			/* Where paging-structure accesses found their lines (% of all). */
+			static const char *const served[] = {"PT accesses in L1D %", "PT accesses in L2 %",
+							     "PT accesses in LLC %", "PT accesses in DRAM %"};
+			for (int lv = 0; lv < CACHE_NLEVELS; lv++) {
+				printf("%-28s", served[lv]);
+				for (int i = 0; i < n; i++) {
+					uint64_t all = 0;
+					for (int k = 0; k < CACHE_NLEVELS; k++)
+						all += res[i].ctr.v[CTR_CACHE_PT_L1D + k];
+					if (all)
+						printf("%18.1f",
+						       100.0 * (double)res[i].ctr.v[CTR_CACHE_PT_L1D + lv] / (double)all);
+					else
+						printf("%18s", "-");
+				}
+				printf("\n");
+			}
+			printf("%-28s", "cycles per walk ref");
+			for (int i = 0; i < n; i++) {
+				uint64_t refs = res[i].ctr.v[CTR_WALK_GUEST_REFS] + res[i].ctr.v[CTR_WALK_EPT_REFS] +
+						res[i].ctr.v[CTR_WALK_GUEST_AD_WRITES] + res[i].ctr.v[CTR_WALK_EPT_AD_WRITES];
+				printf("%18.2f", refs ? (double)res[i].ctr.v[CTR_CPU_CYCLES_WALK] / (double)refs : 0.0);
 			}
 			printf("\n");
 		}

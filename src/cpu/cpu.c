@@ -8,14 +8,17 @@
  *
  * Cycles (first cut, every number a parameter of src/cpu/params.c):
  *  base CPI per instruction; tlb.l2.hit_cycles per L1 miss that hits the
- *  L2 TLB; mem.ref_cycles per paging-structure read or A/D write of a walk
- *  and per guest-kernel paging store; page zeroing and fault handling as
- *  the guest and VMM parameters say; a VM exit costs vmx.roundtrip_cycles.
+ *  L2 TLB; each paging-structure read or A/D write of a walk, and each
+ *  guest-kernel paging store, the latency of the cache level holding its
+ *  64-byte line (src/mem/cache.h: L1D, L2, LLC or DRAM); page zeroing
+ *  and fault handling as the guest and VMM parameters say; a VM exit costs
+ *  vmx.roundtrip_cycles.
  * Approximations: translation is per 4 KiB page (larger guest pages are
  * cached as 4 KiB fragments); the guest kernel's own stores use a direct
  * map whose translation is not modelled natively (assumed TLB-resident,
  * 1 GiB pages) and costs one EPT translation per store under EPT (no
- * guest-physical TLB yet); instruction fetches cross no cache model.
+ * guest-physical TLB yet); data references and fetches fill the cache
+ * hierarchy (cache.data_refs) but their own latency is in the base CPI.
  * Paging-structure caches and the nested TLB (struct walk_caches) cut the
  * references a walk makes; a hit costs nothing beyond the references it
  * saves (no lookup latency is charged).
@@ -80,6 +83,14 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 		}
 		c->wc.ntlb = &c->ntlb;
 	}
+	struct cache_config cc;
+	memcpy(cc.kib, p->cache_kib, sizeof(cc.kib));
+	memcpy(cc.ways, p->cache_ways, sizeof(cc.ways));
+	memcpy(cc.cycles, p->cache_cycles, sizeof(cc.cycles));
+	if (cache_init(&c->cache, &cc, err) < 0) {
+		cpu_destroy(c);
+		return -1;
+	}
 	c->tlbs[0] = &c->itlb;
 	c->tlbs[1] = &c->dtlb;
 	c->tlbs[2] = &c->stlb;
@@ -104,6 +115,7 @@ void cpu_destroy(struct cpu *c)
 			tlb_destroy(&c->pwc[d][k]);
 	tlb_destroy(&c->ntlb);
 	memset(&c->wc, 0, sizeof(c->wc));
+	cache_destroy(&c->cache);
 	evq_destroy(&c->evq);
 	free(c->ops);
 	c->ops = NULL;
@@ -221,18 +233,37 @@ int cpu_guest_op(struct cpu *c, enum guest_op_kind kind, uint64_t addr, uint64_t
 static void tlbs_invlpg(struct cpu *c, uint64_t la);
 
 /* Charge a walk's references and count them per dimension. */
-static void charge_walk(struct cpu *c, const struct walk_result *w)
+uint64_t cpu_pt_access(struct cpu *c, uint64_t hpa, enum counter_id bucket, uint8_t *served)
 {
-	uint64_t refs = w->guest_refs + w->ept_refs + w->guest_ad_writes + w->ept_ad_writes;
+	enum cache_level lv = cache_access(&c->cache, hpa, CACHE_L1D);
+	ctr_inc(c->ctr, (enum counter_id)(CTR_CACHE_PT_L1D + lv));
+	if (served)
+		*served = (uint8_t)lv;
+	cpu_charge(c, bucket, c->cache.cycles[lv]);
+	return c->cache.cycles[lv];
+}
+
+/* Count a walk and charge its memory references through the cache
+ * hierarchy, each at the latency of the level holding its line; every
+ * step records where its line was and what it cost. */
+static void charge_walk(struct cpu *c, struct walk_result *w)
+{
+	uint64_t cyc[2] = {0, 0};
 	ctr_inc(c->ctr, CTR_WALK_COUNT);
 	ctr_add(c->ctr, CTR_WALK_GUEST_REFS, w->guest_refs);
 	ctr_add(c->ctr, CTR_WALK_EPT_REFS, w->ept_refs);
 	ctr_add(c->ctr, CTR_WALK_GUEST_AD_WRITES, w->guest_ad_writes);
 	ctr_add(c->ctr, CTR_WALK_EPT_AD_WRITES, w->ept_ad_writes);
-	cpu_charge(c, CTR_CPU_CYCLES_WALK, refs * c->p->mem_ref_cycles);
+	for (unsigned i = 0; i < w->nrefs; i++) {
+		struct walk_ref *x = &w->ref[i];
+		if (x->kind != WREF_READ && x->kind != WREF_AD_WRITE)
+			continue;
+		x->cycles = (uint32_t)cpu_pt_access(c, x->hpa, CTR_CPU_CYCLES_WALK, &x->served);
+		cyc[x->dim] += x->cycles;
+	}
 	/* The same cycles split by dimension (the breakdown, not more time). */
-	ctr_add(c->ctr, CTR_CPU_CYCLES_WALK_GUEST, (w->guest_refs + w->guest_ad_writes) * c->p->mem_ref_cycles);
-	ctr_add(c->ctr, CTR_CPU_CYCLES_WALK_EPT, (w->ept_refs + w->ept_ad_writes) * c->p->mem_ref_cycles);
+	ctr_add(c->ctr, CTR_CPU_CYCLES_WALK_GUEST, cyc[PWC_GUEST]);
+	ctr_add(c->ctr, CTR_CPU_CYCLES_WALK_EPT, cyc[PWC_EPT]);
 	for (int d = 0; d < 2; d++) {
 		for (int k = 0; k < PWC_LEVELS; k++) {
 			enum counter_id hit = CTR_WALK_PWC_GUEST_PML4E_HIT + 2 * (PWC_LEVELS * d + k);
@@ -414,12 +445,19 @@ static enum xlate_result exec_mem(struct cpu *c, const struct guest_event *ev)
 	}
 	uint64_t first = ev->gva & PAGE_MASK;
 	uint64_t last = end & PAGE_MASK;
-	uint64_t hpa;
+	uint64_t hpa, hpa_last = 0;
 	enum xlate_result r = translate(c, ev->gva, kind, true, &hpa);
 	if (r == XLATE_OK && last != first)
-		r = translate(c, last, kind, true, &hpa);
+		r = translate(c, last, kind, true, &hpa_last);
 	if (r != XLATE_OK)
 		return r;
+	if (c->p->cache_data_refs) {
+		/* Data lines compete with page-table lines (not charged). */
+		enum cache_level from = kind == ACC_FETCH ? CACHE_L2 : CACHE_L1D;
+		ctr_inc(c->ctr, (enum counter_id)(CTR_CACHE_DATA_L1D + cache_access(&c->cache, hpa, from)));
+		if (last != first)
+			ctr_inc(c->ctr, (enum counter_id)(CTR_CACHE_DATA_L1D + cache_access(&c->cache, hpa_last, from)));
+	}
 
 	/* The reference completed: count it once. */
 	static const enum counter_id ref_ctr[] = {[GEV_FETCH] = CTR_MEM_REFS_FETCH, [GEV_LOAD] = CTR_MEM_REFS_LOAD,
@@ -490,6 +528,7 @@ static enum xlate_result exec_op(struct cpu *c, const struct guest_op *op)
 		if ((r = kernel_write(c, op->addr, &hpa)) != XLATE_OK)
 			return r;
 		mem_zero_page(c->mem, hpa);
+		cache_fill_page(&c->cache, hpa);
 		ctr_inc(c->ctr, CTR_GUEST_PAGES_ZEROED);
 		cpu_charge(c, CTR_CPU_CYCLES_GUEST_KERNEL, c->p->guest_page_zero_cycles);
 		return XLATE_OK;
@@ -502,7 +541,7 @@ static enum xlate_result exec_op(struct cpu *c, const struct guest_op *op)
 			return XLATE_ERROR;
 		}
 		ctr_inc(c->ctr, CTR_GUEST_PTE_WRITES);
-		cpu_charge(c, CTR_CPU_CYCLES_GUEST_KERNEL, c->p->mem_ref_cycles);
+		cpu_pt_access(c, hpa, CTR_CPU_CYCLES_GUEST_KERNEL, NULL);
 		return XLATE_OK;
 	case GOP_INVLPG:
 		if (c->nonroot && (vmcs_get(c->vmcs, VMCS_CPU_BASED_VM_EXEC_CONTROL) & CPU_INVLPG_EXITING)) {

@@ -23,6 +23,7 @@
 #include "arch/exit_reasons.h"
 #include "cpu/evq.h"
 #include "cpu/params.h"
+#include "mem/cache.h"
 #include "mem/mem.h"
 #include "mmu/tlb.h"
 #include "mmu/walk.h"
@@ -126,6 +127,8 @@ struct cpu {
 	struct tlb pwc[2][PWC_LEVELS];
 	struct tlb ntlb;
 	struct walk_caches wc;
+	/* The data-cache hierarchy paging-structure accesses go through. */
+	struct cache_hier cache;
 
 	uint64_t cycles; /* the core clock */
 	struct evq evq;
@@ -218,6 +221,16 @@ int cpu_guest_op(struct cpu *c, enum guest_op_kind kind, uint64_t addr, uint64_t
 /* Decode the guest instruction at guest RIP (the item that caused the last
  * exit). Returns 0, or -1 if it is not a guest-kernel instruction. */
 int cpu_decode_at_rip(const struct cpu *c, struct guest_insn *out);
+
+/*
+ * One paging-structure access by hardware or software (a walk step, a
+ * guest-kernel paging-entry store, a VMM load/store of EPT or shadow
+ * tables) to host-physical address hpa: looked up in the cache hierarchy,
+ * counted (cache.pt.*) and charged to bucket at the latency of the level
+ * that held its line. Returns the cycles charged; *served (may be NULL)
+ * gets the level (enum cache_level).
+ */
+uint64_t cpu_pt_access(struct cpu *c, uint64_t hpa, enum counter_id bucket, uint8_t *served);
 
 /* Charge the running software's own work (cycles) to a counter. */
 void cpu_charge(struct cpu *c, enum counter_id bucket, uint64_t cycles);

@@ -31,8 +31,11 @@ struct sim_params {
 	 * (guest/EPT x PML4E/PDPTE/PDE), and the nested TLB; 0 entries = off */
 	uint64_t pwc_entries[2][3], pwc_ways[2][3];
 	uint64_t ntlb_entries, ntlb_ways;
-	/* memory */
-	uint64_t mem_ref_cycles;      /* cycles per paging-structure access (walk read, A/D write, PTE store) */
+	/* memory: the data-cache hierarchy every paging-structure access goes
+	 * through (src/mem/cache.h): [0] L1D, [1] L2, [2] LLC; cycles[3] = DRAM */
+	uint64_t cache_kib[3], cache_ways[3];
+	uint64_t cache_cycles[4];     /* load-to-use latency of a hit at each level, and of DRAM */
+	bool cache_data_refs;         /* the trace's data references fill the hierarchy too */
 	uint64_t host_mem_mib;        /* host-physical memory, MiB */
 	uint64_t guest_mem_mib;       /* guest-physical memory, MiB */
 	/* VMX */

@@ -6,7 +6,8 @@
  * state and leaves the guest-state area, the injected event and the launch
  * state untouched. Event injection delivers external interrupts through
  * the guest IDT. VMREAD/VMWRITE/INVEPT/INVVPID themselves cost no cycles in
- * this first cut; the VMM's memory accesses cost mem.ref_cycles each.
+ * this first cut; the VMM's memory accesses cost what the cache hierarchy
+ * says (cpu_pt_access).
  */
 #include "cpu/vmx.h"
 
@@ -271,13 +272,13 @@ void vmx_root_mov_to_cr2(struct cpu *c, uint64_t val)
 
 uint64_t vmx_root_read64(struct cpu *c, uint64_t hpa)
 {
-	cpu_charge(c, CTR_CPU_CYCLES_VMM, c->p->mem_ref_cycles);
+	cpu_pt_access(c, hpa, CTR_CPU_CYCLES_VMM, NULL);
 	return mem_read64(c->mem, hpa);
 }
 
 int vmx_root_write64(struct cpu *c, uint64_t hpa, uint64_t val)
 {
-	cpu_charge(c, CTR_CPU_CYCLES_VMM, c->p->mem_ref_cycles);
+	cpu_pt_access(c, hpa, CTR_CPU_CYCLES_VMM, NULL);
 	if (mem_write64(c->mem, hpa, val) < 0)
 		return cpu_fail(c, "out of memory storing simulated EPT tables");
 	return 0;
@@ -287,4 +288,5 @@ void vmx_root_zero_page(struct cpu *c, uint64_t hpa)
 {
 	cpu_charge(c, CTR_CPU_CYCLES_VMM, c->p->host_page_zero_cycles);
 	mem_zero_page(c->mem, hpa);
+	cache_fill_page(&c->cache, hpa);
 }

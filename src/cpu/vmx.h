@@ -58,7 +58,10 @@ enum vmx_status vmx_invvpid(struct cpu *c, unsigned type, uint16_t vpid, uint64_
  * injects #PF puts the faulting address there first, as KVM does. */
 void vmx_root_mov_to_cr2(struct cpu *c, uint64_t val);
 
-/* Root-mode physical memory accesses of VMM software (charged as VMM work). */
+/* Root-mode physical memory accesses of VMM software, charged as VMM work:
+ * a load or store costs the latency of the cache level holding its line
+ * (cpu_pt_access); clearing a page costs host.page_zero_cycles and leaves
+ * its lines in the caches. */
 uint64_t vmx_root_read64(struct cpu *c, uint64_t hpa);
 int vmx_root_write64(struct cpu *c, uint64_t hpa, uint64_t val);
 void vmx_root_zero_page(struct cpu *c, uint64_t hpa);

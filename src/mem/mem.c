@@ -1,9 +1,8 @@
 /*
  * Notes: sparse host-physical memory. Pages are allocated on the first
  * 8-byte store and released when zeroed, so memory use follows the live
- * paging structures. There is no latency here: the first cut of timing
- * charges a flat `mem.ref_cycles` per paging-structure access in src/cpu;
- * the cache model of a later issue replaces it.
+ * paging structures. There is no latency here: src/mem/cache.c says where
+ * a line is, and src/cpu charges its latency.
  */
 #include "mem/mem.h"
 

@@ -23,6 +23,8 @@
  */
 #include "mmu/walk.h"
 
+#include <assert.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "arch/ept.h"
@@ -50,6 +52,24 @@ static bool ept_misconfigured(uint64_t e, int level, bool leaf)
 		return true; /* 2 MiB leaf: address bits 20:12 reserved */
 	unsigned mt = (unsigned)((e & EPTE_MT_MASK) >> EPTE_MT_SHIFT);
 	return mt == 2 || mt == 3 || mt == 7;
+}
+
+/* Append one step to the walk's record (w may be NULL: ept_translate). */
+static inline void rec(struct walk_result *w, enum walk_ref_kind kind, enum pwc_dim dim, int level, uint64_t hpa,
+		       uint64_t gpa, uint64_t value)
+{
+	if (!w)
+		return;
+	assert(w->nrefs < WALK_MAX_REFS);
+	struct walk_ref *x = &w->ref[w->nrefs++];
+	x->hpa = hpa;
+	x->gpa = gpa;
+	x->value = value;
+	x->kind = (uint8_t)kind;
+	x->dim = (uint8_t)dim;
+	x->level = (uint8_t)level;
+	x->served = 0;
+	x->cycles = 0;
 }
 
 /* Shift of the prefix a paging-structure cache of this level is keyed by:
@@ -105,10 +125,11 @@ static enum walk_fault ept_walk(struct phys_mem *m, uint64_t eptp, uint64_t gpa,
 			continue;
 		struct tlb_entry *e = tlb_lookup(t, &tag, gpa);
 		if (e) {
-			if (w)
-				w->pwc_hit[PWC_EPT][k]++;
 			start = 3 - k;
 			table = e->pfn << PAGE_SHIFT;
+			if (w)
+				w->pwc_hit[PWC_EPT][k]++;
+			rec(w, WREF_PWC_HIT, PWC_EPT, start + 1, table, gpa, table);
 			r->rwx = rwx_of(e);
 			break;
 		}
@@ -120,6 +141,7 @@ static enum walk_fault ept_walk(struct phys_mem *m, uint64_t eptp, uint64_t gpa,
 		uint64_t e = mem_read64(m, ea);
 		r->refs++;
 		r->level = level;
+		rec(w, WREF_READ, PWC_EPT, level, ea, gpa, e);
 		if (!(e & EPTE_RWX)) {
 			r->rwx = 0;
 			r->fault = WALK_EPT_VIOLATION;
@@ -148,6 +170,7 @@ static enum walk_fault ept_walk(struct phys_mem *m, uint64_t eptp, uint64_t gpa,
 					if (nv != v) {
 						mem_write64(m, addrs[i], nv);
 						r->ad_writes++;
+						rec(w, WREF_AD_WRITE, PWC_EPT, start - i, addrs[i], gpa, nv);
 					}
 				}
 			}
@@ -218,6 +241,7 @@ static bool ept_step(struct phys_mem *m, const struct paging_ctx *ctx, const str
 			r->ntlb_hit++;
 			memset(er, 0, sizeof(*er));
 			er->hpa = (e->pfn << PAGE_SHIFT) | (gpa & (PAGE_SIZE - 1));
+			rec(r, WREF_NTLB_HIT, PWC_EPT, 1, er->hpa, gpa, er->hpa);
 			er->rwx = rwx_of(e);
 			er->page_shift = PAGE_SHIFT;
 			er->dirty = true;
@@ -264,7 +288,7 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 	bool cw[5], cu[5], cnx[5]; /* combined rights down to each entry */
 	int level, start;
 
-	memset(r, 0, sizeof(*r));
+	memset(r, 0, offsetof(struct walk_result, ref)); /* the steps are written as they are taken */
 	r->levels = (ctx->cr4 & CR4_LA57) ? 5 : 4;
 	r->readable = r->writable = r->user = true;
 	r->pfec = (write ? PFEC_WR : 0) | (acc->user ? PFEC_US : 0) |
@@ -281,6 +305,7 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 			r->pwc_hit[PWC_GUEST][k]++;
 			start = 3 - k;
 			table = e->pfn << PAGE_SHIFT;
+			rec(r, WREF_PWC_HIT, PWC_GUEST, start + 1, ctx->ept ? 0 : table, acc->la, table);
 			r->writable = e->writable;
 			r->user = e->user;
 			r->nx = e->nx;
@@ -306,6 +331,7 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 		}
 		uint64_t e = mem_read64(m, hpa);
 		r->guest_refs++;
+		rec(r, WREF_READ, PWC_GUEST, level, hpa, ea, e);
 		r->entry[i] = e;
 		entry_hpa[i] = hpa;
 		entry_gpa[i] = ea;
@@ -369,6 +395,7 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 		r->entry[i] |= set;
 		mem_write64(m, entry_hpa[i], r->entry[i]);
 		r->guest_ad_writes++;
+		rec(r, WREF_AD_WRITE, PWC_GUEST, r->levels - i, entry_hpa[i], entry_gpa[i], r->entry[i]);
 	}
 	if (write)
 		r->dirty = true;

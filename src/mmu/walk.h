@@ -107,6 +107,36 @@ struct walk_caches {
 	struct tlb_ctx tag; /* the guest caches' tag (ep4ta 0 without EPT) */
 };
 
+/* What one step of a walk did, in order (struct walk_result ref[]). */
+enum walk_ref_kind {
+	WREF_READ = 0,  /* a paging-structure entry read from memory (a reference) */
+	WREF_AD_WRITE,  /* an A/D-flag update written back to an entry (a reference) */
+	WREF_PWC_HIT,   /* a paging-structure-cache hit: the reads down to `level` were skipped */
+	WREF_NTLB_HIT,  /* a nested-TLB hit: the EPT walk for gpa was skipped */
+};
+
+/*
+ * One step of a walk. READ and AD_WRITE steps are memory references at
+ * hpa; the caller charges each through the cache model (src/mem/cache.h)
+ * and records where the line was (served, enum cache_level) and its cost.
+ */
+struct walk_ref {
+	uint64_t hpa;      /* host-physical address of the entry (READ, AD_WRITE); NTLB hit: the HPA it gave;
+			    * PWC hit: the table it gave (0 for a guest cache under EPT: that is a GPA) */
+	uint64_t gpa;      /* guest steps: the entry's GPA under EPT (equals hpa natively), a guest PWC hit:
+			    * the linear address; EPT steps: the GPA being translated */
+	uint64_t value;    /* the entry as read, or as written back (AD_WRITE); a hit: the table or HPA it gave */
+	uint8_t kind;      /* enum walk_ref_kind */
+	uint8_t dim;       /* enum pwc_dim: PWC_GUEST (guest, native or shadow tables) or PWC_EPT */
+	uint8_t level;     /* level of the entry, 5 (PML5E) .. 1 (PTE); PWC hit: level of the entry it cached */
+	uint8_t served;    /* filled by the caller: enum cache_level that held the line */
+	uint32_t cycles;   /* filled by the caller: cycles charged */
+};
+
+/* Steps a walk can take at most: 5 guest reads and A/D writes, and six
+ * EPT translations of 5 reads and 5 A/D writes each, plus cache hits. */
+#define WALK_MAX_REFS 96
+
 /* Result of a full (one- or two-dimensional) walk. */
 struct walk_result {
 	enum walk_fault fault;
@@ -131,6 +161,9 @@ struct walk_result {
 	 * a walk stops at the first, longest-prefix, hit). */
 	unsigned pwc_hit[2][PWC_LEVELS], pwc_miss[2][PWC_LEVELS]; /* [enum pwc_dim][enum pwc_level] */
 	unsigned ntlb_hit, ntlb_miss;
+	/* Every step in order (must stay last: a walk clears only what is above). */
+	unsigned nrefs;
+	struct walk_ref ref[WALK_MAX_REFS];
 };
 
 /*

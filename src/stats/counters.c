@@ -130,6 +130,15 @@ const struct counter_info counter_table[CTR_COUNT] = {
 	[CTR_WALK_NTLB_HIT] = {"walk.ntlb.hit", "lookups",
 			      "nested-TLB hits: a guest paging-structure GPA translated without an EPT walk"},
 	[CTR_WALK_NTLB_MISS] = {"walk.ntlb.miss", "lookups", "nested-TLB misses (or hits lacking the right)"},
+	[CTR_CACHE_PT_L1D] = {"cache.pt.l1d", "refs",
+			      "paging-structure accesses (walks, A/D updates, kernel and VMM table accesses) served by L1D"},
+	[CTR_CACHE_PT_L2] = {"cache.pt.l2", "refs", "paging-structure accesses served by L2"},
+	[CTR_CACHE_PT_LLC] = {"cache.pt.llc", "refs", "paging-structure accesses served by the LLC"},
+	[CTR_CACHE_PT_DRAM] = {"cache.pt.dram", "refs", "paging-structure accesses served by DRAM"},
+	[CTR_CACHE_DATA_L1D] = {"cache.data.l1d", "refs", "trace data references served by L1D (cache.data_refs)"},
+	[CTR_CACHE_DATA_L2] = {"cache.data.l2", "refs", "trace data references and fetches served by L2"},
+	[CTR_CACHE_DATA_LLC] = {"cache.data.llc", "refs", "trace data references and fetches served by the LLC"},
+	[CTR_CACHE_DATA_DRAM] = {"cache.data.dram", "refs", "trace data references and fetches served by DRAM"},
 };
 
 int counter_by_name(const char *name)
