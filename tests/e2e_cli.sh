@@ -93,6 +93,48 @@ check "an unknown profile via --set is refused" '[ $rc -eq 2 ] && grep -q "unkno
 check "params --profile shows the profile's values" '"$vtsim" params --profile nehalem | grep "^vmx.roundtrip_cycles .*950.*vmlatency" >/dev/null'
 check "params lists each profile's value" '"$vtsim" params | grep "^vmx.roundtrip_cycles  *630  *950  *630  *500 " >/dev/null'
 
+# --- explain walk: the reference list against the hand-worked one
+# Layout (src/cli/explain.c): guest tables PML4 GPA 0x1000, PDPT 0x2000, PD
+# 0x3000, PT 0x4000; guest RAM at HPA GPA + 0x100000000; EPT PML4 HPA
+# 0x200000, then PDPT 0x201000, PD 0x202000, PT 0x203000 (for GPAs below
+# 2 MiB) and PD 0x204000, PT 0x205000 for the data GPA 0x40000123 (EPT
+# PDPTE index 1). GVA 0x7f0000001123: guest indices 254, 0, 0, 1, so the
+# guest entries are at GPA 0x17f0, 0x2000, 0x3000, 0x4008. With every cache
+# off each guest entry's GPA takes a 4-step EPT walk (its EPT PTE at
+# 0x203000 + 8 x page number), then the guest read; the data GPA 4 more.
+explain_refs() { awk '$1 ~ /^[0-9]+$/ && $2 ~ /^(EPT|guest|shadow)$/ { if ($2 == "EPT") printf "%s:%s ", $3, $8; else printf "%s:%s:%s ", $2, $3, $5 }'; }
+off="--set pwc.guest.pml4e.entries=0 --set pwc.guest.pdpte.entries=0 --set pwc.guest.pde.entries=0 --set pwc.ept.pml4e.entries=0 --set pwc.ept.pdpte.entries=0 --set pwc.ept.pde.entries=0 --set ntlb.entries=0"
+"$vtsim" explain walk --gva 0x7f0000001123 $off >"$work/x" 2>"$work/err"; rc=$?
+want="PML4E:0x200000 PDPTE:0x201000 PDE:0x202000 PTE:0x203008 guest:PML4E:0x1000017f0 "
+want+="PML4E:0x200000 PDPTE:0x201000 PDE:0x202000 PTE:0x203010 guest:PDPTE:0x100002000 "
+want+="PML4E:0x200000 PDPTE:0x201000 PDE:0x202000 PTE:0x203018 guest:PDE:0x100003000 "
+want+="PML4E:0x200000 PDPTE:0x201000 PDE:0x202000 PTE:0x203020 guest:PTE:0x100004008 "
+want+="PML4E:0x200000 PDPTE:0x201008 PDE:0x204000 PTE:0x205000 "
+check "explain: cold 2D walk, caches off, lists the 24 hand-worked references" '[ $rc -eq 0 ] && [ "$(explain_refs <"$work/x")" = "$want" ]'
+# Lines from DRAM: 0x200000, 0x201000, 0x202000, 0x203000 (all four EPT
+# PTEs share it), the four guest entries, 0x204000 and 0x205000 = 10 x 289;
+# the other 14 hit L1D, 4 cycles each: 2890 + 56 = 2946.
+check "explain: 24 references, 2946 cycles" 'grep -q "^24 references (4 guest + 20 EPT), 0 A/D writes, 2946 cycles$" "$work/x"'
+check "explain: the final translation" 'grep -q "^result: GVA 0x7f0000001123 -> GPA 0x40000123 -> HPA 0x140000123 (cached in the TLB as a 4 KiB page)$" "$work/x"'
+# Warm, default caches: the neighbouring page's walk left the guest PDE
+# cache entry (start at the PT), the nested-TLB entry for the PT's GPA and
+# the EPT PDE-cache entry for the data GPA's PT: 1 guest + 1 EPT reference,
+# both lines in L1D (the neighbour's entries share them).
+"$vtsim" explain walk --gva 0x7f0000001123 --warm >"$work/x" 2>"$work/err"; rc=$?
+check "explain: warm 2D walk is 2 references" '[ $rc -eq 0 ] && [ "$(explain_refs <"$work/x")" = "guest:PTE:0x100004008 PTE:0x205000 " ] && grep -q "^2 references (1 guest + 1 EPT), 0 A/D writes, 8 cycles$" "$work/x"'
+check "explain: warm walk shows the hits that skipped references" 'grep -q "guest PDE cache hit" "$work/x" && grep -q "nested TLB hit: GPA 0x4008 -> HPA 0x100004008" "$work/x" && grep -q "EPT PDE cache hit for GPA 0x40000123" "$work/x"'
+# A 2 MiB guest page under 2 MiB EPT pages, caches off: 3 x (3 + 1) + 3 = 15.
+"$vtsim" explain walk --gva 0x7f0000001123 --guest-page 2m --backing 2m $off >"$work/x" 2>"$work/err"; rc=$?
+check "explain: 2 MiB under 2 MiB EPT is 15 references" '[ $rc -eq 0 ] && grep -q "^15 references (3 guest + 12 EPT)" "$work/x" && grep -q "as a 2 MiB page" "$work/x"'
+"$vtsim" explain walk --gva 0x7f0000001123 --fault --access write >"$work/x" 2>"$work/err"; rc=$?
+check "explain: EPT violation with its qualification" '[ $rc -eq 0 ] && grep -q "^fault: EPT violation, VM exit reason 48, guest-physical address 0x40000123, qualification 0x182 " "$work/x"'
+"$vtsim" explain walk --gva 0x7f0000001123 --mode native --fault >"$work/x" 2>"$work/err"; rc=$?
+check "explain: native #PF error code" '[ $rc -eq 0 ] && grep -q "^fault: #PF, error code 0x4 (not present, read, user)$" "$work/x"'
+"$vtsim" explain walk --gva 0x800000000000 >/dev/null 2>"$work/err"; rc=$?
+check "explain: a non-canonical GVA is refused" '[ $rc -eq 1 ] && grep -q "not canonical for 4-level paging" "$work/err"'
+"$vtsim" explain walk --gva 0x1000 --guest-page 3m >/dev/null 2>"$work/err"; rc=$?
+check "explain: a bad page size is refused" '[ $rc -eq 2 ] && grep -q "takes 4k, 2m or 1g" "$work/err"'
+
 # --- usage errors: status 2 and a message saying what is wrong
 "$vtsim" run --trace "$trace" --mode nested >/dev/null 2>"$work/err"; rc=$?
 check "an unknown mode is refused with the list" '[ $rc -eq 2 ] && grep -q "unknown mode .nested.; available: native, shadow, ept" "$work/err"'
@@ -115,7 +157,7 @@ check "unwritable database named" '[ $rc -eq 1 ] && [ "$(wc -l <"$work/err")" = 
 check "trace info works" '[ $rc -eq 0 ] && grep -q "^fetch " "$work/info" && grep -q "^format *lackey+zstd" "$work/info"'
 check "params lists sources" '"$vtsim" params | grep "^vmx.roundtrip_cycles .*630.*vmlatency" >/dev/null'
 check "docs/parameters.md is what vtsim params --markdown prints" '"$vtsim" params --markdown | cmp -s - "$VTSIM_SRCDIR/docs/parameters.md"'
-for c in run compare trace params db; do
+for c in run compare trace params db explain; do
 	check "$c --help" '"$vtsim" $c --help >/dev/null'
 done
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/explain.h"
 #include "cli/plot.h"
 #include "cli/run.h"
 #include "cpu/params.h"
@@ -106,6 +107,22 @@ static void add_modes(struct run_opts *o, const char *cmd, const char *list)
 		die_usage(cmd, "--modes needs at least one mode");
 }
 
+/* Apply the profile (a base, whatever its place on the command line), then
+ * every --set in order; a bad one ends the command with exit 2. */
+static void apply_params(struct sim_params *p, const char *profile, char **sets, int nsets, const char *cmd)
+{
+	char err[256];
+	if (profile) {
+		char a[128];
+		snprintf(a, sizeof(a), "cpu.profile=%s", profile);
+		if (params_set(p, a, err) < 0)
+			die_usage(cmd, err);
+	}
+	for (int i = 0; i < nsets; i++)
+		if (params_set(p, sets[i], err) < 0)
+			die_usage(cmd, err);
+}
+
 static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_opts *o, const char *help)
 {
 	static const struct option longopts[] = {
@@ -188,15 +205,7 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 			die_usage(cmd, "bad option");
 		}
 	}
-	if (profile) {
-		char a[128];
-		snprintf(a, sizeof(a), "cpu.profile=%s", profile);
-		if (params_set(&o->params, a, err) < 0)
-			die_usage(cmd, err);
-	}
-	for (int i = 0; i < nsets; i++)
-		if (params_set(&o->params, sets[i], err) < 0)
-			die_usage(cmd, err);
+	apply_params(&o->params, profile, sets, nsets, cmd);
 	free(sets);
 	if (optind < argc)
 		die_usage(cmd, "unexpected argument (options only)");
@@ -784,6 +793,176 @@ static int cmd_params(int argc, char **argv)
 	return 0;
 }
 
+/* ---- explain ------------------------------------------------------------ */
+
+static const char explain_help[] =
+	"Usage: vtsim explain walk --gva ADDR [options]\n"
+	"\n"
+	"Print one page walk step by step, for teaching: each memory reference in\n"
+	"order (which table and level, the entry's GPA and HPA, its value decoded,\n"
+	"where its cache line was and its cycles), each paging-structure-cache or\n"
+	"nested-TLB hit that skipped references, and the final HPA or the fault\n"
+	"(#PF error code, EPT-violation exit qualification). The tables are a fixed\n"
+	"layout in the real bit formats (docs/manual.md, \"Explaining a walk\").\n"
+	"\n"
+	"  -g, --gva ADDR        the guest-virtual address (hex with 0x, or decimal)\n"
+	"  -m, --mode M          native, shadow or ept (default ept)\n"
+	"  -a, --access A        read, write or fetch (default read)\n"
+	"      --supervisor      a CPL-0 access (default: user, CPL 3)\n"
+	"      --warm            walk the neighbouring page first, so the paging-\n"
+	"                        structure caches, nested TLB and data caches are warm\n"
+	"                        (default: cold, everything empty)\n"
+	"      --fault           leave the page unmapped: #PF natively and under\n"
+	"                        shadow paging, an EPT violation under EPT\n"
+	"      --levels N        guest paging levels, 4 or 5 (LA57) (default 4)\n"
+	"      --ept-levels N    EPT levels, 4 or 5 (default 4)\n"
+	"      --guest-page S    the guest page size: 4k, 2m or 1g (default 4k)\n"
+	"      --backing S       the host backing of guest RAM (EPT pages; shadow\n"
+	"                        entries map the smaller of the two): 4k, 2m or 1g\n"
+	"      --vpid N          the VPID tagging the guest's caches (default 1)\n"
+	"      --profile P       CPU profile (cache sizes and latencies)\n"
+	"  -s, --set NAME=VAL    set a parameter (pwc.*, ntlb.*, cache.*, ept.ad ...)\n";
+
+static unsigned parse_page_size(const char *s, const char *what)
+{
+	if (!strcmp(s, "4k") || !strcmp(s, "4K"))
+		return 12;
+	if (!strcmp(s, "2m") || !strcmp(s, "2M"))
+		return 21;
+	if (!strcmp(s, "1g") || !strcmp(s, "1G"))
+		return 30;
+	char msg[128];
+	snprintf(msg, sizeof(msg), "%s takes 4k, 2m or 1g, not '%s'", what, s);
+	die_usage("explain walk", msg);
+	return 0;
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+	enum { O_SUPERVISOR = 256, O_WARM, O_FAULT, O_LEVELS, O_EPT_LEVELS, O_GPAGE, O_BACKING, O_VPID, O_PROFILE };
+	static const struct option longopts[] = {
+		{"gva", required_argument, NULL, 'g'},
+		{"mode", required_argument, NULL, 'm'},
+		{"access", required_argument, NULL, 'a'},
+		{"supervisor", no_argument, NULL, O_SUPERVISOR},
+		{"warm", no_argument, NULL, O_WARM},
+		{"fault", no_argument, NULL, O_FAULT},
+		{"levels", required_argument, NULL, O_LEVELS},
+		{"ept-levels", required_argument, NULL, O_EPT_LEVELS},
+		{"guest-page", required_argument, NULL, O_GPAGE},
+		{"backing", required_argument, NULL, O_BACKING},
+		{"vpid", required_argument, NULL, O_VPID},
+		{"profile", required_argument, NULL, O_PROFILE},
+		{"set", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *cmd = "explain walk";
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(explain_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "walk"))
+		die_usage("explain", "unknown subcommand (available: walk)");
+	struct explain_opts o = {
+		.mode = MODE_EPT, .kind = ACC_READ, .user = true, .guest_levels = 4, .ept_levels = 4,
+		.guest_page_shift = 12, .backing_page_shift = 12, .vpid = 1,
+	};
+	bool have_gva = false;
+	const char *profile = NULL;
+	char **sets = calloc((size_t)argc + 1, sizeof(*sets));
+	int nsets = 0;
+	char err[CPU_ERR_LEN], *end;
+	if (!sets)
+		die_usage(cmd, "out of memory");
+	params_defaults(&o.params);
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc - 1, argv + 1, "g:m:a:s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'g':
+			errno = 0;
+			o.gva = strtoull(optarg, &end, 0);
+			if (errno || end == optarg || *end)
+				die_usage(cmd, "--gva takes an address (0x... or decimal)");
+			have_gva = true;
+			break;
+		case 'm':
+			if (mode_parse(optarg, &o.mode, err) < 0)
+				die_usage(cmd, err);
+			break;
+		case 'a':
+			if (!strcmp(optarg, "read"))
+				o.kind = ACC_READ;
+			else if (!strcmp(optarg, "write"))
+				o.kind = ACC_WRITE;
+			else if (!strcmp(optarg, "fetch"))
+				o.kind = ACC_FETCH;
+			else
+				die_usage(cmd, "--access takes read, write or fetch");
+			break;
+		case O_SUPERVISOR:
+			o.user = false;
+			break;
+		case O_WARM:
+			o.warm = true;
+			break;
+		case O_FAULT:
+			o.fault = true;
+			break;
+		case O_LEVELS:
+		case O_EPT_LEVELS: {
+			unsigned v = !strcmp(optarg, "4") ? 4 : !strcmp(optarg, "5") ? 5 : 0;
+			if (!v)
+				die_usage(cmd, c == O_LEVELS ? "--levels takes 4 or 5" : "--ept-levels takes 4 or 5");
+			*(c == O_LEVELS ? &o.guest_levels : &o.ept_levels) = v;
+			break;
+		}
+		case O_GPAGE:
+			o.guest_page_shift = parse_page_size(optarg, "--guest-page");
+			break;
+		case O_BACKING:
+			o.backing_page_shift = parse_page_size(optarg, "--backing");
+			break;
+		case O_VPID: {
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 0);
+			if (errno || end == optarg || *end || v < 1 || v > 0xffff)
+				die_usage(cmd, "--vpid takes 1 to 65535 (VPID 0 is the host's)");
+			o.vpid = (uint16_t)v;
+			break;
+		}
+		case O_PROFILE:
+			profile = optarg;
+			break;
+		case 's':
+			if (!strncmp(optarg, "cpu.profile=", 12))
+				profile = optarg + 12;
+			else
+				sets[nsets++] = optarg;
+			break;
+		case 'h':
+			fputs(explain_help, stdout);
+			exit(0);
+		default:
+			die_usage(cmd, "bad option");
+		}
+	}
+	apply_params(&o.params, profile, sets, nsets, cmd);
+	free(sets);
+	if (optind < argc - 1)
+		die_usage(cmd, "unexpected argument (options only)");
+	if (!have_gva)
+		die_usage(cmd, "--gva is required");
+	if (params_validate(&o.params, err) < 0)
+		die_usage(cmd, err);
+	if (explain_walk(&o, stdout, err) < 0) {
+		fprintf(stderr, "vtsim explain walk: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 static const char main_help[] =
 	"Usage: vtsim COMMAND [options]\n"
 	"\n"
@@ -797,6 +976,7 @@ static const char main_help[] =
 	"  db export --csv       a table or view of the results database as CSV\n"
 	"  params                every parameter, its default, per-profile value, unit\n"
 	"                        and source\n"
+	"  explain walk --gva A  one page walk step by step (teaching)\n"
 	"\n"
 	"Every command takes --help. Results go to " DEFAULT_DB " (sqlite3).\n";
 
@@ -827,6 +1007,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "params"))
 		return cmd_params(argc - 1, argv + 1);
+	if (!strcmp(cmd, "explain"))
+		return cmd_explain(argc - 1, argv + 1);
 	if (!strcmp(cmd, "db"))
 		return cmd_db(argc - 1, argv + 1);
 	die_usage(NULL, "unknown command (run, compare, trace, db, params)");
