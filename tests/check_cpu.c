@@ -101,6 +101,13 @@ START_TEST(test_cpu_native_fault_then_tlb_hit)
 	ck_assert_uint_eq(m.ctr.v[CTR_VMX_EXITS], 0);
 	/* Cycles: 7 walk refs x 12, one PF 1500, 5 zeroings x 1000, 9 stores x 12. */
 	ck_assert_uint_eq(m.m.cpu.cycles, 7 * 12 + 1500 + 5 * 1000 + 9 * 12);
+	/* The guest kernel's part by what it was doing: the #PF handler (entry,
+	 * 4 zeroings, 4 entry stores); process events (the new PML4 zeroed,
+	 * its kernel PML4E stored, the 4 clears at exit); no ticks. */
+	ck_assert_uint_eq(m.ctr.v[CTR_CPU_CYCLES_GUEST_KERNEL_PF], 1500 + 4 * 1000 + 4 * 12);
+	ck_assert_uint_eq(m.ctr.v[CTR_CPU_CYCLES_GUEST_KERNEL_PROC], 1000 + 1 * 12 + 4 * 12);
+	ck_assert_uint_eq(m.ctr.v[CTR_CPU_CYCLES_GUEST_KERNEL_TICK], 0);
+	ck_assert_uint_eq(m.ctr.v[CTR_CPU_CYCLES_GUEST_KERNEL], 1500 + 5 * 1000 + 9 * 12);
 	rig_destroy(&m);
 }
 END_TEST

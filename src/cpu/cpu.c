@@ -140,6 +140,8 @@ void cpu_charge(struct cpu *c, enum counter_id bucket, uint64_t cycles)
 {
 	c->cycles += cycles;
 	ctr_add(c->ctr, bucket, cycles);
+	if (bucket == CTR_CPU_CYCLES_GUEST_KERNEL)
+		ctr_add(c->ctr, (enum counter_id)(CTR_CPU_CYCLES_GUEST_KERNEL_PROC + c->kernel_work), cycles);
 }
 
 void cpu_set_paging(struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer)
@@ -226,7 +228,7 @@ int cpu_guest_op(struct cpu *c, enum guest_op_kind kind, uint64_t addr, uint64_t
 			c->ops_cap = cap;
 		}
 	}
-	c->ops[c->ops_tail++] = (struct guest_op){kind, addr, val};
+	c->ops[c->ops_tail++] = (struct guest_op){kind, addr, val, c->kernel_work};
 	return 0;
 }
 
@@ -331,6 +333,7 @@ static enum xlate_result deliver_fault(struct cpu *c, const struct walk_result *
 			vmcs_put(c->vmcs, VMCS_VM_EXIT_INTR_ERROR_CODE, w->pfec);
 			return XLATE_EXIT;
 		}
+		cpu_enter_kernel(c, KW_PF);
 		if (c->os_ops->page_fault(c->os, c, la, w->pfec) < 0)
 			return XLATE_ERROR;
 		return XLATE_PF_HANDLED;
@@ -519,6 +522,7 @@ static bool cr3_load_exits(const struct vmcs *v, uint64_t val)
 
 static enum xlate_result exec_op(struct cpu *c, const struct guest_op *op)
 {
+	cpu_enter_kernel(c, (enum kernel_work)op->work);
 	uint64_t hpa;
 	enum xlate_result r;
 	switch (op->kind) {
@@ -645,6 +649,7 @@ static enum xlate_result deliver_tick(struct cpu *c)
 		cpu_vmexit(c, EXIT_REASON_EXTERNAL_INTERRUPT, 0, 0, 0, info);
 		return XLATE_EXIT;
 	}
+	cpu_enter_kernel(c, KW_TICK);
 	if (c->os_ops->interrupt(c->os, c, VEC_LOCAL_TIMER) < 0)
 		return XLATE_ERROR;
 	return XLATE_OK;
@@ -769,15 +774,18 @@ enum run_status cpu_run_guest(struct cpu *c)
 					retire_item(c);
 			} else {
 				retire_item(c);
+				cpu_enter_kernel(c, KW_PROC);
 				if (c->os_ops->os_event(c->os, c, &c->ev) < 0)
 					r = XLATE_ERROR;
 			}
 		} else if (!c->fe_done) {
+			cpu_enter_kernel(c, KW_PROC); /* the scheduler may exit or switch processes */
 			int n = c->os_ops->next_event(c->os, c, &c->ev, c->err);
 			if (n < 0)
 				return RUN_ERROR;
 			if (n == 0) {
 				c->fe_done = true;
+				cpu_enter_kernel(c, KW_PROC);
 				if (c->os_ops->shutdown(c->os, c) < 0)
 					r = XLATE_ERROR;
 			} else {

@@ -78,10 +78,19 @@ enum guest_op_kind {
  * and MOV CR3, RAX are both 3 bytes; used as the guest RIP step). */
 #define GOP_INSN_LEN 3
 
+/* What the guest kernel is doing, for the breakdown of its cycles
+ * (cpu.cycles.guest_kernel.{proc,pf,tick}): set when the CPU enters it. */
+enum kernel_work {
+	KW_PROC = 0, /* system calls and process events (mmap, munmap, fork, exec, exit, shutdown) */
+	KW_PF,       /* the #PF handler */
+	KW_TICK,     /* the timer-interrupt handler */
+};
+
 struct guest_op {
 	enum guest_op_kind kind;
 	uint64_t addr;
 	uint64_t val;
+	uint8_t work; /* enum kernel_work of the code that queued it */
 };
 
 /*
@@ -168,6 +177,7 @@ struct cpu {
 	bool have_ev;
 	enum { ITEM_NONE, ITEM_OP, ITEM_EVENT } item; /* what executes now */
 	unsigned exit_insn_len; /* VM-exit instruction length of the last exit (0: not an instruction exit) */
+	uint8_t kernel_work;    /* enum kernel_work: what guest-kernel cycles are charged to */
 	bool fe_done;          /* front end reached its end; shutdown issued */
 	bool halted;           /* the guest finished all its work */
 	struct guest_op *ops;  /* guest kernel operations, FIFO */
@@ -232,7 +242,8 @@ int cpu_decode_at_rip(const struct cpu *c, struct guest_insn *out);
  */
 uint64_t cpu_pt_access(struct cpu *c, uint64_t hpa, enum counter_id bucket, uint8_t *served);
 
-/* Charge the running software's own work (cycles) to a counter. */
+/* Charge the running software's own work (cycles) to a counter; guest
+ * kernel cycles also go to the sub-counter of c->kernel_work. */
 void cpu_charge(struct cpu *c, enum counter_id bucket, uint64_t cycles);
 
 /* Load the guest context's initial registers (native boot, or VMM set-up

@@ -4,6 +4,12 @@
 
 #include "cpu/cpu.h"
 
+/* The guest kernel is entered for work w (its cycles are charged to it). */
+static inline void cpu_enter_kernel(struct cpu *c, enum kernel_work w)
+{
+	c->kernel_work = (uint8_t)w;
+}
+
 /* Run the current context (native, or VMX non-root) until it finishes, a VM
  * exit happens, an error occurs or the user interrupts. */
 enum run_status cpu_run_guest(struct cpu *c);

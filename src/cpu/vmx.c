@@ -125,10 +125,12 @@ static enum vmx_status vm_entry(struct cpu *c, bool launch)
 		unsigned vector = info & INTR_INFO_VECTOR_MASK;
 		int rc;
 		if ((info & INTR_TYPE_MASK) == INTR_TYPE_EXT_INTR) {
+			cpu_enter_kernel(c, KW_TICK);
 			rc = c->os_ops->interrupt(c->os, c, vector);
 		} else if ((info & INTR_TYPE_MASK) == INTR_TYPE_HARD_EXCEPTION && vector == VEC_PF) {
 			/* #PF: the guest's handler reads CR2 (loaded by the VMM) and the
 			 * error code from the VM-entry exception error code. */
+			cpu_enter_kernel(c, KW_PF);
 			rc = c->os_ops->page_fault(c->os, c, c->cr2,
 						   (uint32_t)vmcs_get(v, VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE));
 		} else {
