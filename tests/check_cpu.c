@@ -112,6 +112,74 @@ START_TEST(test_cpu_native_fault_then_tlb_hit)
 }
 END_TEST
 
+/* 5-level paging (guest.paging_levels = 5, the sapphirerapids profile): the
+ * same two loads as test_cpu_native_fault_then_tlb_hit. Boot: the kernel
+ * zeroes the new PML5 through the direct map, a 3-ref walk (PML5E -> the
+ * kernel PML4 at 0x3000 -> PDPT 1 GiB leaf); its store of the kernel PML5E
+ * hits. Load 1: the walk stops at the empty PML5E (1 ref) -> #PF; the
+ * kernel zeroes and links a PML4, PDPT, PD and PT and the page (5 zeroings,
+ * 5 stores); the retry walks 5 refs. Load 2 hits. Exit: 5 clears. */
+START_TEST(test_cpu_native_la57_fault_then_tlb_hit)
+{
+	static const struct guest_event ev[] = {LOAD(0x401000), LOAD(0x401008)};
+	char err[256];
+	struct rig m;
+	rig_init(&m, ev, 2);
+	ck_assert_int_eq(params_set(&m.p, "cpu.profile=sapphirerapids", err), 0);
+	ck_assert_int_eq(params_set(&m.p, "guest.paging_levels=5", err), 0);
+	m.p.guest_hz = 0;
+	memset(m.p.pwc_entries, 0, sizeof(m.p.pwc_entries));
+	m.p.ntlb_entries = 0;
+	for (int i = 0; i < 4; i++)
+		m.p.cache_cycles[i] = 12;
+	ck_assert_int_eq(params_validate(&m.p, err), 0);
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_DONE);
+	ck_assert_uint_eq(m.m.cpu.cr4 & CR4_LA57, CR4_LA57);
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_COUNT], 3);
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_GUEST_REFS], 3 + 1 + 5);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_HIT], 1 + 10 + 1 + 5);
+	ck_assert_uint_eq(m.ctr.v[CTR_MEM_REFS_KERNEL], 2 + 10 + 5);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PT_PAGES], 5);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PAGES_ZEROED], 6);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PTE_WRITES], 1 + 5 + 5);
+	ck_assert_uint_eq(m.m.cpu.cycles, 9 * 12 + 1500 + 6 * 1000 + 11 * 12);
+	rig_destroy(&m);
+}
+END_TEST
+
+/* A 5-level guest under shadow paging and under 5-level EPT runs to the
+ * end with the same guest-visible counts: the shadow tables mirror the 5
+ * levels (the consistency check passes, roots are level-5 shadow pages)
+ * and the VMM's EPTP has walk length 5 (EPTP[5:3] = 4). The 35-reference
+ * cold 5 x 5 walk itself is tests/check_walk.c's. */
+START_TEST(test_cpu_la57_shadow_and_5level_ept)
+{
+	static const struct guest_event ev[] = {LOAD(0x401000), STORE(0x7f0000001000), LOAD(0x401008)};
+	char err[256];
+	for (int mode = MODE_SHADOW; mode <= MODE_EPT; mode++) {
+		struct rig m;
+		rig_init(&m, ev, 3);
+		ck_assert_int_eq(params_set(&m.p, "cpu.profile=sapphirerapids", err), 0);
+		ck_assert_int_eq(params_set(&m.p, "guest.paging_levels=5", err), 0);
+		ck_assert_int_eq(params_set(&m.p, "ept.levels=5", err), 0);
+		m.p.guest_hz = 0;
+		ck_assert_int_eq(params_validate(&m.p, err), 0);
+		ck_assert_int_eq(rig_run(&m, (enum sim_mode)mode), RUN_DONE);
+		ck_assert_uint_eq(m.ctr.v[CTR_MEM_REFS_LOAD], 2);
+		ck_assert_uint_eq(m.ctr.v[CTR_MEM_REFS_STORE], 1);
+		ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PF], 2);
+		if (mode == MODE_SHADOW) {
+			ck_assert_msg(shadow_check(&m.m.vmm.smmu, err, sizeof(err)) == 0, "%s", err);
+			ck_assert_int_eq(m.m.vmm.smmu.levels, 5);
+		} else {
+			ck_assert_uint_eq((m.m.vmm.eptp & EPTP_WALK_LEN_MASK) >> EPTP_WALK_LEN_SHIFT, 4);
+			ck_assert_int_eq(m.m.vmm.ept_levels, 5);
+		}
+		rig_destroy(&m);
+	}
+}
+END_TEST
+
 /* Nehalem has no 1 GiB DTLB (tlb.l1d_1g.entries = 0): the same two loads
  * as above, but every 1 GiB direct-map translation is cached as a 4 KiB
  * fragment in the L1 DTLB and the L2 TLB, so each new kernel page walks. */
@@ -824,15 +892,75 @@ START_TEST(test_vmx_vmlaunch_runs_entry_checks)
 }
 END_TEST
 
+/* The profile decides LA57 and 5-level EPT: Skylake has neither
+ * (CPUID.(7,0):ECX = 0, EPT cap bit 7 clear), Sapphire Rapids both (CR4
+ * FIXED1 bit 12, EPT cap 0x00010F0106F341C1 bit 7); the capability MSRs,
+ * the EPTP check, INVVPID's canonical check and the parameter checks
+ * follow. */
+START_TEST(test_profile_decides_la57_and_5level_ept)
+{
+	struct sim_params p;
+	struct phys_mem mem;
+	struct counters ctr;
+	struct cpu c;
+	struct vmcs v;
+	char err[CPU_ERR_LEN];
+	uint64_t val;
+	const uint64_t eptp5 = 0x5000 | EPTP_MT_WB | (UINT64_C(4) << EPTP_WALK_LEN_SHIFT);
+	const uint64_t la57_only = UINT64_C(0x0000800000000000); /* canonical in 57 bits, not in 48 */
+
+	ck_assert_int_eq(mem_init(&mem), 0);
+	params_defaults(&p);
+	ck_assert_int_eq(cpu_init(&c, &p, &mem, &ctr, err), 0);
+	ck_assert_int_eq(vmx_root_rdmsr(&c, MSR_IA32_VMX_EPT_VPID_CAP, &val), 0);
+	ck_assert_uint_eq(val, UINT64_C(0x00000f0106334141));
+	ck_assert_int_eq(vmx_root_rdmsr(&c, MSR_IA32_VMX_CR4_FIXED1, &val), 0);
+	ck_assert_uint_eq(val & CR4_LA57, 0);
+	ck_assert(!vmx_eptp_valid(&c.caps, eptp5));
+	vmcs_init(&v, 1);
+	c.vmxon = true;
+	c.vmcs = &v;
+	ck_assert_int_eq(vmx_invvpid(&c, 0, 1, la57_only), VMX_FAIL_VALID);
+	cpu_destroy(&c);
+	ck_assert_int_eq(params_set(&p, "guest.paging_levels=5", err), 0);
+	ck_assert_int_eq(params_validate(&p, err), -1);
+	ck_assert_str_eq(err, "guest.paging_levels=5 needs a core with 5-level paging (cpu.la57=on; the skylake profile "
+			      "has none)");
+	ck_assert_int_eq(params_set(&p, "ept.levels=5", err), 0);
+	ck_assert_int_eq(params_set(&p, "guest.paging_levels=4", err), 0);
+	ck_assert_int_eq(params_validate(&p, err), -1);
+	ck_assert_str_eq(err, "ept.levels=5 needs a core with 5-level EPT (vmx.ept_5level=on; the skylake profile has none)");
+
+	ck_assert_int_eq(params_set(&p, "cpu.profile=sapphirerapids", err), 0);
+	ck_assert_int_eq(params_set(&p, "guest.paging_levels=5", err), 0);
+	ck_assert_int_eq(params_set(&p, "ept.levels=5", err), 0);
+	ck_assert_int_eq(params_validate(&p, err), 0);
+	ck_assert_int_eq(cpu_init(&c, &p, &mem, &ctr, err), 0);
+	ck_assert_int_eq(vmx_root_rdmsr(&c, MSR_IA32_VMX_EPT_VPID_CAP, &val), 0);
+	ck_assert_uint_eq(val, UINT64_C(0x00000f0106334141) | EPT_CAP_PWL5);
+	ck_assert_int_eq(vmx_root_rdmsr(&c, MSR_IA32_VMX_CR4_FIXED1, &val), 0);
+	ck_assert_uint_eq(val & CR4_LA57, CR4_LA57);
+	ck_assert(vmx_eptp_valid(&c.caps, eptp5));
+	c.vmxon = true;
+	c.vmcs = &v;
+	ck_assert_int_eq(vmx_invvpid(&c, 0, 1, la57_only), VMX_SUCCEED);
+	cpu_destroy(&c);
+	mem_destroy(&mem);
+}
+END_TEST
+
 static Suite *cpu_suite(void)
 {
 	Suite *s = suite_create("cpu");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_cpu_native_fault_then_tlb_hit);
+	tcase_add_test(tc, test_cpu_native_la57_fault_then_tlb_hit);
+	tcase_add_test(tc, test_cpu_la57_shadow_and_5level_ept);
 	tcase_add_test(tc, test_cpu_no_1g_array_caches_4k_fragments);
 	tcase_add_test(tc, test_cpu_ept_first_touch_exits);
 	tcase_add_test(tc, test_params_profiles_set_documented_values);
 	tcase_add_test(tc, test_params_skylake_is_the_defaults);
+	tcase_add_test(tc, test_profile_decides_la57_and_5level_ept);
 	tcase_add_test(tc, test_cpu_vpid_off_flushes_on_every_transition);
 	tcase_add_test(tc, test_cpu_vpid_off_loses_translations_across_exits);
 	tcase_add_test(tc, test_cpu_munmap_invalidates_and_frees_tables);

@@ -126,6 +126,9 @@ check "explain: warm walk shows the hits that skipped references" 'grep -q "gues
 # A 2 MiB guest page under 2 MiB EPT pages, caches off: 3 x (3 + 1) + 3 = 15.
 "$vtsim" explain walk --gva 0x7f0000001123 --guest-page 2m --backing 2m $off >"$work/x" 2>"$work/err"; rc=$?
 check "explain: 2 MiB under 2 MiB EPT is 15 references" '[ $rc -eq 0 ] && grep -q "^15 references (3 guest + 12 EPT)" "$work/x" && grep -q "as a 2 MiB page" "$work/x"'
+# 5-level paging under 5-level EPT, caches off: 5 x (5 + 1) + 5 = 35.
+"$vtsim" explain walk --gva 0x7f0000001123 --levels 5 --ept-levels 5 --profile sapphirerapids $off >"$work/x" 2>"$work/err"; rc=$?
+check "explain: 5-level under 5-level EPT is 35 references" '[ $rc -eq 0 ] && grep -q "^35 references (5 guest + 30 EPT)" "$work/x" && ! grep -q "^note" "$work/x"'
 "$vtsim" explain walk --gva 0x7f0000001123 --fault --access write >"$work/x" 2>"$work/err"; rc=$?
 check "explain: EPT violation with its qualification" '[ $rc -eq 0 ] && grep -q "^fault: EPT violation, VM exit reason 48, guest-physical address 0x40000123, qualification 0x182 " "$work/x"'
 "$vtsim" explain walk --gva 0x7f0000001123 --mode native --fault >"$work/x" 2>"$work/err"; rc=$?
@@ -134,6 +137,12 @@ check "explain: native #PF error code" '[ $rc -eq 0 ] && grep -q "^fault: #PF, e
 check "explain: a non-canonical GVA is refused" '[ $rc -eq 1 ] && grep -q "not canonical for 4-level paging" "$work/err"'
 "$vtsim" explain walk --gva 0x1000 --guest-page 3m >/dev/null 2>"$work/err"; rc=$?
 check "explain: a bad page size is refused" '[ $rc -eq 2 ] && grep -q "takes 4k, 2m or 1g" "$work/err"'
+
+# --- 5-level paging needs a core that has it
+"$vtsim" run --trace "$trace" --mode native --no-store --set guest.paging_levels=5 >/dev/null 2>"$work/err"; rc=$?
+check "guest.paging_levels=5 on skylake is refused" '[ $rc -eq 2 ] && grep -q "guest.paging_levels=5 needs a core with 5-level paging" "$work/err"'
+"$vtsim" run --trace "$trace" --mode ept --no-store --profile sapphirerapids --set guest.paging_levels=5 --set ept.levels=5 >"$work/out" 2>"$work/err"; rc=$?
+check "a 5-level guest under 5-level EPT runs on sapphirerapids" '[ $rc -eq 0 ] && grep -q "^cycles" "$work/out"'
 
 # --- usage errors: status 2 and a message saying what is wrong
 "$vtsim" run --trace "$trace" --mode nested >/dev/null 2>"$work/err"; rc=$?

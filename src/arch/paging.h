@@ -67,11 +67,18 @@ static inline unsigned pt_index(uint64_t la, int level)
 	return (unsigned)(la >> (PAGE_SHIFT + PT_INDEX_BITS * (level - 1))) & (PT_ENTRIES - 1);
 }
 
+/* Canonical for a linear-address width of bits (48: 4-level paging, bits
+ * 63:47 all equal; 57: 5-level paging, bits 63:56 all equal; §6.3). */
+static inline int la_is_canonical(uint64_t la, unsigned bits)
+{
+	int64_t s = (int64_t)(la << (64 - bits)) >> (64 - bits);
+	return (uint64_t)s == la;
+}
+
 /* Canonical check for 4-level paging: bits 63:47 all equal (§6.3). */
 static inline int la_is_canonical48(uint64_t la)
 {
-	int64_t s = (int64_t)(la << 16) >> 16;
-	return (uint64_t)s == la;
+	return la_is_canonical(la, 48);
 }
 
 /*

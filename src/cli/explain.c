@@ -292,9 +292,14 @@ int explain_walk(const struct explain_opts *o, FILE *out, char *err)
 			     "\n",
 			o->ept_levels, page_size_name(o->backing_page_shift), pc.eptp,
 			o->params.ept_ad ? " (A/D on)" : "", EXPLAIN_HOST_OFFSET);
-	if (ept && o->ept_levels == 5 && !(MODEL_EPT_VPID_CAP & EPT_CAP_PWL5))
-		fprintf(out, "note:  5-level EPT is an Ice Lake-and-later feature; the modelled core's "
-			     "IA32_VMX_EPT_VPID_CAP lacks it, so VM entry would refuse this EPTP\n");
+	if (ept && o->ept_levels == 5 && !o->params.vmx_ept_5level)
+		fprintf(out, "note:  the %s profile's IA32_VMX_EPT_VPID_CAP has no 5-level EPT (bit 7): VM entry would "
+			     "refuse this EPTP (try --profile sapphirerapids)\n",
+			cpu_profiles[o->params.cpu_profile].name);
+	if (o->guest_levels == 5 && !o->params.cpu_la57)
+		fprintf(out, "note:  the %s profile's core has no 5-level paging (CPUID.(7,0):ECX[16]): the guest could "
+			     "not set CR4.LA57 (try --profile sapphirerapids)\n",
+			cpu_profiles[o->params.cpu_profile].name);
 	if (shadow)
 		fprintf(out, "shadow: the VMM's tables (tagged VPID %u), %s entries (the smaller of the guest page and "
 			     "the %s host backing); guest RAM at GPA g is at HPA g + 0x%" PRIx64 "\n",

@@ -83,6 +83,11 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 		}
 		c->wc.ntlb = &c->ntlb;
 	}
+	c->caps = vmx_model_caps;
+	if (p->cpu_la57)
+		c->caps.cr4_fixed1 |= CR4_LA57;
+	if (p->vmx_ept_5level)
+		c->caps.ept_vpid_cap |= EPT_CAP_PWL5;
 	struct cache_config cc;
 	memcpy(cc.kib, p->cache_kib, sizeof(cc.kib));
 	memcpy(cc.ways, p->cache_ways, sizeof(cc.ways));
@@ -442,7 +447,8 @@ static enum xlate_result exec_mem(struct cpu *c, const struct guest_event *ev)
 						 [GEV_STORE] = ACC_WRITE, [GEV_MODIFY] = ACC_WRITE};
 	enum access_kind kind = kinds[ev->kind];
 	uint64_t end = ev->gva + (ev->size ? ev->size - 1 : 0);
-	if (!la_is_canonical48(ev->gva) || !la_is_canonical48(end)) {
+	const unsigned la_bits = (c->cr4 & CR4_LA57) ? 57 : 48;
+	if (!la_is_canonical(ev->gva, la_bits) || !la_is_canonical(end, la_bits)) {
 		cpu_fail(c, "non-canonical GVA 0x%" PRIx64 " (%u bytes): the access would raise #GP", ev->gva, ev->size);
 		return XLATE_ERROR;
 	}

@@ -23,6 +23,7 @@
 #include "arch/exit_reasons.h"
 #include "cpu/evq.h"
 #include "cpu/params.h"
+#include "cpu/vmx_caps.h"
 #include "mem/cache.h"
 #include "mem/mem.h"
 #include "mmu/tlb.h"
@@ -158,6 +159,7 @@ struct cpu {
 	uint64_t gpr[16];
 
 	/* VMX */
+	struct vmx_caps caps;  /* capability MSRs: the model's, with the profile's LA57 and 5-level EPT */
 	bool vmxon;
 	bool nonroot;
 	struct vmcs *vmcs;     /* current VMCS (VMPTRLD), or NULL */

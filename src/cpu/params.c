@@ -27,6 +27,14 @@ const struct param_info param_table[] = {
 	 0, 1000000},
 	{"cpu.io_cycles", PARAM_U64, P(cpu_io_cycles), "1000", "cycles",
 	 "assumed: an uncached port access on the LPC bus takes about 1 us; not in cpu-parameters.md", 0, 10000000},
+	{"cpu.la57", PARAM_BOOL, P(cpu_la57), "off", "on/off",
+	 "Skylake has no 5-level paging: CPUID.(EAX=7,ECX=0):ECX = 0 and IA32_VMX_CR4_FIXED1 = 0x003767FF, bit 12 (LA57) "
+	 "clear ([IL] 00506E3_Skylake_CPUID.txt); with it on, CR4_FIXED1 allows LA57 and canonical means 57 bits",
+	 0, 1},
+	{"vmx.ept_5level", PARAM_BOOL, P(vmx_ept_5level), "off", "on/off",
+	 "IA32_VMX_EPT_VPID_CAP bit 7 (5-level EPT): clear on Skylake, 0x00000F0106334141 ([IL] 00506E3_Skylake_CPUID.txt "
+	 "MSR 0x48C; [VML])",
+	 0, 1},
 	{"tlb.l1i.entries", PARAM_U64, P(tlb_l1i_entries), "128", "entries",
 	 "Skylake i5-6400T ITLB 4K 128 entries 8-way, CPUID leaf 2 0xB6 ([IL] 00506E3_Skylake_CPUID.txt)", 1, 1 << 20},
 	{"tlb.l1i.ways", PARAM_U64, P(tlb_l1i_ways), "8", "ways", "same source", 1, 1 << 20},
@@ -99,6 +107,10 @@ const struct param_info param_table[] = {
 	 "\"enable VPID\" secondary control; KVM enables it whenever the CPU has it (SDM: VPIDs)", 0, 1},
 	{"ept.ad", PARAM_BOOL, P(ept_ad), "on", "on/off",
 	 "EPTP bit 6; Skylake reports EPT A/D (IA32_VMX_EPT_VPID_CAP 0x...06334141, [VML]) and KVM enables it", 0, 1},
+	{"ept.levels", PARAM_U64, P(ept_levels), "4", "levels",
+	 "the VMM's EPT page-walk length (EPTP bits 5:3 + 1); KVM uses 4 unless the guest's physical addresses need 5 "
+	 "(arch/x86/kvm/vmx/vmx.c); 5 needs vmx.ept_5level",
+	 4, 5},
 	{"vmx.roundtrip_cycles", PARAM_U64, P(vmx_roundtrip_cycles), "630", "cycles",
 	 "Skylake i7-6700K VMRESUME->CPUID->exit loop 608-671 TSC cycles ([VML] yulyugin/vmlatency)", 0, 1000000},
 	{"shadow.unsync", PARAM_BOOL, P(shadow_unsync), "off", "on/off",
@@ -128,6 +140,10 @@ const struct param_info param_table[] = {
 	 "Linux x86-64 uses PCIDs when the CPU has them (arch/x86/mm/tlb.c, TLB_NR_DYN_ASIDS = 6 per CPU, "
 	 "no-flush CR3 loads); off by default so that results stay comparable with runs before multi-process guests",
 	 0, 1},
+	{"guest.paging_levels", PARAM_U64, P(guest_paging_levels), "4", "levels",
+	 "the guest kernel's paging: 4, or 5 with CR4.LA57 (Linux CONFIG_X86_5LEVEL uses 5 levels when the CPU has LA57); "
+	 "5 needs cpu.la57",
+	 4, 5},
 	{"guest.timeslice_ms", PARAM_U64, P(guest_timeslice_ms), "0", "ms",
 	 "0 = preempt at every timer tick when another process is runnable: CFS with two or more runnable tasks "
 	 "(sched_latency 6 ms / nr_running) at CONFIG_HZ=250 (4 ms ticks) has a slice shorter than a tick",
@@ -147,6 +163,8 @@ const size_t param_count = sizeof(param_table) / sizeof(param_table[0]);
 
 static const struct profile_value nehalem_values[] = {
 	{"cpu.freq_mhz", "2670", "Xeon X5550 2.67 GHz, the clock of its latency dump ([IL] 00106A2_Nehalem-EP_MemLatX64.txt)"},
+	{"cpu.la57", "off", "no 5-level paging: it first shipped with Ice Lake (SDM Vol. 3A \"4-Level Paging and 5-Level Paging\")"},
+	{"vmx.ept_5level", "off", "Nehalem i5-760 IA32_VMX_EPT_VPID_CAP 0x00000f0106114141: bit 7 clear ([VML])"},
 	{"tlb.l1i.entries", "64",
 	 "Nehalem-EP ITLB 4K 64 entries 4-way per logical CPU, CPUID leaf 2 0xB2 ([IL] 00106A2_Nehalem-EP_CPUID.txt + [LNX])"},
 	{"tlb.l1i.ways", "4", "same source"},
@@ -195,6 +213,8 @@ static const struct profile_value nehalem_values[] = {
 
 static const struct profile_value skylake_values[] = {
 	{"cpu.freq_mhz", "4000", "Core i7-6700K base clock 4.0 GHz (cpu-parameters.md §6, skylake)"},
+	{"cpu.la57", "off", "CPUID.(EAX=7,ECX=0):ECX = 0, IA32_VMX_CR4_FIXED1 0x003767FF ([IL] 00506E3_Skylake_CPUID.txt)"},
+	{"vmx.ept_5level", "off", "IA32_VMX_EPT_VPID_CAP 0x00000F0106334141, bit 7 clear ([IL] 00506E3_Skylake_CPUID.txt MSR 0x48C)"},
 	{"tlb.l1i.entries", "128", "Skylake i5-6400T ITLB 4K 128 entries 8-way, CPUID leaf 2 0xB6 ([IL] 00506E3_Skylake_CPUID.txt)"},
 	{"tlb.l1i.ways", "8", "same source"},
 	{"tlb.l1d.entries", "64", "Skylake DTLB 4K 64 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt)"},
@@ -235,6 +255,12 @@ static const struct profile_value skylake_values[] = {
 
 static const struct profile_value sapphirerapids_values[] = {
 	{"cpu.freq_mhz", "3800", "Xeon Platinum 8480, 3.8 GHz max boost (chipsandcheese.com/p/a-peek-at-sapphire-rapids)"},
+	{"cpu.la57", "on",
+	 "Sapphire Rapids w7-2475X: CPUID.(EAX=7,ECX=0):ECX = 0xBB417FEE (bit 16 LA57), CPUID 0x80000008 EAX = 0x3934 "
+	 "(57 linear bits), IA32_VMX_CR4_FIXED1 0x03F77FFF (bit 12) ([IL] 00806F8_SapphireRapids_05_CPUID.txt)"},
+	{"vmx.ept_5level", "on",
+	 "Sapphire Rapids w7-2475X IA32_VMX_EPT_VPID_CAP 0x00010F0106F341C1, bit 7 set ([IL] "
+	 "00806F8_SapphireRapids_05_CPUID.txt MSR 0x48C)"},
 	{"tlb.l1i.entries", "256",
 	 "Sapphire Rapids ITLB 4K 256 entries 8-way, CPUID leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18])"},
 	{"tlb.l1i.ways", "8", "same source"},
@@ -277,7 +303,9 @@ static const struct profile_value sapphirerapids_values[] = {
 	 "assumed: cpu-parameters.md §6 sapphirerapids (no measured SPR L3 latency found)"},
 	{"mem.dram_cycles", "418",
 	 "assumed: 110 ns (cpu-parameters.md §6) at 3.8 GHz"},
-	{"ept.ad", "on", "assumed: EPT A/D as on every part since Haswell ([VML] capability dumps; cpu-parameters.md §6)"},
+	{"ept.ad", "on",
+	 "Sapphire Rapids w7-2475X IA32_VMX_EPT_VPID_CAP 0x00010F0106F341C1: bit 21 (EPT A/D) set ([IL] "
+	 "00806F8_SapphireRapids_05_CPUID.txt MSR 0x48C)"},
 	{"vmx.roundtrip_cycles", "500",
 	 "assumed: no Sapphire Rapids measurement; Cascade Lake Gold 6252N 439-532 TSC cycles ([VML] yulyugin/vmlatency)"},
 };
@@ -471,6 +499,16 @@ int params_validate(const struct sim_params *p, char *err)
 		}
 	if (p->ntlb_entries && check_geometry("ntlb", p->ntlb_entries, p->ntlb_ways, err))
 		return -1;
+	if (p->guest_paging_levels == 5 && !p->cpu_la57) {
+		snprintf(err, 256, "guest.paging_levels=5 needs a core with 5-level paging (cpu.la57=on; the %s profile has "
+				   "none)", cpu_profiles[p->cpu_profile].name);
+		return -1;
+	}
+	if (p->ept_levels == 5 && !p->vmx_ept_5level) {
+		snprintf(err, 256, "ept.levels=5 needs a core with 5-level EPT (vmx.ept_5level=on; the %s profile has none)",
+			 cpu_profiles[p->cpu_profile].name);
+		return -1;
+	}
 	static const char *const cache_names[] = {"cache.l1d", "cache.l2", "cache.llc"};
 	for (int i = 0; i < 3; i++) {
 		uint64_t lines = p->cache_kib[i] * 1024 / 64;

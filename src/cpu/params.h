@@ -21,6 +21,8 @@ struct sim_params {
 	uint64_t cpu_freq_mhz;        /* core clock, MHz (turns HZ into cycles) */
 	uint64_t cpu_cpuid_cycles;    /* CPUID executed natively */
 	uint64_t cpu_io_cycles;       /* an IN/OUT to an unassigned port executed natively */
+	bool cpu_la57;                /* the core has 5-level paging (CPUID.(7,0):ECX[16]; CR4_FIXED1 bit 12) */
+	bool vmx_ept_5level;          /* IA32_VMX_EPT_VPID_CAP bit 7: 5-level EPT walks */
 	/* TLBs */
 	uint64_t tlb_l1i_entries, tlb_l1i_ways;
 	uint64_t tlb_l1d_entries, tlb_l1d_ways;
@@ -41,6 +43,7 @@ struct sim_params {
 	/* VMX */
 	bool vmx_vpid;                /* "enable VPID" */
 	bool ept_ad;                  /* EPTP[6]: EPT accessed/dirty flags */
+	uint64_t ept_levels;          /* the VMM's EPT page-walk length: 4 or 5 */
 	uint64_t vmx_roundtrip_cycles; /* VM exit + VM entry hardware round trip */
 	/* VMM software */
 	bool shadow_unsync;           /* KVM's unsync last-level shadow pages */
@@ -56,6 +59,7 @@ struct sim_params {
 	uint64_t guest_hz;            /* guest timer interrupts per second */
 	uint64_t guest_tlb_flush_ceiling; /* munmap of more pages than this flushes the whole TLB */
 	bool guest_pcid;              /* the guest kernel tags address spaces with PCIDs (CR4.PCIDE) */
+	uint64_t guest_paging_levels; /* the guest kernel's paging: 4, or 5 (CR4.LA57) */
 	uint64_t guest_timeslice_ms;  /* a process runs this long before a tick preempts it; 0 = every tick */
 };
 

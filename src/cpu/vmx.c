@@ -80,7 +80,7 @@ static enum vmx_status vm_entry(struct cpu *c, bool launch)
 		return fail_valid(c, VMXERR_VMRESUME_NONLAUNCHED_VMCS);
 	/* SDM "VM Entries": controls and host state (VMfailValid), then guest
 	 * state (a VM-entry failure exit), all before anything is loaded. */
-	struct vmx_entry_check chk = vmx_entry_checks(v, &vmx_model_caps);
+	struct vmx_entry_check chk = vmx_entry_checks(v, &c->caps);
 	if (chk.outcome == VMX_ENTRY_FAIL_VALID)
 		return fail_valid(c, chk.error);
 	if (chk.outcome == VMX_ENTRY_FAIL_GUEST) {
@@ -220,7 +220,7 @@ enum vmx_status vmx_invept(struct cpu *c, unsigned type, uint64_t eptp)
 	if (!c->vmcs)
 		return VMX_FAIL_INVALID;
 	if (type == 1) {
-		if (!vmx_eptp_valid(&vmx_model_caps, eptp))
+		if (!vmx_eptp_valid(&c->caps, eptp))
 			return fail_valid(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
 		for (int i = 0; i < c->ntlbs; i++)
 			tlb_flush_ep4ta(c->tlbs[i], (eptp & PHYS_ADDR_MASK) >> PAGE_SHIFT);
@@ -239,7 +239,7 @@ enum vmx_status vmx_invvpid(struct cpu *c, unsigned type, uint16_t vpid, uint64_
 {
 	if (!c->vmcs)
 		return VMX_FAIL_INVALID;
-	if (type > 3 || (type != 2 && vpid == 0) || (type == 0 && !la_is_canonical48(la)))
+	if (type > 3 || (type != 2 && vpid == 0) || (type == 0 && !la_is_canonical(la, (c->caps.cr4_fixed1 & CR4_LA57) ? 57 : 48)))
 		return fail_valid(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
 	/* Paging-structure caches: types 0, 1 and 3 drop every entry of the
 	 * VPID (type 0 may: the SDM lets it invalidate more than the address). */
@@ -265,6 +265,13 @@ enum vmx_status vmx_invvpid(struct cpu *c, unsigned type, uint16_t vpid, uint64_
 		}
 	}
 	return VMX_SUCCEED;
+}
+
+int vmx_root_rdmsr(const struct cpu *c, uint32_t msr, uint64_t *val)
+{
+	if (msr == MSR_IA32_FEATURE_CONTROL)
+		return vmx_rdmsr(msr, val);
+	return vmx_caps_rdmsr(&c->caps, msr, val);
 }
 
 void vmx_root_mov_to_cr2(struct cpu *c, uint64_t val)

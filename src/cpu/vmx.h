@@ -54,6 +54,11 @@ enum vmx_status vmx_invept(struct cpu *c, unsigned type, uint64_t eptp);
  * 0, 1, 3, a non-canonical address with type 0, or another type. */
 enum vmx_status vmx_invvpid(struct cpu *c, unsigned type, uint16_t vpid, uint64_t la);
 
+/* RDMSR in root operation of a VMX capability MSR or IA32_FEATURE_CONTROL:
+ * the profile's values (struct cpu caps). 0, or -1 for an MSR the
+ * processor does not have (#GP). */
+int vmx_root_rdmsr(const struct cpu *c, uint32_t msr, uint64_t *val);
+
 /* MOV to CR2 in root operation: VM entry does not load CR2, so a VMM that
  * injects #PF puts the faulting address there first, as KVM does. */
 void vmx_root_mov_to_cr2(struct cpu *c, uint64_t val);

@@ -38,7 +38,7 @@
  * general-purpose + 3 fixed counters) and pending-debug bit 16 (no RTM)
  * use this part's valid bits as assumed here, not read from a manual;
  * bits 63:32 of CR0/CR4 fields fail the fixed-1 check, as in KVM's nested
- * checks. Canonical means 48-bit (the model's CR4_FIXED1 has no LA57).
+ * checks. Canonical means 57-bit when the profile's core has LA57, else 48-bit.
  */
 #include "cpu/vmx_checks.h"
 
@@ -199,9 +199,13 @@ static bool msr_list_ok(uint64_t pa, uint32_t count)
 	return pa_ok(pa, ALIGN_16) && ((pa + (uint64_t)count * MSR_LIST_ENTRY_BYTES - 1) & PA_BEYOND_MAXPHYADDR) == 0;
 }
 
-static bool canonical(uint64_t la)
+/* Canonical for the processor's linear-address width: 57 bits when it
+ * supports 5-level paging (IA32_VMX_CR4_FIXED1 allows CR4.LA57), else 48
+ * (SDM "Checks on Host Segment and Descriptor-Table Registers" and the
+ * guest-state checks say "canonical" relative to that width). */
+static bool canonical(const struct vmx_caps *caps, uint64_t la)
 {
-	return la_is_canonical48(la) != 0;
+	return la_is_canonical(la, (caps->cr4_fixed1 & CR4_LA57) ? 57 : 48);
 }
 
 /* Every byte of an IA32_PAT value is a valid memory type: 0 UC, 1 WC,
@@ -421,7 +425,7 @@ static enum vmx_host_fail check_host_regs(const struct vmcs *v, const struct vmx
 		return VMX_HOST_CR4_FIXED;
 	if (vmcs_get(v, VMCS_HOST_CR3) & PA_BEYOND_MAXPHYADDR)
 		return VMX_HOST_CR3;
-	if (!canonical(vmcs_get(v, VMCS_HOST_SYSENTER_ESP)) || !canonical(vmcs_get(v, VMCS_HOST_SYSENTER_EIP)))
+	if (!canonical(caps, vmcs_get(v, VMCS_HOST_SYSENTER_ESP)) || !canonical(caps, vmcs_get(v, VMCS_HOST_SYSENTER_EIP)))
 		return VMX_HOST_SYSENTER;
 	if ((exit & EXIT_LOAD_IA32_PERF_GLOBAL_CTRL) &&
 	    (vmcs_get(v, VMCS_HOST_IA32_PERF_GLOBAL_CTRL) & ~PERF_GLOBAL_CTRL_VALID))
@@ -437,7 +441,7 @@ static enum vmx_host_fail check_host_regs(const struct vmcs *v, const struct vmx
 }
 
 /* SDM "Checks on Host Segment and Descriptor-Table Registers". */
-static enum vmx_host_fail check_host_segments(const struct vmcs *v, bool host64)
+static enum vmx_host_fail check_host_segments(const struct vmcs *v, const struct vmx_caps *caps, bool host64)
 {
 	static const uint32_t sels[] = {VMCS_HOST_ES_SELECTOR, VMCS_HOST_CS_SELECTOR, VMCS_HOST_SS_SELECTOR,
 					VMCS_HOST_DS_SELECTOR, VMCS_HOST_FS_SELECTOR, VMCS_HOST_GS_SELECTOR,
@@ -454,14 +458,15 @@ static enum vmx_host_fail check_host_segments(const struct vmcs *v, bool host64)
 	if (!host64 && vmcs_get(v, VMCS_HOST_SS_SELECTOR) == 0)
 		return VMX_HOST_SS_NULL;
 	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++)
-		if (!canonical(vmcs_get(v, bases[i])))
+		if (!canonical(caps, vmcs_get(v, bases[i])))
 			return VMX_HOST_BASE;
 	return VMX_HOST_OK;
 }
 
 /* SDM "Checks Related to Address-Space Size". The VMM runs in IA-32e
  * mode (IA32_EFER.LMA = 1 at VM entry). */
-static enum vmx_host_fail check_host_addr_space(const struct vmcs *v, uint32_t exit, uint32_t entry)
+static enum vmx_host_fail check_host_addr_space(const struct vmcs *v, const struct vmx_caps *caps, uint32_t exit,
+						 uint32_t entry)
 {
 	const bool cpu_in_ia32e = true;
 	bool host64 = exit & EXIT_HOST_ADDR_SPACE_SIZE;
@@ -478,7 +483,7 @@ static enum vmx_host_fail check_host_addr_space(const struct vmcs *v, uint32_t e
 	}
 	if (!(vmcs_get(v, VMCS_HOST_CR4) & CR4_PAE))
 		return VMX_HOST_CR4_PAE;
-	if (!canonical(vmcs_get(v, VMCS_HOST_RIP)))
+	if (!canonical(caps, vmcs_get(v, VMCS_HOST_RIP)))
 		return VMX_HOST_RIP;
 	return VMX_HOST_OK;
 }
@@ -491,9 +496,9 @@ struct vmx_host_result vmx_check_host_state(const struct vmcs *v, const struct v
 
 	struct vmx_host_result r = {check_host_regs(v, caps, exit, host64)};
 	if (r.fail == VMX_HOST_OK)
-		r.fail = check_host_segments(v, host64);
+		r.fail = check_host_segments(v, caps, host64);
 	if (r.fail == VMX_HOST_OK)
-		r.fail = check_host_addr_space(v, exit, entry);
+		r.fail = check_host_addr_space(v, caps, exit, entry);
 	return r;
 }
 
@@ -584,7 +589,7 @@ static enum vmx_guest_fail check_guest_regs(const struct guest_ctx *g)
 		if (vmcs_get(v, VMCS_GUEST_DR7) & DR7_RSVD_HIGH)
 			return VMX_GUEST_DR7;
 	}
-	if (!canonical(vmcs_get(v, VMCS_GUEST_SYSENTER_ESP)) || !canonical(vmcs_get(v, VMCS_GUEST_SYSENTER_EIP)))
+	if (!canonical(g->caps, vmcs_get(v, VMCS_GUEST_SYSENTER_ESP)) || !canonical(g->caps, vmcs_get(v, VMCS_GUEST_SYSENTER_EIP)))
 		return VMX_GUEST_SYSENTER;
 	if ((g->entry & ENTRY_LOAD_IA32_PERF_GLOBAL_CTRL) &&
 	    (vmcs_get(v, VMCS_GUEST_IA32_PERF_GLOBAL_CTRL) & ~PERF_GLOBAL_CTRL_VALID))
@@ -706,8 +711,8 @@ static enum vmx_guest_fail check_guest_segments(const struct guest_ctx *g)
 		return VMX_GUEST_SS_RPL;
 
 	/* Bases (the virtual-8086 rule is checked with the limits below). */
-	if (!canonical(s[SEG_TR].base) || !canonical(s[SEG_FS].base) || !canonical(s[SEG_GS].base) ||
-	    (usable(&s[SEG_LDTR]) && !canonical(s[SEG_LDTR].base)))
+	if (!canonical(g->caps, s[SEG_TR].base) || !canonical(g->caps, s[SEG_FS].base) || !canonical(g->caps, s[SEG_GS].base) ||
+	    (usable(&s[SEG_LDTR]) && !canonical(g->caps, s[SEG_LDTR].base)))
 		return VMX_GUEST_SEG_BASE;
 	if ((s[SEG_CS].base & HIGH_32) || (usable(&s[SEG_SS]) && (s[SEG_SS].base & HIGH_32)) ||
 	    (usable(&s[SEG_DS]) && (s[SEG_DS].base & HIGH_32)) || (usable(&s[SEG_ES]) && (s[SEG_ES].base & HIGH_32)))
@@ -723,7 +728,7 @@ static enum vmx_guest_fail check_guest_segments(const struct guest_ctx *g)
 static enum vmx_guest_fail check_guest_desc_tables(const struct guest_ctx *g)
 {
 	const struct vmcs *v = g->v;
-	if (!canonical(vmcs_get(v, VMCS_GUEST_GDTR_BASE)) || !canonical(vmcs_get(v, VMCS_GUEST_IDTR_BASE)))
+	if (!canonical(g->caps, vmcs_get(v, VMCS_GUEST_GDTR_BASE)) || !canonical(g->caps, vmcs_get(v, VMCS_GUEST_IDTR_BASE)))
 		return VMX_GUEST_DESC_TABLE;
 	if ((vmcs_get(v, VMCS_GUEST_GDTR_LIMIT) | vmcs_get(v, VMCS_GUEST_IDTR_LIMIT)) & DESC_TABLE_LIMIT_RSVD)
 		return VMX_GUEST_DESC_TABLE;
@@ -735,7 +740,7 @@ static enum vmx_guest_fail check_guest_rip_rflags(const struct guest_ctx *g)
 {
 	uint64_t rip = vmcs_get(g->v, VMCS_GUEST_RIP);
 	if (g->ia32e && (g->s[SEG_CS].ar & AR_L)) {
-		if (!canonical(rip))
+		if (!canonical(g->caps, rip))
 			return VMX_GUEST_RIP;
 	} else if (rip & HIGH_32) {
 		return VMX_GUEST_RIP;

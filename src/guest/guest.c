@@ -93,7 +93,7 @@ enum flush_mode {
 	FLUSH_NONE, /* an address space no longer loaded (exec's old one) */
 };
 
-/* Key of the level-L table (L = 1 PT ... 3 PDPT) that covers la. */
+/* Key of the level-L table (L = 1 PT ... 3 PDPT, 4 PML4 under 5-level paging) that covers la. */
 static inline uint64_t table_key(int level, uint64_t la)
 {
 	return ((uint64_t)level << 56) | ((la >> (PAGE_SHIFT + PT_INDEX_BITS * level)) & ((UINT64_C(1) << 48) - 1));
@@ -124,7 +124,7 @@ static int init_common(struct guest_os *os, const struct sim_params *p, struct c
 	/* Guest-physical frames from 1 MiB up (the first MiB is firmware's, as on a PC). */
 	frame_alloc_init(&os->frames, UINT64_C(1) << 20, (p->guest_mem_mib << 20) - (UINT64_C(1) << 20));
 	os->cr0 = CR0_PE | CR0_NE | CR0_WP | CR0_PG;
-	os->cr4 = CR4_PAE | CR4_PGE;
+	os->cr4 = CR4_PAE | CR4_PGE | (p->guest_paging_levels == 5 ? CR4_LA57 : 0);
 	os->efer = EFER_LME | EFER_LMA | EFER_NXE;
 	os->next_asid = 1; /* ASID 0 is init_mm's, as at Linux boot */
 	if (u64map_init(&os->by_pid, 64) < 0) {
@@ -248,16 +248,28 @@ static int pt_free(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, 
 	return free_frame(os, cpu, gpa);
 }
 
-/* The kernel-half PML4 entry every address space shares. */
-static uint64_t kernel_pml4e(void)
+/* Paging levels of every address space: 4, or 5 with CR4.LA57. */
+static int paging_levels(const struct guest_os *os)
 {
-	return GUEST_KERNEL_PDPT | KERNEL_TABLE_FLAGS;
+	return (os->cr4 & CR4_LA57) ? 5 : 4;
+}
+
+/* The kernel-half top-level entry every address space shares: with 4
+ * levels the PML4E of the direct map (-> its PDPT), with 5 the PML5E
+ * (-> the kernel PML4, Linux's p4d, whose entry points at that PDPT). */
+static uint64_t kernel_top_entry(const struct guest_os *os)
+{
+	return (paging_levels(os) == 5 ? GUEST_KERNEL_P4D : GUEST_KERNEL_PDPT) | KERNEL_TABLE_FLAGS;
 }
 
 /* The kernel image; see guest.h. */
 int guest_image(const struct guest_os *os, int (*store)(void *ctx, uint64_t gpa, uint64_t val), void *ctx)
 {
-	int rc = store(ctx, GUEST_SWAPPER_PML4 + 8 * pt_index(GUEST_DIRECT_MAP_BASE, 4), kernel_pml4e());
+	const int top = paging_levels(os);
+	int rc = store(ctx, GUEST_SWAPPER_PML4 + 8 * pt_index(GUEST_DIRECT_MAP_BASE, top), kernel_top_entry(os));
+	if (rc == 0 && top == 5)
+		rc = store(ctx, GUEST_KERNEL_P4D + 8 * pt_index(GUEST_DIRECT_MAP_BASE, 4),
+			   GUEST_KERNEL_PDPT | KERNEL_TABLE_FLAGS);
 	uint64_t gib = (os->p->guest_mem_mib + 1023) / 1024;
 	for (uint64_t i = 0; i < gib && rc == 0; i++)
 		rc = store(ctx, GUEST_KERNEL_PDPT + 8 * (pt_index(GUEST_DIRECT_MAP_BASE, 3) + i),
@@ -272,15 +284,18 @@ static int mm_create(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr
 	if (pt_alloc(os, cpu, pr, &pr->pml4) < 0)
 		return -1;
 	pr->mm_id = ++os->next_mm_id;
-	return cpu_guest_op(cpu, GOP_STORE64, pr->pml4 + 8 * pt_index(GUEST_DIRECT_MAP_BASE, 4), kernel_pml4e());
+	pr->levels = (uint8_t)paging_levels(os);
+	return cpu_guest_op(cpu, GOP_STORE64, pr->pml4 + 8 * pt_index(GUEST_DIRECT_MAP_BASE, pr->levels),
+			    kernel_top_entry(os));
 }
 
 /* ---- page tables ------------------------------------------------------- */
 
-/* GPA of the level-L table covering la (L = 4 is the PML4), 0 if absent. */
+/* GPA of the level-L table covering la (L = pr->levels is the top-level
+ * table: the PML4, or the PML5), 0 if absent. */
 static uint64_t table_gpa(const struct guest_proc *pr, int level, uint64_t la)
 {
-	if (level == 4)
+	if (level == pr->levels)
 		return pr->pml4;
 	uint64_t *v = u64map_get(&pr->tables, table_key(level, la));
 	return v ? *v & ~COUNT_MASK : 0;
@@ -289,8 +304,8 @@ static uint64_t table_gpa(const struct guest_proc *pr, int level, uint64_t la)
 /* Adjust the present-entry count of the level-L table covering la. */
 static uint64_t table_count_add(struct guest_proc *pr, int level, uint64_t la, int delta)
 {
-	if (level == 4)
-		return 1; /* the PML4 lives as long as the address space */
+	if (level == pr->levels)
+		return 1; /* the top-level table lives as long as the address space */
 	uint64_t *v = u64map_get(&pr->tables, table_key(level, la));
 	*v = (*v & ~COUNT_MASK) | ((*v & COUNT_MASK) + (uint64_t)(int64_t)delta);
 	return *v & COUNT_MASK;
@@ -299,7 +314,7 @@ static uint64_t table_count_add(struct guest_proc *pr, int level, uint64_t la, i
 /* Map the 4 KiB page containing la, building missing tables. */
 static int map_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, bool write)
 {
-	for (int level = 4; level >= 2; level--) {
+	for (int level = pr->levels; level >= 2; level--) {
 		if (table_gpa(pr, level - 1, la))
 			continue;
 		uint64_t child;
@@ -325,7 +340,7 @@ static int map_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr,
 	return 0;
 }
 
-/* Unmap one mapped page; free tables that become empty (not the PML4). */
+/* Unmap one mapped page; free tables that become empty (not the top-level one). */
 static int unmap_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t vpn, uint64_t gpa)
 {
 	uint64_t la = vpn << PAGE_SHIFT;
@@ -334,7 +349,7 @@ static int unmap_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *p
 	    free_frame(os, cpu, gpa) < 0)
 		return -1;
 	ctr_inc(os->ctr, CTR_GUEST_PAGES_UNMAPPED);
-	for (int level = 1; level <= 3; level++) {
+	for (int level = 1; level < pr->levels; level++) {
 		if (table_count_add(pr, level, la, -1) != 0)
 			break;
 		/* The level-L table is empty: clear its parent entry and free it. */

@@ -29,6 +29,7 @@
  */
 #define GUEST_SWAPPER_PML4 UINT64_C(0x1000) /* GPA; the initial CR3 */
 #define GUEST_KERNEL_PDPT UINT64_C(0x2000)  /* GPA of the direct map's PDPT */
+#define GUEST_KERNEL_P4D UINT64_C(0x3000)   /* 5-level paging: GPA of the kernel half's PML4 (Linux's p4d) */
 
 /* Address-space ids (PCIDs) the kernel cycles through per CPU, as Linux's
  * TLB_NR_DYN_ASIDS; PCID = ASID + 1. */
@@ -46,7 +47,8 @@ enum guest_proc_state {
  * file, already interleaved by valgrind's own scheduler. */
 struct guest_proc {
 	uint32_t pid;
-	uint64_t pml4;        /* GPA of the top-level table, 0 once freed */
+	uint64_t pml4;        /* GPA of the top-level table (PML4, or PML5 with 5-level paging), 0 once freed */
+	uint8_t levels;       /* paging levels of its address space: 4, or 5 (CR4.LA57) */
 	struct u64map tables; /* table key (see guest.c) -> GPA | present-entry count */
 	struct u64map pages;  /* VPN -> GPA of the mapped 4 KiB data page */
 	uint64_t brk;         /* program break (GVA), 0 until the first brk */

@@ -17,9 +17,10 @@
 #define EPT_TABLE_FLAGS (EPTE_R | EPTE_W | EPTE_X)
 #define EPT_LEAF_FLAGS (EPTE_R | EPTE_W | EPTE_X | ((uint64_t)EPTP_MT_WB << EPTE_MT_SHIFT) | EPTE_IPAT)
 
-uint64_t ept_mgr_eptp(uint64_t root, bool ad)
+uint64_t ept_mgr_eptp(uint64_t root, int levels, bool ad)
 {
-	return (root & PHYS_ADDR_MASK) | EPTP_MT_WB | (UINT64_C(3) << EPTP_WALK_LEN_SHIFT) | (ad ? EPTP_AD : 0);
+	return (root & PHYS_ADDR_MASK) | EPTP_MT_WB | ((uint64_t)(levels - 1) << EPTP_WALK_LEN_SHIFT) |
+	       (ad ? EPTP_AD : 0);
 }
 
 static int write_entry(struct vmm *vmm, uint64_t hpa, uint64_t val)
@@ -32,7 +33,7 @@ static int write_entry(struct vmm *vmm, uint64_t hpa, uint64_t val)
 static int leaf_slot(struct vmm *vmm, uint64_t gpa, uint64_t *slot)
 {
 	uint64_t table = vmm->ept_root;
-	for (int level = 4; level >= 2; level--) {
+	for (int level = vmm->ept_levels; level >= 2; level--) {
 		uint64_t ea = table + 8 * pt_index(gpa, level);
 		uint64_t e = vmx_root_read64(vmm->cpu, ea);
 		if (!(e & EPTE_RWX)) {

@@ -404,7 +404,7 @@ int shadow_root_for(struct shadow_mmu *s, uint64_t cr3, uint64_t *root_hpa)
 		}
 	}
 	struct shadow_page *sp;
-	if (sp_get(s, cr3 >> PAGE_SHIFT, 4, false, SP_ACC_ALL, &sp) < 0)
+	if (sp_get(s, cr3 >> PAGE_SHIFT, s->levels, false, SP_ACC_ALL, &sp) < 0)
 		return -1;
 	ctr_inc(s->vmm->ctr, CTR_VMM_SHADOW_ROOTS_CREATED);
 	unsigned slot = s->nroots;
@@ -432,8 +432,8 @@ int shadow_root_for(struct shadow_mmu *s, uint64_t cr3, uint64_t *root_hpa)
 
 struct guest_walk {
 	int leaf_level;
-	uint64_t gpte[5];     /* [level] */
-	uint64_t gpte_gpa[5]; /* [level] */
+	uint64_t gpte[6];     /* [level] */
+	uint64_t gpte_gpa[6]; /* [level] */
 	uint64_t gfn;         /* the 4 KiB guest frame of la */
 	bool user, writable, nx, global, dirty;
 };
@@ -449,7 +449,7 @@ static int guest_walk(struct shadow_mmu *s, uint64_t la, uint32_t pfec, struct g
 	w->user = w->writable = true;
 	*guest_pfec = pfec & (PFEC_WR | PFEC_US | PFEC_ID);
 	int level;
-	for (level = 4; level >= 1; level--) {
+	for (level = s->levels; level >= 1; level--) {
 		uint64_t gpa = table + 8 * pt_index(la, level);
 		uint64_t e;
 		if (gread(s, gpa, &e) < 0)
@@ -477,7 +477,7 @@ static int guest_walk(struct shadow_mmu *s, uint64_t la, uint32_t pfec, struct g
 		return 1;
 	}
 	/* Accessed in every entry used, dirty in the leaf on a write. */
-	for (int l = 4; l >= level; l--) {
+	for (int l = s->levels; l >= level; l--) {
 		uint64_t set = PTE_A | (l == level && write ? PTE_D : 0);
 		if ((w->gpte[l] & set) != set) {
 			w->gpte[l] |= set;
@@ -521,7 +521,7 @@ static int fill(struct shadow_mmu *s, uint64_t la, const struct guest_walk *w)
 	if (!sp)
 		return cpu_fail(cpu, "shadow MMU: the current root 0x%" PRIx64 " has no shadow page", s->cur_root);
 	unsigned access = SP_ACC_ALL; /* rights of the guest entries walked so far */
-	for (int level = 4; level >= 2; level--) {
+	for (int level = s->levels; level >= 2; level--) {
 		uint64_t addr = sp->hpa + 8 * pt_index(la, level);
 		uint64_t spte = vmx_root_read64(cpu, addr);
 		struct shadow_page *child;
@@ -567,7 +567,7 @@ static int update_mirrors(struct shadow_mmu *s, uint64_t gpa, uint64_t gpte)
 	uint64_t gfn = gpa >> PAGE_SHIFT;
 	unsigned idx = (unsigned)((gpa & (PAGE_SIZE - 1)) >> 3);
 	int changed = 0;
-	for (int level = 1; level <= 4; level++) {
+	for (int level = 1; level <= s->levels; level++) {
 		unsigned acc = 0;
 		struct shadow_page *sp;
 		while ((sp = sp_find_any(s, gfn, level, &acc))) {
@@ -649,7 +649,7 @@ enum shadow_pf_result shadow_page_fault(struct shadow_mmu *s, uint64_t la, uint3
 		uint64_t *n = u64map_get(&s->protect, w.gfn);
 		if (insn.kind == INSN_REP_STOSQ) {
 			/* The guest clears the frame to reuse it: stop shadowing it. */
-			for (int level = 1; level <= 4; level++) {
+			for (int level = 1; level <= s->levels; level++) {
 				unsigned next = 0;
 				struct shadow_page *sp;
 				while ((sp = sp_find_any(s, w.gfn, level, &next)))
@@ -704,7 +704,7 @@ int shadow_invlpg(struct shadow_mmu *s, uint64_t la)
 	/* Find the shadow leaf for la and zap it (resynchronised on the next
 	 * fault, unsync or not). */
 	uint64_t table = s->cur_root;
-	for (int level = 4; level >= 1; level--) {
+	for (int level = s->levels; level >= 1; level--) {
 		uint64_t addr = table + 8 * pt_index(la, level);
 		uint64_t spte = vmx_root_read64(cpu, addr);
 		if (!(spte & PTE_P))
@@ -746,8 +746,8 @@ int shadow_check(struct shadow_mmu *s, char *err, size_t len)
 	struct cpu *cpu = cpu_of(s);
 	for (unsigned i = 0; i < s->nroots; i++) {
 		struct shadow_page *r = sp_by_hpa(s, s->roots[i].hpa);
-		if (!r || !r->live || r->level != 4) {
-			snprintf(err, len, "cached root %u (guest CR3 0x%" PRIx64 ") is not a live shadow PML4", i,
+		if (!r || !r->live || r->level != s->levels) {
+			snprintf(err, len, "cached root %u (guest CR3 0x%" PRIx64 ") is not a live top-level shadow table", i,
 				 s->roots[i].guest_cr3);
 			return -1;
 		}

@@ -48,6 +48,7 @@ struct shadow_root {
 
 struct shadow_mmu {
 	struct vmm *vmm;
+	int levels;              /* the guest's paging levels (4, or 5 with CR4.LA57): shadow tables mirror them */
 	struct u64map memslot;   /* gfn -> host frame number backing it */
 	struct u64map memslot_rev; /* host frame number -> gfn */
 	struct u64map by_key;    /* (gfn, level, direct) -> shadow page index */

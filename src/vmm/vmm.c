@@ -296,16 +296,22 @@ int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struc
 		primary |= CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING | CPU_INVLPG_EXITING;
 		if (shadow_init(&vmm->smmu, vmm) < 0)
 			return -1;
+		vmm->smmu.levels = (guest_cr4 & CR4_LA57) ? 5 : 4;
 		vmm->smmu.guest_cr3 = guest_cr3;
 		if (shadow_root_for(&vmm->smmu, guest_cr3, &vmcs_cr3) < 0)
 			return -1;
 		vmm->smmu.cur_root = vmcs_cr3;
 	} else {
 		secondary |= SECONDARY_ENABLE_EPT;
+		/* 5-level EPT only if IA32_VMX_EPT_VPID_CAP says the core walks it. */
+		uint64_t cap;
+		vmm->ept_levels = (int)p->ept_levels;
+		if (vmm->ept_levels == 5 && (vmx_root_rdmsr(cpu, MSR_IA32_VMX_EPT_VPID_CAP, &cap) < 0 || !(cap & EPT_CAP_PWL5)))
+			return cpu_fail(cpu, "VMM: ept.levels=5 but IA32_VMX_EPT_VPID_CAP has no 5-level EPT (bit 7)");
 		if (vmm_host_frame(vmm, &vmm->ept_root) < 0)
 			return -1;
 		ctr_inc(ctr, CTR_VMM_EPT_TABLE_PAGES);
-		vmm->eptp = ept_mgr_eptp(vmm->ept_root, p->ept_ad);
+		vmm->eptp = ept_mgr_eptp(vmm->ept_root, vmm->ept_levels, p->ept_ad);
 	}
 
 	const struct {

@@ -27,7 +27,8 @@ struct vmm {
 	struct vmcs vmcs;
 	bool shadow;                    /* shadow paging instead of EPT */
 	struct shadow_mmu smmu;         /* the shadow MMU (shadow paging) */
-	uint64_t ept_root;              /* HPA of the EPT PML4 */
+	uint64_t ept_root;              /* HPA of the EPT PML4 (PML5 with 5-level EPT) */
+	int ept_levels;                 /* EPT page-walk length: 4, or 5 (ept.levels) */
 	uint64_t eptp;
 	uint64_t guest_mem_bytes;       /* size of guest-physical memory (bytes) */
 	bool guest_halted;              /* the guest finished: stop the VM */
@@ -60,7 +61,8 @@ int ept_mgr_map(struct vmm *vmm, uint64_t gpa);
  * image, as QEMU or Firecracker load a kernel), backing the page first if
  * needed. vmmp is a struct vmm *. 0 or -1 (cpu_fail). */
 int vmm_guest_write64(void *vmmp, uint64_t gpa, uint64_t val);
-/* The EPT pointer of a 4-level WB EPT rooted at root (with A/D if ad). */
-uint64_t ept_mgr_eptp(uint64_t root, bool ad);
+/* The EPT pointer of a WB EPT of levels (4 or 5) rooted at root, with A/D if
+ * ad (EPTP bits 5:3 = levels - 1; reference sheet §5.1). */
+uint64_t ept_mgr_eptp(uint64_t root, int levels, bool ad);
 
 #endif
