@@ -94,29 +94,98 @@ void frame_alloc_init(struct frame_alloc *fa, uint64_t base, uint64_t size)
 
 void frame_alloc_destroy(struct frame_alloc *fa)
 {
-	u64vec_free(&fa->free_list);
+	for (int i = 0; i < FRAME_NR_ORDERS; i++)
+		u64vec_free(&fa->free_list[i]);
 }
 
-uint64_t frame_alloc_get(struct frame_alloc *fa)
+/* Free-list index of an order, or -1 for an order the allocator has not. */
+static int order_index(unsigned order)
 {
-	uint64_t a;
-	if (fa->free_list.n) {
-		a = fa->free_list.v[--fa->free_list.n];
-	} else if (fa->next < fa->limit) {
-		a = fa->next;
-		fa->next += PAGE_SIZE;
-	} else {
+	switch (order) {
+	case FRAME_ORDER_4K:
+		return 0;
+	case FRAME_ORDER_2M:
+		return 1;
+	case FRAME_ORDER_1G:
+		return 2;
+	}
+	return -1;
+}
+
+static const unsigned orders[FRAME_NR_ORDERS] = {FRAME_ORDER_4K, FRAME_ORDER_2M, FRAME_ORDER_1G};
+
+/* Put [from, to) (4 KiB aligned) on the free lists as the largest
+ * naturally aligned blocks that fit. 0 or -1 (simulator out of memory). */
+static int free_range(struct frame_alloc *fa, uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		int i = FRAME_NR_ORDERS - 1;
+		for (; i > 0; i--) {
+			uint64_t bytes = PAGE_SIZE << orders[i];
+			if ((from & (bytes - 1)) == 0 && to - from >= bytes)
+				break;
+		}
+		if (u64vec_push(&fa->free_list[i], from) < 0)
+			return -1;
+		from += PAGE_SIZE << orders[i];
+	}
+	return 0;
+}
+
+/* A block of free-list index i, or 0. */
+static uint64_t get_block(struct frame_alloc *fa, int i)
+{
+	const uint64_t bytes = PAGE_SIZE << orders[i];
+	if (fa->free_list[i].n)
+		return fa->free_list[i].v[--fa->free_list[i].n];
+	uint64_t a = (fa->next + bytes - 1) & ~(bytes - 1);
+	if (a < fa->next || a > fa->limit || fa->limit - a < bytes) {
+		/* No room above the bump pointer: split a larger free block. */
+		for (int j = i + 1; j < FRAME_NR_ORDERS; j++) {
+			if (!fa->free_list[j].n)
+				continue;
+			uint64_t big = fa->free_list[j].v[--fa->free_list[j].n];
+			if (free_range(fa, big + bytes, big + (PAGE_SIZE << orders[j])) < 0)
+				return 0;
+			return big;
+		}
 		return 0;
 	}
-	if (++fa->in_use > fa->peak)
+	if (free_range(fa, fa->next, a) < 0)
+		return 0;
+	fa->next = a + bytes;
+	return a;
+}
+
+uint64_t frame_alloc_get_order(struct frame_alloc *fa, unsigned order)
+{
+	int i = order_index(order);
+	if (i < 0)
+		return 0;
+	uint64_t a = get_block(fa, i);
+	if (!a)
+		return 0;
+	fa->in_use += UINT64_C(1) << order;
+	if (fa->in_use > fa->peak)
 		fa->peak = fa->in_use;
 	return a;
 }
 
+uint64_t frame_alloc_get(struct frame_alloc *fa)
+{
+	return frame_alloc_get_order(fa, FRAME_ORDER_4K);
+}
+
+int frame_alloc_put_order(struct frame_alloc *fa, uint64_t addr, unsigned order)
+{
+	int i = order_index(order);
+	if (i < 0 || u64vec_push(&fa->free_list[i], addr & ~((PAGE_SIZE << order) - 1)) < 0)
+		return -1;
+	fa->in_use -= UINT64_C(1) << order;
+	return 0;
+}
+
 int frame_alloc_put(struct frame_alloc *fa, uint64_t addr)
 {
-	if (u64vec_push(&fa->free_list, addr & PAGE_MASK) < 0)
-		return -1;
-	fa->in_use--;
-	return 0;
+	return frame_alloc_put_order(fa, addr, FRAME_ORDER_4K);
 }
