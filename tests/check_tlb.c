@@ -471,6 +471,115 @@ START_TEST(test_tlb_flush_all)
 }
 END_TEST
 
+/* ---- page sizes: 2 MiB arrays, a shared 4K+2M array, fragments --------- */
+
+#define MIB2 (UINT64_C(1) << 21)
+
+/* An entry of page_shift for la -> hpa (la_shift 0: not a fragment). */
+static struct tlb_entry sized(uint64_t la, uint64_t hpa, unsigned page_shift, unsigned la_shift)
+{
+	struct tlb_entry e = {
+		.vpn = la >> page_shift, .pfn = hpa >> page_shift, .ctx = ctx(1, 0, 0),
+		.page_shift = (uint8_t)page_shift, .la_shift = (uint8_t)la_shift, .writable = true, .user = true,
+	};
+	return e;
+}
+
+/* A 2 MiB array (Skylake L1 DTLB 2M: 32 entries, 4-way = 8 sets): an entry
+ * covers all 512 4 KiB pages of its page; set = (la >> 21) & 7; INVLPG of
+ * any address in the page removes it; INVLPG elsewhere does not. */
+START_TEST(test_tlb_2m_array_hit_miss_invlpg)
+{
+	char err[256] = "";
+	ck_assert_msg(tlb_init_sized(&tlb, "l1d_2m", 32, 4, 21, err) == 0, "%s", err);
+	struct tlb_entry e = sized(5 * MIB2, 0x40000000, 21, 0);
+	tlb_insert(&tlb, &e);
+	struct tlb_ctx c = ctx(1, 0, 0);
+	struct tlb_entry *hit = tlb_lookup(&tlb, &c, 5 * MIB2 + 0x1ff123);
+	ck_assert_ptr_nonnull(hit);
+	ck_assert_uint_eq((hit->pfn << hit->page_shift) | ((5 * MIB2 + 0x1ff123) & (MIB2 - 1)), 0x401ff123);
+	ck_assert_ptr_null(tlb_lookup(&tlb, &c, 6 * MIB2));  /* the next 2 MiB page */
+	ck_assert_ptr_null(tlb_lookup(&tlb, &c, 13 * MIB2)); /* same set (13 & 7 = 5), other page */
+	tlb_invlpg(&tlb, 1, 0, 6 * MIB2);
+	ck_assert_uint_eq(tlb_occupancy(&tlb), 1);
+	tlb_invlpg(&tlb, 1, 0, 5 * MIB2 + 0x80000);
+	ck_assert_uint_eq(tlb_occupancy(&tlb), 0);
+	/* tlb_init_shared() rejects a second size that is not larger. */
+	tlb_destroy(&tlb);
+	ck_assert_int_eq(tlb_init_shared(&tlb, "l2", 1536, 12, 12, 12, err), -1);
+	ck_assert_str_eq(err, "l2 TLB: second page size 2^12 is not 2 MiB or 1 GiB above 2^12");
+	ck_assert_msg(tlb_init_sized(&tlb, "l1d_2m", 32, 4, 21, err) == 0, "%s", err);
+}
+END_TEST
+
+/* A shared STLB (Skylake 1536 entries 12-way = 128 sets, 4 KiB + 2 MiB):
+ * both sizes live side by side, each in the set of its own page number; a
+ * lookup finds the 4 KiB entry first, then the 2 MiB one. Every
+ * per-address invalidation reaches both sizes. */
+START_TEST(test_tlb_shared_4k_2m)
+{
+	char err[256] = "";
+	ck_assert_msg(tlb_init_shared(&tlb, "l2", 1536, 12, 12, 21, err) == 0, "%s", err);
+	struct tlb_entry big = sized(3 * MIB2, 0x80000000, 21, 0);
+	struct tlb_entry small = sized(3 * MIB2 + 0x5000, 0x7000, 12, 0);
+	tlb_insert(&tlb, &big);
+	tlb_insert(&tlb, &small);
+	ck_assert_uint_eq(tlb_occupancy(&tlb), 2);
+	struct tlb_ctx c = ctx(1, 0, 0);
+	struct tlb_entry *e = tlb_lookup(&tlb, &c, 3 * MIB2 + 0x5010);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(e->page_shift, 12); /* the 4 KiB entry wins */
+	ck_assert_uint_eq(e->pfn, 0x7);
+	e = tlb_lookup(&tlb, &c, 3 * MIB2 + 0x6010);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(e->page_shift, 21);
+	/* The 4 KiB entry with vpn 3 (la 0x3000) is another page than the
+	 * 2 MiB entry with vpn 3: both coexist, neither hits for the other. */
+	struct tlb_entry low = sized(0x3000, 0x9000, 12, 0);
+	tlb_insert(&tlb, &low);
+	ck_assert_uint_eq(tlb_occupancy(&tlb), 3);
+	ck_assert_ptr_null(tlb_lookup(&tlb, &c, 0x4000));
+	/* INVVPID individual-address inside the 2 MiB page, away from the
+	 * 4 KiB entry: only the 2 MiB entry goes. */
+	tlb_flush_vpid_addr(&tlb, 1, 3 * MIB2 + 0x100000);
+	ck_assert_uint_eq(tlb_occupancy(&tlb), 2);
+	ck_assert_ptr_null(tlb_lookup(&tlb, &c, 3 * MIB2 + 0x6010));
+	/* INVLPG of the 4 KiB page removes it; INVPCID type 0 of la 0x3000
+	 * removes the other. */
+	tlb_invlpg(&tlb, 1, 0, 3 * MIB2 + 0x5000);
+	tlb_flush_pcid_addr(&tlb, 1, 0, 0x3000);
+	ck_assert_uint_eq(tlb_occupancy(&tlb), 0);
+	/* A whole-array flush takes both sizes. */
+	tlb_insert(&tlb, &big);
+	tlb_insert(&tlb, &small);
+	tlb_flush_vpid(&tlb, 1);
+	ck_assert_uint_eq(tlb_occupancy(&tlb), 0);
+}
+END_TEST
+
+/* Fragments: three 4 KiB pieces of one 2 MiB linear page (a 2 MiB guest
+ * page under 4 KiB EPT pages, la_shift 21) sit in different sets of a
+ * 64-entry 4-way array; INVLPG of any address of the 2 MiB page removes all
+ * three (SDM: every entry for the page), and leaves a plain 4 KiB entry of
+ * the next 2 MiB page. */
+START_TEST(test_tlb_invlpg_removes_every_fragment)
+{
+	setup_array(64, 4);
+	for (unsigned i = 0; i < 3; i++) {
+		struct tlb_entry f = sized(7 * MIB2 + i * 0x1000, 0x200000 + i * 0x1000, 12, 21);
+		tlb_insert(&tlb, &f);
+	}
+	struct tlb_entry other = sized(8 * MIB2, 0x5000, 12, 0);
+	tlb_insert(&tlb, &other);
+	ck_assert(tlb.fragments);
+	ck_assert_uint_eq(tlb_occupancy(&tlb), 4);
+	tlb_invlpg(&tlb, 1, 0, 7 * MIB2 + 0x1ff000);
+	ck_assert_uint_eq(tlb_occupancy(&tlb), 1);
+	struct tlb_ctx c = ctx(1, 0, 0);
+	ck_assert_ptr_nonnull(tlb_lookup(&tlb, &c, 8 * MIB2));
+}
+END_TEST
+
 static Suite *tlb_suite(void)
 {
 	Suite *s = suite_create("tlb");
@@ -499,6 +608,9 @@ static Suite *tlb_suite(void)
 	tcase_add_test(tc, test_tlb_flush_ep4ta);
 	tcase_add_test(tc, test_tlb_flush_all_combined);
 	tcase_add_test(tc, test_tlb_flush_all);
+	tcase_add_test(tc, test_tlb_2m_array_hit_miss_invlpg);
+	tcase_add_test(tc, test_tlb_shared_4k_2m);
+	tcase_add_test(tc, test_tlb_invlpg_removes_every_fragment);
 	suite_add_tcase(s, tc);
 	return s;
 }

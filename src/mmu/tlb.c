@@ -9,16 +9,26 @@
  *    gives hand-checkable eviction orders.
  *  - The set index is the low bits of the VPN (vpn & (sets - 1)); real
  *    STLBs may hash more bits in. No index hashing is modelled.
- *  - One array holds one page size (t->page_shift: 12, 21 or 30), as real
+ *  - An array holds one page size (t->page_shift: 12, 21 or 30), as real
  *    cores keep separate arrays per page size (e.g. Skylake's 4-entry 1 GiB
- *    DTLB); vpn = la >> page_shift and tlb_insert() accepts only entries of
- *    the array's size. A CPU looks its arrays up side by side.
- *  - At most one entry can match a lookup. tlb_insert() enforces this by
- *    dropping every entry of the set that would overlap the new one (same
- *    page, VPID and EP4TA, and the same PCID or either entry global). The
- *    SDM lets the CPU use either translation when a page is global under one
- *    PCID and not under another, and invalidating more than required is
- *    always allowed, so this is architecturally legal.
+ *    DTLB), or two (page_shift2: a shared STLB holding 4 KiB and 2 MiB
+ *    entries); vpn = la >> the entry's page_shift, and the set is
+ *    vpn & (sets - 1) for either size (how a shared STLB really indexes its
+ *    2 MiB entries is not published). tlb_insert() accepts only entries of
+ *    the array's sizes. A CPU looks its arrays up side by side.
+ *  - At most one entry of a size can match a lookup. tlb_insert() enforces
+ *    this by dropping every entry of the set that would overlap the new one
+ *    (same size and page, VPID and EP4TA, and the same PCID or either entry
+ *    global). The SDM lets the CPU use either translation when a page is
+ *    global under one PCID and not under another, and invalidating more
+ *    than required is always allowed, so this is architecturally legal. In
+ *    a shared array a 4 KiB and a 2 MiB entry may both cover la (the guest
+ *    changed a page's size without invalidating): the 4 KiB one is used,
+ *    which the SDM allows ("either translation").
+ *  - Fragments (entries smaller than their linear page, la_shift >
+ *    page_shift) make the per-address invalidations scan the whole array
+ *    once the array ever held one (t->fragments), since a fragment of the
+ *    page may sit in any set.
  *  - ep4ta == 0 marks a linear (non-EPT) mapping. INVEPT never removes such
  *    entries, even tlb_flush_ep4ta(t, 0); an EPT PML4 table at host-physical
  *    address 0 is therefore not supported.
@@ -53,6 +63,22 @@ static inline uint32_t ctx_key(uint16_t vpid, uint16_t pcid)
 int tlb_init(struct tlb *t, const char *name, unsigned entries, unsigned ways, char *err)
 {
 	return tlb_init_sized(t, name, entries, ways, 12, err);
+}
+
+int tlb_init_shared(struct tlb *t, const char *name, unsigned entries, unsigned ways, unsigned page_shift,
+		    unsigned page_shift2, char *err)
+{
+	if (tlb_init_sized(t, name, entries, ways, page_shift, err) < 0)
+		return -1;
+	if (page_shift2 <= page_shift || (page_shift2 != 21 && page_shift2 != 30)) {
+		if (err)
+			snprintf(err, TLB_ERR_LEN, "%s TLB: second page size 2^%u is not 2 MiB or 1 GiB above 2^%u",
+				 t->name, page_shift2, page_shift);
+		tlb_destroy(t);
+		return -1;
+	}
+	t->page_shift2 = (uint8_t)page_shift2;
+	return 0;
 }
 
 int tlb_init_sized(struct tlb *t, const char *name, unsigned entries, unsigned ways, unsigned page_shift,
@@ -121,34 +147,26 @@ static inline struct tlb_entry *set_of(const struct tlb *t, uint64_t vpn)
  * A throwaway timing loop measured this at about 1.5-2.5x faster than testing
  * every way in full with a conditional move (branch-free scan).
  */
-static inline bool entry_matches(const struct tlb_entry *e, uint64_t vpn, uint64_t ep4ta, uint32_t key)
+static inline bool entry_matches(const struct tlb_entry *e, uint64_t vpn, uint8_t shift, uint64_t ep4ta,
+				  uint32_t key)
 {
 	uint32_t mask = UINT32_MAX >> (16 * (unsigned)e->global);
-	uint64_t diff = (e->vpn ^ vpn) | (e->ctx.ep4ta ^ ep4ta) |
+	uint64_t diff = (e->vpn ^ vpn) | (e->ctx.ep4ta ^ ep4ta) | (uint64_t)(e->page_shift ^ shift) |
 			((ctx_key(e->ctx.vpid, e->ctx.pcid) ^ key) & mask) | (uint64_t)!e->valid;
 	return diff == 0;
 }
 
-struct tlb_entry *tlb_lookup(struct tlb *t, const struct tlb_ctx *ctx, uint64_t la)
+/* Look la up among the entries of one page size. */
+static struct tlb_entry *lookup_size(struct tlb *t, uint8_t shift, uint64_t ep4ta, uint32_t key, uint64_t la)
 {
-	const uint64_t vpn = la >> t->page_shift;
-	const uint64_t ep4ta = ctx->ep4ta;
-	const uint32_t key = ctx_key(ctx->vpid, ctx->pcid);
-
-	/* The most recently used entry of the array is the most recent of its
-	 * set: hitting it again leaves the LRU order as it is, so its stamp
-	 * need not move. (Any insert or other hit replaces t->mru.) */
-	struct tlb_entry *m = t->mru;
-	if (m && m->vpn == vpn && entry_matches(m, vpn, ep4ta, key))
-		return m;
-
+	const uint64_t vpn = la >> shift;
 	struct tlb_entry *set = set_of(t, vpn);
 	const unsigned ways = t->ways;
 	for (unsigned w = 0; w < ways; w++) {
 		struct tlb_entry *e = &set[w];
 		if (e->vpn != vpn)
 			continue;
-		if (entry_matches(e, vpn, ep4ta, key)) {
+		if (entry_matches(e, vpn, shift, ep4ta, key)) {
 			e->lru = ++t->clock;
 			t->mru = e;
 			return e;
@@ -157,10 +175,30 @@ struct tlb_entry *tlb_lookup(struct tlb *t, const struct tlb_ctx *ctx, uint64_t 
 	return NULL;
 }
 
+struct tlb_entry *tlb_lookup(struct tlb *t, const struct tlb_ctx *ctx, uint64_t la)
+{
+	const uint64_t ep4ta = ctx->ep4ta;
+	const uint32_t key = ctx_key(ctx->vpid, ctx->pcid);
+
+	/* The most recently used entry of the array is the most recent of its
+	 * set: hitting it again leaves the LRU order as it is, so its stamp
+	 * need not move. (Any insert or other hit replaces t->mru.) Only an
+	 * entry of the array's first size is taken here, so that in a shared
+	 * array a 4 KiB entry is still preferred over a 2 MiB one. */
+	struct tlb_entry *m = t->mru;
+	if (m && m->vpn == la >> t->page_shift && entry_matches(m, la >> t->page_shift, t->page_shift, ep4ta, key))
+		return m;
+
+	struct tlb_entry *e = lookup_size(t, t->page_shift, ep4ta, key, la);
+	if (!e && t->page_shift2)
+		e = lookup_size(t, t->page_shift2, ep4ta, key, la);
+	return e;
+}
+
 /* Would a lookup for one of these entries be able to hit the other? */
 static bool overlaps(const struct tlb_entry *a, const struct tlb_entry *b)
 {
-	return a->valid && a->vpn == b->vpn && a->ctx.vpid == b->ctx.vpid &&
+	return a->valid && a->vpn == b->vpn && a->page_shift == b->page_shift && a->ctx.vpid == b->ctx.vpid &&
 	       a->ctx.ep4ta == b->ctx.ep4ta &&
 	       (a->ctx.pcid == b->ctx.pcid || a->global || b->global);
 }
@@ -171,7 +209,9 @@ void tlb_insert(struct tlb *t, const struct tlb_entry *ent)
 	struct tlb_entry *victim = NULL;
 	struct tlb_entry *lru = &set[0];
 
-	assert(ent->page_shift == t->page_shift);
+	assert(ent->page_shift == t->page_shift || (t->page_shift2 && ent->page_shift == t->page_shift2));
+	if (ent->la_shift > ent->page_shift)
+		t->fragments = true;
 	for (unsigned w = 0; w < t->ways; w++) {
 		struct tlb_entry *e = &set[w];
 
@@ -199,34 +239,66 @@ void tlb_insert(struct tlb *t, const struct tlb_entry *ent)
 
 /*
  * Invalidation is rare next to lookups, so the whole-array operations are
- * plain scans; the per-address ones scan only the page's set (4 KiB entries
- * only, see Notes).
+ * plain scans; the per-address ones scan only the page's set for each size
+ * the array holds, or the whole array once it held a fragment (see Notes).
+ * Each calls a predicate on every entry whose linear page contains la.
  */
+
+/* Does entry e's linear page (la_shift, or its own size) contain la? */
+static inline bool covers(const struct tlb_entry *e, uint64_t la)
+{
+	unsigned ls = e->la_shift > e->page_shift ? e->la_shift : e->page_shift;
+	return e->valid && ((e->vpn << e->page_shift) >> ls) == (la >> ls);
+}
+
+enum addr_op { OP_INVLPG, OP_PCID_ADDR, OP_VPID_ADDR };
+
+static void flush_addr(struct tlb *t, enum addr_op op, uint16_t vpid, uint16_t pcid, uint64_t la)
+{
+	struct tlb_entry *from[2], *to[2];
+	int nranges = 0;
+	if (t->fragments) {
+		from[nranges] = t->e;
+		to[nranges++] = t->e + (size_t)t->sets * t->ways;
+	} else {
+		from[nranges] = set_of(t, la >> t->page_shift);
+		to[nranges] = from[nranges] + t->ways;
+		nranges++;
+		if (t->page_shift2) {
+			from[nranges] = set_of(t, la >> t->page_shift2);
+			to[nranges] = from[nranges] + t->ways;
+			nranges++;
+		}
+	}
+	for (int r = 0; r < nranges; r++) {
+		for (struct tlb_entry *e = from[r]; e < to[r]; e++) {
+			if (!covers(e, la) || e->ctx.vpid != vpid)
+				continue;
+			switch (op) {
+			case OP_INVLPG:
+				if (e->ctx.pcid == pcid || e->global)
+					e->valid = false;
+				break;
+			case OP_PCID_ADDR:
+				if (e->ctx.pcid == pcid && !e->global)
+					e->valid = false;
+				break;
+			case OP_VPID_ADDR:
+				e->valid = false;
+				break;
+			}
+		}
+	}
+}
 
 void tlb_invlpg(struct tlb *t, uint16_t vpid, uint16_t pcid, uint64_t la)
 {
-	const uint64_t vpn = la >> t->page_shift;
-	struct tlb_entry *set = set_of(t, vpn);
-
-	for (unsigned w = 0; w < t->ways; w++) {
-		struct tlb_entry *e = &set[w];
-
-		if (e->vpn == vpn && e->ctx.vpid == vpid && (e->ctx.pcid == pcid || e->global))
-			e->valid = false;
-	}
+	flush_addr(t, OP_INVLPG, vpid, pcid, la);
 }
 
 void tlb_flush_pcid_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, uint64_t la)
 {
-	const uint64_t vpn = la >> t->page_shift;
-	struct tlb_entry *set = set_of(t, vpn);
-
-	for (unsigned w = 0; w < t->ways; w++) {
-		struct tlb_entry *e = &set[w];
-
-		if (e->vpn == vpn && e->ctx.vpid == vpid && e->ctx.pcid == pcid && !e->global)
-			e->valid = false;
-	}
+	flush_addr(t, OP_PCID_ADDR, vpid, pcid, la);
 }
 
 void tlb_flush_pcid_nonglobal(struct tlb *t, uint16_t vpid, uint16_t pcid)
@@ -261,12 +333,7 @@ void tlb_flush_vpid_nonglobal(struct tlb *t, uint16_t vpid)
 
 void tlb_flush_vpid_addr(struct tlb *t, uint16_t vpid, uint64_t la)
 {
-	const uint64_t vpn = la >> t->page_shift;
-	struct tlb_entry *set = set_of(t, vpn);
-
-	for (unsigned w = 0; w < t->ways; w++)
-		if (set[w].vpn == vpn && set[w].ctx.vpid == vpid)
-			set[w].valid = false;
+	flush_addr(t, OP_VPID_ADDR, vpid, 0, la);
 }
 
 void tlb_flush_all_vpids_but_0(struct tlb *t)

@@ -5,8 +5,8 @@
  * Architecture (reference sheet §5.5, §5.6, §6.5; SDM Vol. 3A "Caching
  * Translation Information", Vol. 3C "Virtual-Processor Identifiers (VPIDs)"
  * and "Caching Translation Information" under VMX):
- *  - an entry maps one page (4 KiB now; page_shift kept per entry so 2 MiB /
- *    1 GiB entries fit later) of one (VPID, PCID) context; combined
+ *  - an entry maps one page (4 KiB, 2 MiB or 1 GiB: page_shift) of one
+ *    (VPID, PCID) context; combined
  *    (guest-linear -> HPA under EPT) entries also carry the EP4TA
  *    (EPTP bits 51:12); linear entries carry ep4ta = 0.
  *  - global entries (G = 1 with CR4.PGE) match under any PCID of their VPID.
@@ -32,6 +32,14 @@ struct tlb_entry {
 	uint64_t pfn;        /* host-physical address >> page_shift */
 	struct tlb_ctx ctx;
 	uint8_t page_shift;  /* 12, 21 or 30 */
+	/* Size of the linear page in the paging structures (12, 21 or 30; 0 =
+	 * page_shift). Larger than page_shift for a fragment: a piece of a
+	 * larger page (a 2 MiB guest page backed by 4 KiB EPT pages, or a
+	 * size with no array of its own). INVLPG of any address in the linear
+	 * page removes every fragment of it (SDM "Invalidation of TLBs and
+	 * Paging-Structure Caches": all entries for the page, whatever their
+	 * size). */
+	uint8_t la_shift;
 	bool valid;
 	bool global;         /* G = 1 and CR4.PGE = 1 */
 	bool readable;       /* EPT R of a combined mapping (always true for linear ones) */
@@ -50,6 +58,8 @@ struct tlb {
 	struct tlb_entry *e; /* sets * ways entries, set-major */
 	uint64_t clock;      /* LRU stamp source */
 	uint8_t page_shift;  /* page size this array caches: 12, 21 or 30 */
+	uint8_t page_shift2; /* a second page size it also caches (STLB 4K+2M: 21), 0 = none */
+	bool fragments;      /* an entry with la_shift > page_shift was ever inserted */
 	struct tlb_entry *mru; /* the entry last hit or filled (lookup fast path) */
 };
 
@@ -65,19 +75,30 @@ int tlb_init(struct tlb *t, const char *name, unsigned entries, unsigned ways, c
  * la[47:30] or la[47:39] (page_shift 21, 30 or 39; see walk.h). */
 int tlb_init_sized(struct tlb *t, const char *name, unsigned entries, unsigned ways, unsigned page_shift,
 		   char *err);
+/* An array shared by two page sizes, as Skylake's STLB holds 4 KiB and
+ * 2 MiB entries in one 1536-entry 12-way array (cpu-parameters.md §1):
+ * page_shift 12 and page_shift2 21. An entry is indexed by its own page
+ * number (la >> its page_shift); a lookup probes the set of each size, the
+ * smaller first. 0, or -1 with a message in err. */
+int tlb_init_shared(struct tlb *t, const char *name, unsigned entries, unsigned ways, unsigned page_shift,
+		    unsigned page_shift2, char *err);
 void tlb_destroy(struct tlb *t);
 
 /*
- * Look up linear address la (page number la >> t->page_shift) in context ctx. Returns the
+ * Look up linear address la (page number la >> t->page_shift, then
+ * la >> t->page_shift2 in a shared array) in context ctx. Returns the
  * matching entry (and marks it most recently used), or NULL on a miss.
  * A global entry matches any PCID of the same VPID and EP4TA.
  */
 struct tlb_entry *tlb_lookup(struct tlb *t, const struct tlb_ctx *ctx, uint64_t la);
 
-/* Insert (replacing the LRU way of the set, or an entry for the same page). */
+/* Insert (replacing the LRU way of the set, or an entry for the same page);
+ * ent->page_shift must be one the array holds. */
 void tlb_insert(struct tlb *t, const struct tlb_entry *ent);
 
-/* Invalidation operations, with the SDM semantics (reference sheet §5.5, §6.5). */
+/* Invalidation operations, with the SDM semantics (reference sheet §5.5, §6.5).
+ * "The page's entries" are those whose linear page (la_shift) contains la,
+ * whatever their size. */
 
 /* INVLPG la in context (vpid, pcid): the page's entries of that PCID and
  * global entries for that page of that VPID (any PCID, any EP4TA). */
