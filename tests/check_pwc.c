@@ -94,7 +94,8 @@ static uint64_t test_eptp(void)
 
 static struct paging_ctx native_ctx(void)
 {
-	struct paging_ctx c = {CR0_PE | CR0_PG | CR0_WP, G_PML4, CR4_PAE, EFER_LME | EFER_LMA | EFER_NXE, false, 0};
+	struct paging_ctx c = {CR0_PE | CR0_PG | CR0_WP, G_PML4, CR4_PAE, EFER_LME | EFER_LMA | EFER_NXE, false, 0,
+			       MODEL_EPT_VPID_CAP};
 	return c;
 }
 

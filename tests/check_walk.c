@@ -69,7 +69,8 @@ static uint64_t eptp(bool ad)
 
 static struct paging_ctx native_ctx(void)
 {
-	struct paging_ctx c = {CR0_PE | CR0_PG | CR0_WP, G_PML4, CR4_PAE, EFER_LME | EFER_LMA | EFER_NXE, false, 0};
+	struct paging_ctx c = {CR0_PE | CR0_PG | CR0_WP, G_PML4, CR4_PAE, EFER_LME | EFER_LMA | EFER_NXE, false, 0,
+			       MODEL_EPT_VPID_CAP};
 	return c;
 }
 
@@ -351,27 +352,27 @@ START_TEST(test_walk_ept_misconfigurations)
 	mem_write64(&mem, E_PD, E_PT | t);
 	/* write-only leaf (010b) */
 	mem_write64(&mem, E_PT, 0x5000 | EPTE_W | (6u << 3));
-	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), MODEL_EPT_VPID_CAP, 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
 	/* write+execute without read (110b) */
 	mem_write64(&mem, E_PT, 0x5000 | EPTE_W | EPTE_X | (6u << 3));
-	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), MODEL_EPT_VPID_CAP, 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
 	/* leaf memory type 2 (reserved) */
 	mem_write64(&mem, E_PT, 0x5000 | EPTE_RWX | (2u << 3));
-	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), MODEL_EPT_VPID_CAP, 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
 	/* reserved bit 7 (PS) in the PML4E */
 	mem_write64(&mem, E_PT, 0x5000 | EPTE_RWX | (6u << 3));
 	mem_write64(&mem, E_PML4, E_PDPT | t | EPTE_PS);
-	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), MODEL_EPT_VPID_CAP, 0, ACC_READ, &er), WALK_EPT_MISCONFIG);
 	ck_assert_uint_eq(er.refs, 1);
 	/* a good entry translates, 4 refs */
 	mem_write64(&mem, E_PML4, E_PDPT | t);
-	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0x123, ACC_READ, &er), WALK_OK);
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), MODEL_EPT_VPID_CAP, 0x123, ACC_READ, &er), WALK_OK);
 	ck_assert_uint_eq(er.hpa, 0x5123);
 	ck_assert_uint_eq(er.refs, 4);
 	/* execute-only (100b) is allowed: this core reports the capability */
 	mem_write64(&mem, E_PT, 0x5000 | EPTE_X | (6u << 3));
-	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_FETCH, &er), WALK_OK);
-	ck_assert_int_eq(ept_translate(&mem, eptp(false), 0, ACC_READ, &er), WALK_EPT_VIOLATION);
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), MODEL_EPT_VPID_CAP, 0, ACC_FETCH, &er), WALK_OK);
+	ck_assert_int_eq(ept_translate(&mem, eptp(false), MODEL_EPT_VPID_CAP, 0, ACC_READ, &er), WALK_EPT_VIOLATION);
 	ck_assert_uint_eq(er.rwx, EPTE_X);
 }
 END_TEST
@@ -398,6 +399,68 @@ START_TEST(test_walk_large_pages)
 	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
 	ck_assert_uint_eq(r.guest_refs, 2);
 	ck_assert_uint_eq(r.hpa, 0x80000000 | (LA & 0x3fffffff));
+}
+END_TEST
+
+/* Large EPT leaves (reference sheet §5.2, §5.3): a 2 MiB guest page under a
+ * 2 MiB EPT page is 3 x (3 + 1) + 3 = 15 cold references (the issue's
+ * acceptance figure): each of the 3 guest tables' GPAs and the final GPA
+ * take a 3-level EPT walk that stops at the PS = 1 PDE. A 1 GiB EPT leaf
+ * stops at the PDPTE (2 refs), but on a part without IA32_VMX_EPT_VPID_CAP
+ * bit 17 (Nehalem, cpu-parameters.md §4) its bit 7 is reserved: an EPT
+ * misconfiguration. */
+START_TEST(test_walk_large_ept_leaves)
+{
+	const uint64_t t = EPTE_R | EPTE_W | EPTE_X, leaf = EPTE_RWX | ((uint64_t)EPTP_MT_WB << EPTE_MT_SHIFT);
+	/* EPT: GPA [0, 2 MiB) -> HPA HOST_OFF (a 2 MiB-aligned block) and GPA
+	 * [0x40000000, +2 MiB) -> HPA 0x80000000, both as PS PDEs. */
+	mem_write64(&mem, E_PML4, E_PDPT | t);
+	mem_write64(&mem, E_PDPT, E_PD | t);
+	mem_write64(&mem, E_PD, HOST_OFF | leaf | EPTE_PS);
+	mem_write64(&mem, E_PDPT + 8, E_PT | t); /* E_PT serves as the second PD */
+	mem_write64(&mem, E_PT, 0x80000000u | leaf | EPTE_PS);
+	/* Guest: PML4, PDPT, PD (in GPA [0, 2 MiB)), PDE 3 a 2 MiB page at GPA 0x40000000. */
+	mem_write64(&mem, HOST_OFF + G_PML4 + 8, G_PDPT | TBL);
+	mem_write64(&mem, HOST_OFF + G_PDPT + 16, G_PD | TBL);
+	mem_write64(&mem, HOST_OFF + G_PD + 24, 0x40000000u | TBL | PTE_PS | PTE_D);
+	struct paging_ctx c = ept_ctx(false);
+	struct mmu_access a = {LA, ACC_READ, true};
+	struct walk_result r;
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
+	ck_assert_uint_eq(r.guest_refs, 3);
+	ck_assert_uint_eq(r.ept_refs, 3 * 3 + 3);
+	ck_assert_uint_eq(r.guest_refs + r.ept_refs, 15);
+	ck_assert_uint_eq(r.page_shift, 21);
+	ck_assert_uint_eq(r.guest_page_shift, 21);
+	ck_assert_uint_eq(r.hpa, 0x80000000u | (LA & 0x1fffff));
+	/* Under 4 KiB EPT pages the same guest page splinters to 4 KiB. */
+	mem_write64(&mem, E_PT, (E_PT + 0x1000) | t);
+	mem_write64(&mem, E_PT + 0x1000 + 8 * pt_index(0x40000000u | (LA & 0x1fffff), 1),
+		    0x90000000u | leaf);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_OK);
+	ck_assert_uint_eq(r.ept_refs, 3 * 3 + 4);
+	ck_assert_uint_eq(r.page_shift, 12);
+	ck_assert_uint_eq(r.guest_page_shift, 21);
+	ck_assert_uint_eq(r.hpa, 0x90000000u | (LA & 0xfff));
+
+	/* A 1 GiB EPT leaf for GPA [0, 1 GiB): each EPT walk is 2 refs. */
+	struct ept_result er;
+	mem_write64(&mem, E_PDPT, 0x40000000u | leaf | EPTE_PS);
+	ck_assert_int_eq(ept_translate(&mem, c.eptp, c.ept_cap, 0x12345, ACC_READ, &er), WALK_OK);
+	ck_assert_uint_eq(er.refs, 2);
+	ck_assert_uint_eq(er.page_shift, 30);
+	ck_assert_uint_eq(er.hpa, 0x40012345u);
+	/* Without bit 17 the same entry is a misconfiguration, found at the
+	 * PDPTE (2 refs), and so is a walk that meets it. */
+	c.ept_cap = MODEL_EPT_VPID_CAP & ~EPT_CAP_1G;
+	ck_assert_int_eq(ept_translate(&mem, c.eptp, c.ept_cap, 0x12345, ACC_READ, &er), WALK_EPT_MISCONFIG);
+	ck_assert_uint_eq(er.refs, 2);
+	ck_assert_int_eq(mmu_walk(&mem, &c, &a, NULL, &r), WALK_EPT_MISCONFIG);
+	ck_assert_uint_eq(r.fault_gpa, G_PML4 + 8);
+	/* 2 MiB leaves are still fine on that part. */
+	mem_write64(&mem, E_PDPT, E_PD | t);
+	ck_assert_int_eq(ept_translate(&mem, c.eptp, c.ept_cap, 0x12345, ACC_READ, &er), WALK_OK);
+	ck_assert_uint_eq(er.refs, 3);
 }
 END_TEST
 
@@ -542,6 +605,7 @@ static Suite *walk_suite(void)
 	tcase_add_test(tc, test_walk_ept_misconfigurations);
 	tcase_add_test(tc, test_walk_guest_ad_update_needs_ept_write);
 	tcase_add_test(tc, test_walk_large_pages);
+	tcase_add_test(tc, test_walk_large_ept_leaves);
 	tcase_add_test(tc, test_walk_5level_by_5level_cold_is_35_refs);
 	tcase_add_test(tc, test_walk_2d_records_each_reference_in_order);
 	tcase_add_test(tc, test_walk_2m_guest_under_2m_ept_is_15_refs);

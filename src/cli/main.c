@@ -295,10 +295,12 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 
 	printf("trace    %s (%s, %.1f MiB, xxh3 %s)\n", o->trace, res[0].format, (double)res[0].trace_bytes / 1048576.0,
 	       res[0].checksum);
-	printf("params   profile=%s vpid=%s ept.ad=%s shadow.unsync=%s tlb l1i %" PRIu64 "/%" PRIu64 "w l1d %" PRIu64 "/%" PRIu64
-	       "w l2 %" PRIu64 "/%" PRIu64 "w, cache %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64 " cycles\n\n",
+	static const char *const backing[] = {[PAGE_SIZE_4K] = "4k", [PAGE_SIZE_2M] = "2m", [PAGE_SIZE_1G] = "1g"};
+	printf("params   profile=%s vpid=%s ept.ad=%s shadow.unsync=%s vmm.backing=%s tlb l1i %" PRIu64 "/%" PRIu64
+	       "w l1d %" PRIu64 "/%" PRIu64 "w l2 %" PRIu64 "/%" PRIu64 "w, cache %" PRIu64 "/%" PRIu64 "/%" PRIu64
+	       "/%" PRIu64 " cycles\n\n",
 	       cpu_profiles[o->params.cpu_profile].name, o->params.vmx_vpid ? "on" : "off", o->params.ept_ad ? "on" : "off",
-	       o->params.shadow_unsync ? "on" : "off", o->params.tlb_l1i_entries,
+	       o->params.shadow_unsync ? "on" : "off", backing[o->params.vmm_backing], o->params.tlb_l1i_entries,
 	       o->params.tlb_l1i_ways, o->params.tlb_l1d_entries, o->params.tlb_l1d_ways, o->params.tlb_l2_entries,
 	       o->params.tlb_l2_ways, o->params.cache_cycles[0], o->params.cache_cycles[1], o->params.cache_cycles[2],
 	       o->params.cache_cycles[3]);

@@ -13,8 +13,12 @@
  *  64-byte line (src/mem/cache.h: L1D, L2, LLC or DRAM); page zeroing
  *  and fault handling as the guest and VMM parameters say; a VM exit costs
  *  vmx.roundtrip_cycles.
- * Approximations: translation is per 4 KiB page (larger guest pages are
- * cached as 4 KiB fragments); the guest kernel's own stores use a direct
+ * TLB arrays per page size (struct cpu): a 2 MiB translation fills the L1
+ * 2 MiB array and, where the STLB holds 2 MiB entries (tlb.l2.2m), the
+ * STLB; a 1 GiB data translation fills the 1 GiB DTLB only (no STLB 1 GiB
+ * array is modelled: Skylake client has none). A size with no array is
+ * cached as 4 KiB fragments, and so are 1 GiB code translations.
+ * Approximations: the guest kernel's own stores use a direct
  * map whose translation is not modelled natively (assumed TLB-resident,
  * 1 GiB pages) and costs one EPT translation per store under EPT (no
  * guest-physical TLB yet); data references and fetches fill the cache
@@ -42,9 +46,20 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 	c->mem = mem;
 	c->ctr = ctr;
 	evq_init(&c->evq);
+	c->caps = vmx_model_caps;
+	if (!p->ept_1g)
+		c->caps.ept_vpid_cap &= ~EPT_CAP_1G;
 	if (tlb_init(&c->itlb, "l1i", (unsigned)p->tlb_l1i_entries, (unsigned)p->tlb_l1i_ways, err) < 0 ||
 	    tlb_init(&c->dtlb, "l1d", (unsigned)p->tlb_l1d_entries, (unsigned)p->tlb_l1d_ways, err) < 0 ||
-	    tlb_init(&c->stlb, "l2", (unsigned)p->tlb_l2_entries, (unsigned)p->tlb_l2_ways, err) < 0 ||
+	    (p->tlb_l2_2m ? tlb_init_shared(&c->stlb, "l2", (unsigned)p->tlb_l2_entries, (unsigned)p->tlb_l2_ways, 12,
+					    21, err)
+			  : tlb_init(&c->stlb, "l2", (unsigned)p->tlb_l2_entries, (unsigned)p->tlb_l2_ways, err)) < 0 ||
+	    (p->tlb_l1i_2m_entries &&
+	     tlb_init_sized(&c->itlb2m, "l1i_2m", (unsigned)p->tlb_l1i_2m_entries, (unsigned)p->tlb_l1i_2m_ways, 21,
+			    err) < 0) ||
+	    (p->tlb_l1d_2m_entries &&
+	     tlb_init_sized(&c->dtlb2m, "l1d_2m", (unsigned)p->tlb_l1d_2m_entries, (unsigned)p->tlb_l1d_2m_ways, 21,
+			    err) < 0) ||
 	    (p->tlb_l1d_1g_entries &&
 	     tlb_init_sized(&c->dtlb1g, "l1d_1g", (unsigned)p->tlb_l1d_1g_entries, (unsigned)p->tlb_l1d_1g_ways, 30,
 			    err) < 0)) {
@@ -83,7 +98,6 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 		}
 		c->wc.ntlb = &c->ntlb;
 	}
-	c->caps = vmx_model_caps;
 	if (p->cpu_la57)
 		c->caps.cr4_fixed1 |= CR4_LA57;
 	if (p->vmx_ept_5level)
@@ -96,14 +110,15 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 		cpu_destroy(c);
 		return -1;
 	}
-	c->tlbs[0] = &c->itlb;
-	c->tlbs[1] = &c->dtlb;
-	c->tlbs[2] = &c->stlb;
-	c->tlbs[3] = &c->dtlb1g;
-	/* No 1 GiB array (Nehalem: CPUID 80000001 EDX.PDPE1GB clear, [IL]
-	 * 00106A2_Nehalem-EP_CPUID.txt): it takes no part in lookups, fills or
-	 * invalidations; 1 GiB translations are cached as 4 KiB fragments. */
-	c->ntlbs = p->tlb_l1d_1g_entries ? CPU_NTLBS : CPU_NTLBS - 1;
+	/* Arrays with 0 entries (Nehalem has no 1 GiB array: CPUID 80000001
+	 * EDX.PDPE1GB clear, [IL] 00106A2_Nehalem-EP_CPUID.txt) take no part in
+	 * lookups, fills or invalidations; their translations are cached as
+	 * 4 KiB fragments. */
+	struct tlb *all[CPU_NTLBS] = {&c->itlb, &c->dtlb, &c->stlb, &c->itlb2m, &c->dtlb2m, &c->dtlb1g};
+	c->ntlbs = 0;
+	for (int i = 0; i < CPU_NTLBS; i++)
+		if (all[i]->e)
+			c->tlbs[c->ntlbs++] = all[i];
 	c->progress_countdown = 1u << 20;
 	c->base_cpi_milli = (uint64_t)(p->cpu_base_cpi * 1000.0 + 0.5);
 	return 0;
@@ -114,6 +129,8 @@ void cpu_destroy(struct cpu *c)
 	tlb_destroy(&c->itlb);
 	tlb_destroy(&c->dtlb);
 	tlb_destroy(&c->stlb);
+	tlb_destroy(&c->itlb2m);
+	tlb_destroy(&c->dtlb2m);
 	tlb_destroy(&c->dtlb1g);
 	for (int d = 0; d < 2; d++)
 		for (int k = 0; k < PWC_LEVELS; k++)
@@ -367,23 +384,65 @@ static inline uint64_t entry_hpa(const struct tlb_entry *e, uint64_t la)
 	return (e->pfn << e->page_shift) | (la & ((UINT64_C(1) << e->page_shift) - 1));
 }
 
+/* The L1 array a translation of page_shift goes to: the 4 KiB one, or
+ * the 2 MiB / 1 GiB one of the access's side when the CPU has it. */
+static struct tlb *l1_array(struct cpu *c, bool fetch, unsigned page_shift)
+{
+	if (page_shift == 21 && (fetch ? c->itlb2m.e : c->dtlb2m.e))
+		return fetch ? &c->itlb2m : &c->dtlb2m;
+	if (page_shift == 30 && !fetch && c->dtlb1g.e)
+		return &c->dtlb1g;
+	return fetch ? &c->itlb : &c->dtlb;
+}
+
+/* Insert the translation of la in *ent (page_shift = its size, pfn of that
+ * size) into t, as a 4 KiB fragment if t holds no entries of that size. */
+static void fill(struct tlb *t, const struct tlb_entry *ent, uint64_t la)
+{
+	if (ent->page_shift == t->page_shift || ent->page_shift == t->page_shift2) {
+		tlb_insert(t, ent);
+		return;
+	}
+	struct tlb_entry frag = *ent;
+	frag.page_shift = PAGE_SHIFT;
+	frag.vpn = la >> PAGE_SHIFT;
+	frag.pfn = entry_hpa(ent, la) >> PAGE_SHIFT;
+	if (!frag.la_shift)
+		frag.la_shift = ent->page_shift;
+	tlb_insert(t, &frag);
+}
+
+/* Count an L1 hit and its page size. */
+static void count_l1_hit(struct cpu *c, bool fetch, const struct tlb_entry *e)
+{
+	ctr_inc(c->ctr, fetch ? CTR_TLB_L1I_HIT : CTR_TLB_L1D_HIT);
+	if (e->page_shift == 21)
+		ctr_inc(c->ctr, fetch ? CTR_TLB_L1I_HIT_2M : CTR_TLB_L1D_HIT_2M);
+	else if (e->page_shift == 30)
+		ctr_inc(c->ctr, CTR_TLB_L1D_HIT_1G);
+}
+
 /* Translate one page-sized piece of an access (user: CPL 3) into *hpa. An
  * entry that does not permit the access counts as a miss at its level and
- * a walk decides. Data accesses look the 4 KiB and the 1 GiB L1 arrays up
- * side by side; the L2 TLB holds 4 KiB entries (and 4 KiB fragments of
- * larger pages, including 2 MiB ones, which have no array of their own yet,
- * and 1 GiB ones when tlb.l1d_1g.entries = 0 leaves no 1 GiB array). */
+ * a walk decides. The L1 arrays of the access's side (4 KiB, 2 MiB, and
+ * 1 GiB for data) are looked up side by side; on a miss the L2 TLB (4 KiB,
+ * and 2 MiB with tlb.l2.2m) refills the L1 array of the entry's size; on a
+ * miss there too the walk's translation fills the L1 array of its size and,
+ * for 4 KiB (and 2 MiB with tlb.l2.2m), the L2 TLB. */
 static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind kind, bool user, uint64_t *hpa)
 {
 	const bool fetch = kind == ACC_FETCH;
 	struct tlb *l1 = fetch ? &c->itlb : &c->dtlb;
+	struct tlb *l1_2m = fetch ? &c->itlb2m : &c->dtlb2m;
 	struct tlb_ctx tc = cpu_tlb_ctx(c);
 	struct tlb_entry *e = tlb_lookup(l1, &tc, la);
+	if (!e && l1_2m->e)
+		e = tlb_lookup(l1_2m, &tc, la);
 	if (!e && !fetch && c->dtlb1g.e)
 		e = tlb_lookup(&c->dtlb1g, &tc, la);
 
 	if (e && entry_permits(e, kind, user)) {
-		ctr_inc(c->ctr, fetch ? CTR_TLB_L1I_HIT : CTR_TLB_L1D_HIT);
+		count_l1_hit(c, fetch, e);
 		*hpa = entry_hpa(e, la);
 		return XLATE_OK;
 	}
@@ -394,9 +453,12 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 		struct tlb_entry *e2 = tlb_lookup(&c->stlb, &tc, la);
 		if (e2 && entry_permits(e2, kind, user)) {
 			ctr_inc(c->ctr, CTR_TLB_L2_HIT);
+			if (e2->page_shift == 21)
+				ctr_inc(c->ctr, CTR_TLB_L2_HIT_2M);
 			cpu_charge(c, CTR_CPU_CYCLES_TLB, c->p->tlb_l2_hit_cycles);
-			tlb_insert(l1, e2);
 			*hpa = entry_hpa(e2, la);
+			struct tlb_entry copy = *e2; /* the fill may evict e2's way */
+			fill(l1_array(c, fetch, copy.page_shift), &copy, la);
 			return XLATE_OK;
 		}
 		ctr_inc(c->ctr, CTR_TLB_L2_MISS);
@@ -404,7 +466,8 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 			note_refusal(c, e2, kind);
 	}
 
-	struct paging_ctx pc = {c->cr0, c->cr3, c->cr4, c->efer, c->nonroot && c->ept_on, c->eptp};
+	struct paging_ctx pc = {c->cr0, c->cr3, c->cr4, c->efer, c->nonroot && c->ept_on, c->eptp,
+				c->caps.ept_vpid_cap};
 	struct mmu_access acc = {la, kind, user};
 	struct walk_result w;
 	struct walk_caches wc = c->wc;
@@ -416,7 +479,11 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 
 	*hpa = w.hpa;
 	struct tlb_entry ne = {
+		.vpn = la >> w.page_shift,
+		.pfn = w.hpa >> w.page_shift,
 		.ctx = tc,
+		.page_shift = w.page_shift,
+		.la_shift = w.guest_page_shift,
 		.valid = true,
 		.global = w.global,
 		.readable = w.readable,
@@ -425,18 +492,14 @@ static enum xlate_result translate(struct cpu *c, uint64_t la, enum access_kind 
 		.nx = w.nx,
 		.dirty = w.dirty,
 	};
-	if (w.page_shift == 30 && !fetch && c->dtlb1g.e) {
-		ne.page_shift = 30;
-		ne.vpn = la >> 30;
-		ne.pfn = w.hpa >> 30;
-		tlb_insert(&c->dtlb1g, &ne);
-		return XLATE_OK;
-	}
-	ne.page_shift = PAGE_SHIFT;
-	ne.vpn = la >> PAGE_SHIFT;
-	ne.pfn = w.hpa >> PAGE_SHIFT;
-	tlb_insert(&c->stlb, &ne);
-	tlb_insert(l1, &ne);
+	/* The STLB takes 4 KiB translations, 2 MiB ones if it holds them
+	 * (tlb.l2.2m), and fragments of any size the L1 side has no array
+	 * for; the 1 GiB DTLB has no STLB behind it (Skylake client has no
+	 * 1 GiB STLB entries; Nehalem refills 2 MiB translations by a walk). */
+	struct tlb *t = l1_array(c, fetch, w.page_shift);
+	if (w.page_shift == PAGE_SHIFT || w.page_shift == c->stlb.page_shift2 || t->page_shift == PAGE_SHIFT)
+		fill(&c->stlb, &ne, la);
+	fill(t, &ne, la);
 	return XLATE_OK;
 }
 

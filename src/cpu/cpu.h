@@ -33,7 +33,7 @@
 #include "vmcs/vmcs.h"
 
 #define CPU_ERR_LEN 512
-#define CPU_NTLBS 4
+#define CPU_NTLBS 6
 
 /* Linux's LOCAL_TIMER_VECTOR (arch/x86/include/asm/irq_vectors.h). */
 #define VEC_LOCAL_TIMER 0xec
@@ -125,10 +125,20 @@ struct cpu {
 	const struct sim_params *p;
 	struct counters *ctr;
 	struct phys_mem *mem;
-	struct tlb itlb, dtlb, stlb; /* 4 KiB: L1 instruction, L1 data, unified L2 */
-	struct tlb dtlb1g;           /* L1 data, 1 GiB pages */
-	struct tlb *tlbs[CPU_NTLBS]; /* all of them, for invalidations */
-	int ntlbs;                   /* 3 when there is no 1 GiB array (tlb.l1d_1g.entries = 0) */
+	/* TLB arrays per page size, as real cores have them (cpu-parameters.md
+	 * §1): 4 KiB L1 instruction and data, unified L2 (STLB, 4 KiB, and
+	 * 2 MiB too with tlb.l2.2m); 2 MiB L1 instruction and data; 1 GiB L1
+	 * data. An array with 0 entries is left out (e == NULL). */
+	struct tlb itlb, dtlb, stlb;
+	struct tlb itlb2m, dtlb2m;
+	struct tlb dtlb1g;
+	struct tlb *tlbs[CPU_NTLBS]; /* the arrays present, for invalidations */
+	int ntlbs;                   /* how many: CPU_NTLBS less the arrays left out */
+	/* The VMX capability MSRs this part reports: vmx_model_caps, less 1 GiB
+	 * EPT pages without ept.1g (Nehalem, cpu-parameters.md §4), with LA57 in
+	 * CR4_FIXED1 (cpu.la57) and 5-level EPT (vmx.ept_5level) where the
+	 * profile's core has them. */
+	struct vmx_caps caps;
 	/* Paging-structure caches [enum pwc_dim][enum pwc_level] and the nested
 	 * TLB; wc points at the ones that are on (parameters with 0 entries
 	 * leave a pointer NULL). Guest caches: VPID/PCID/EP4TA-tagged, flushed
@@ -159,7 +169,6 @@ struct cpu {
 	uint64_t gpr[16];
 
 	/* VMX */
-	struct vmx_caps caps;  /* capability MSRs: the model's, with the profile's LA57 and 5-level EPT */
 	bool vmxon;
 	bool nonroot;
 	struct vmcs *vmcs;     /* current VMCS (VMPTRLD), or NULL */

@@ -41,6 +41,17 @@ const struct param_info param_table[] = {
 	{"tlb.l1d.entries", PARAM_U64, P(tlb_l1d_entries), "64", "entries",
 	 "Skylake DTLB 4K 64 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt)", 1, 1 << 20},
 	{"tlb.l1d.ways", PARAM_U64, P(tlb_l1d_ways), "4", "ways", "same source", 1, 1 << 20},
+	{"tlb.l1i_2m.entries", PARAM_U64, P(tlb_l1i_2m_entries), "8", "entries",
+	 "Skylake i5-6400T ITLB 2M/4M 8 entries fully associative, CPUID leaf 2 0x76 ([IL] 00506E3_Skylake_CPUID.txt, "
+	 "cpu-parameters.md §1); 0 = no 2 MiB ITLB (2 MiB code translations are cached as 4 KiB fragments)",
+	 0, 1 << 20},
+	{"tlb.l1i_2m.ways", PARAM_U64, P(tlb_l1i_2m_ways), "8", "ways", "same source", 1, 1 << 20},
+	{"tlb.l1d_2m.entries", PARAM_U64, P(tlb_l1d_2m_entries), "32", "entries",
+	 "Skylake DTLB 2M/4M 32 entries 4-way (cpu-parameters.md §6 skylake row; Skylake-X AIDA table [IL] "
+	 "0050654_SkylakeX_NewMemLat.txt, Haswell/Sandy Bridge descriptors 0x5A-class 32 4-way) - secondary; "
+	 "0 = no 2 MiB DTLB (2 MiB translations are cached as 4 KiB fragments)",
+	 0, 1 << 20},
+	{"tlb.l1d_2m.ways", PARAM_U64, P(tlb_l1d_2m_ways), "4", "ways", "same source", 1, 1 << 20},
 	{"tlb.l1d_1g.entries", PARAM_U64, P(tlb_l1d_1g_entries), "4", "entries",
 	 "Skylake DTLB for 1 GiB pages: 4 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt); the Skylake client STLB holds no 1 GiB entries "
 	 "(0 = no 1 GiB array, as on Nehalem: 1 GiB translations are cached as 4 KiB fragments)",
@@ -50,6 +61,10 @@ const struct param_info param_table[] = {
 	 "Skylake STLB 1536 entries ([IL] 00506E3_Skylake_CPUID.txt; Intel forum on descriptor 0xC3)", 1, 1 << 24},
 	{"tlb.l2.ways", PARAM_U64, P(tlb_l2_ways), "12", "ways",
 	 "Skylake STLB 12-way (WikiChip Skylake client; AIDA on SKX) - secondary", 1, 1 << 24},
+	{"tlb.l2.2m", PARAM_BOOL, P(tlb_l2_2m), "on", "on/off",
+	 "Skylake STLB is shared by 4 KiB and 2 MiB pages, descriptor 0xC3 ([IL] 00506E3_Skylake_CPUID.txt; Intel forum; "
+	 "cpu-parameters.md §1); off = 4 KiB only (Nehalem 0xCA): a 2 MiB translation that misses the L1 2 MiB arrays walks",
+	 0, 1},
 	{"tlb.l2.hit_cycles", PARAM_U64, P(tlb_l2_hit_cycles), "8", "cycles",
 	 "assumed: Haswell STLB-hit load 12 cycles minus 4-cycle L1 hit (PC Watch Haswell review, cpu-parameters.md §1)", 0, 1000},
 	{"pwc.guest.pml4e.entries", PARAM_U64, P(pwc_entries[0][0]), "4", "entries",
@@ -111,6 +126,10 @@ const struct param_info param_table[] = {
 	 "the VMM's EPT page-walk length (EPTP bits 5:3 + 1); KVM uses 4 unless the guest's physical addresses need 5 "
 	 "(arch/x86/kvm/vmx/vmx.c); 5 needs vmx.ept_5level",
 	 4, 5},
+	{"ept.1g", PARAM_BOOL, P(ept_1g), "on", "on/off",
+	 "the part has 1 GiB EPT pages, IA32_VMX_EPT_VPID_CAP bit 17: Skylake i7-6700K 0x...06334141 ([VML] decoded with "
+	 "[LNX] vmx.h, cpu-parameters.md §4); off: the CPU reports bit 17 clear and a 1 GiB EPT leaf is a misconfiguration",
+	 0, 1},
 	{"vmx.roundtrip_cycles", PARAM_U64, P(vmx_roundtrip_cycles), "630", "cycles",
 	 "Skylake i7-6700K VMRESUME->CPUID->exit loop 608-671 TSC cycles ([VML] yulyugin/vmlatency)", 0, 1000000},
 	{"shadow.unsync", PARAM_BOOL, P(shadow_unsync), "off", "on/off",
@@ -118,6 +137,12 @@ const struct param_info param_table[] = {
 	 0, 1},
 	{"shadow.root_cache", PARAM_U64, P(shadow_root_cache), "4", "roots",
 	 "KVM keeps the current shadow root and KVM_MMU_NUM_PREV_ROOTS = 3 previous ones", 1, 8},
+	{"vmm.backing", PARAM_CHOICE, P(vmm_backing), "4k", "4k/2m/1g",
+	 "assumed: 4 KiB host pages behind guest memory (no THP or hugetlbfs), so results stay comparable with earlier "
+	 "runs; 2m / 1g: the VMM backs each aligned 2 MiB / 1 GiB guest-physical range inside guest memory with one "
+	 "contiguous host block and one EPT leaf, as KVM does over a huge-page memslot (arch/x86/kvm/mmu "
+	 "host_pfn_mapping_level); 1g needs ept.1g under EPT",
+	 0, 0},
 	{"vmm.handler_cycles", PARAM_U64, P(vmm_handler_cycles), "300", "cycles",
 	 "assumed: exit dispatch and handler entry in the VMM, beyond the counted operations", 0, 1000000},
 	{"vmm.frame_alloc_cycles", PARAM_U64, P(vmm_frame_alloc_cycles), "200", "cycles",
@@ -155,8 +180,8 @@ const size_t param_count = sizeof(param_table) / sizeof(param_table[0]);
  * CPU profiles: cpu-parameters.md §6 "Proposed profiles", for the
  * parameters vtsim has. Each profile gives the same parameters, so that
  * `vtsim params` can show them side by side; the skylake values are the
- * defaults (a test checks it). Not modelled: ITLB 2M arrays, 2 MiB DTLB
- * arrays, page-walker counts, L3/DRAM latency, IOTLB and VT-d caches.
+ * defaults (a test checks it). Not modelled: page-walker counts, L3/DRAM
+ * latency, IOTLB and VT-d caches.
  */
 #define PWC_ASSUMED(row) \
 	"assumed: no measured Intel paging-structure-cache size; cpu-parameters.md §6 " row " row"
@@ -170,12 +195,18 @@ static const struct profile_value nehalem_values[] = {
 	{"tlb.l1i.ways", "4", "same source"},
 	{"tlb.l1d.entries", "64", "Nehalem-EP DTLB 4K 64 entries 4-way, descriptor 0x03 ([IL] 00106A2_Nehalem-EP_CPUID.txt + [LNX])"},
 	{"tlb.l1d.ways", "4", "same source"},
+	{"tlb.l1i_2m.entries", "7",
+	 "Nehalem-EP ITLB 2M/4M 7 entries fully associative per logical CPU, descriptor 0x55 ([IL] 00106A2_Nehalem-EP_CPUID.txt + [LNX])"},
+	{"tlb.l1i_2m.ways", "7", "same source (fully associative)"},
+	{"tlb.l1d_2m.entries", "32", "Nehalem-EP DTLB 2M/4M 32 entries 4-way, descriptor 0x5A ([IL] 00106A2_Nehalem-EP_CPUID.txt + [LNX])"},
+	{"tlb.l1d_2m.ways", "4", "same source"},
 	{"tlb.l1d_1g.entries", "0",
 	 "no 1 GiB pages: CPUID 80000001 EDX=28100000, PDPE1GB clear ([IL] 00106A2_Nehalem-EP_CPUID.txt); "
 	 "1 GiB translations are cached as 4 KiB fragments"},
 	{"tlb.l1d_1g.ways", "4", "unused: no 1 GiB array (the default, kept valid)"},
 	{"tlb.l2.entries", "512", "Nehalem-EP STLB 512 entries 4-way, 4K only, descriptor 0xCA ([IL] + [LNX]; H&P 5e Core i7)"},
 	{"tlb.l2.ways", "4", "same source"},
+	{"tlb.l2.2m", "off", "Nehalem-EP STLB holds 4 KiB pages only, descriptor 0xCA ([IL] 00106A2_Nehalem-EP_CPUID.txt + [LNX])"},
 	{"tlb.l2.hit_cycles", "7",
 	 "assumed: cpu-parameters.md §6 nehalem (H&P 5e gives a 2-cycle L1 refill from the STLB, not a load-to-use penalty)"},
 	{"pwc.guest.pml4e.entries", "4", PWC_ASSUMED("nehalem")},
@@ -207,6 +238,9 @@ static const struct profile_value nehalem_values[] = {
 	 "Xeon X5550 DRAM 67.6 ns = 181 cycles at 2.67 GHz ([IL] 00106A2_Nehalem-EP_MemLatX64.txt)"},
 	{"ept.ad", "off",
 	 "Nehalem i5-760 IA32_VMX_EPT_VPID_CAP 0x00000f0106114141: no EPT A/D flags ([VML] decoded with [LNX] vmx.h)"},
+	{"ept.1g", "off",
+	 "Nehalem i5-760 IA32_VMX_EPT_VPID_CAP 0x00000f0106114141: 2 MiB EPT pages only, bit 17 clear ([VML] decoded "
+	 "with [LNX] vmx.h; cpu-parameters.md §6 \"EPT large pages\")"},
 	{"vmx.roundtrip_cycles", "950",
 	 "Nehalem i5-760 VMRESUME->CPUID->exit loop about 950 (933-982) TSC cycles ([VML] yulyugin/vmlatency)"},
 };
@@ -219,9 +253,15 @@ static const struct profile_value skylake_values[] = {
 	{"tlb.l1i.ways", "8", "same source"},
 	{"tlb.l1d.entries", "64", "Skylake DTLB 4K 64 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt)"},
 	{"tlb.l1d.ways", "4", "same source"},
+	{"tlb.l1i_2m.entries", "8", "Skylake i5-6400T ITLB 2M/4M 8 entries fully associative, descriptor 0x76 ([IL] 00506E3_Skylake_CPUID.txt)"},
+	{"tlb.l1i_2m.ways", "8", "same source (fully associative)"},
+	{"tlb.l1d_2m.entries", "32",
+	 "Skylake DTLB 2M 32 entries 4-way (cpu-parameters.md §6; Skylake-X AIDA table [IL] 0050654_SkylakeX_NewMemLat.txt) - secondary"},
+	{"tlb.l1d_2m.ways", "4", "same source"},
 	{"tlb.l1d_1g.entries", "4", "Skylake DTLB 1G 4 entries 4-way ([IL] 00506E3_Skylake_CPUID.txt)"},
 	{"tlb.l2.entries", "1536", "Skylake STLB 1536 entries ([IL] 00506E3_Skylake_CPUID.txt; Intel forum on descriptor 0xC3)"},
 	{"tlb.l2.ways", "12", "Skylake STLB 12-way (WikiChip Skylake client; AIDA on SKX) - secondary"},
+	{"tlb.l2.2m", "on", "Skylake STLB shared by 4 KiB and 2 MiB pages, descriptor 0xC3 ([IL] 00506E3_Skylake_CPUID.txt; Intel forum)"},
 	{"tlb.l2.hit_cycles", "8", "assumed: Haswell STLB-hit load 12 cycles minus 4-cycle L1 hit (PC Watch Haswell review)"},
 	{"pwc.guest.pml4e.entries", "4", PWC_ASSUMED("skylake") " (ChampSim default)"},
 	{"pwc.guest.pdpte.entries", "8", PWC_ASSUMED("skylake") " (ChampSim default)"},
@@ -250,6 +290,7 @@ static const struct profile_value skylake_values[] = {
 	{"mem.dram_cycles", "289",
 	 "derived: 72 ns (i5-6400T 72.2 ns, [IL]) at 4.0 GHz (cpu-parameters.md §6)"},
 	{"ept.ad", "on", "Skylake IA32_VMX_EPT_VPID_CAP 0x...06334141: EPT A/D ([VML] decoded with [LNX] vmx.h)"},
+	{"ept.1g", "on", "Skylake IA32_VMX_EPT_VPID_CAP 0x...06334141: 2 MiB and 1 GiB EPT pages ([VML] decoded with [LNX] vmx.h)"},
 	{"vmx.roundtrip_cycles", "630", "Skylake i7-6700K VMRESUME->CPUID->exit loop 608-671 TSC cycles ([VML] yulyugin/vmlatency)"},
 };
 
@@ -268,6 +309,13 @@ static const struct profile_value sapphirerapids_values[] = {
 	 "Sapphire Rapids load DTLB 4K 64 entries 4-way, leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18]); "
 	 "AIDA gives Golden Cove 96 6-way ([IL] 0090672_AlderLake_01_BC_NewMemLat.txt): sweep it"},
 	{"tlb.l1d.ways", "4", "same source"},
+	{"tlb.l1i_2m.entries", "32",
+	 "Sapphire Rapids ITLB 2M/4M 32 entries 8-way, leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18])"},
+	{"tlb.l1i_2m.ways", "8", "same source"},
+	{"tlb.l1d_2m.entries", "32",
+	 "Sapphire Rapids load DTLB 2M/4M 32 entries 4-way, leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18]); "
+	 "the store DTLB is not modelled"},
+	{"tlb.l1d_2m.ways", "4", "same source"},
 	{"tlb.l1d_1g.entries", "8",
 	 "Sapphire Rapids load DTLB 1G 8 entries fully associative, leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18]); "
 	 "the 16-entry store DTLB is not modelled"},
@@ -276,6 +324,9 @@ static const struct profile_value sapphirerapids_values[] = {
 	 "Sapphire Rapids STLB 1024 8-way 4K/2M + 1024 8-way 4K/1G, leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18]): "
 	 "both arrays hold 4 KiB entries, modelled as one array of their 128 sets x 16 ways"},
 	{"tlb.l2.ways", "16", "same source"},
+	{"tlb.l2.2m", "on",
+	 "Sapphire Rapids STLB 1024 8-way 4K/2M/4M, leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18]); "
+	 "modelled as the one 2048-entry array holding 2 MiB entries (the 4K/1G half holds none on the part)"},
 	{"tlb.l2.hit_cycles", "8", "assumed: cpu-parameters.md §6 sapphirerapids"},
 	{"pwc.guest.pml4e.entries", "4", PWC_ASSUMED("sapphirerapids")},
 	{"pwc.guest.pdpte.entries", "8", PWC_ASSUMED("sapphirerapids")},
@@ -305,6 +356,9 @@ static const struct profile_value sapphirerapids_values[] = {
 	 "assumed: 110 ns (cpu-parameters.md §6) at 3.8 GHz"},
 	{"ept.ad", "on",
 	 "Sapphire Rapids w7-2475X IA32_VMX_EPT_VPID_CAP 0x00010F0106F341C1: bit 21 (EPT A/D) set ([IL] "
+	 "00806F8_SapphireRapids_05_CPUID.txt MSR 0x48C)"},
+	{"ept.1g", "on",
+	 "Sapphire Rapids w7-2475X IA32_VMX_EPT_VPID_CAP 0x00010F0106F341C1: bit 17 (1 GiB EPT pages) set ([IL] "
 	 "00806F8_SapphireRapids_05_CPUID.txt MSR 0x48C)"},
 	{"vmx.roundtrip_cycles", "500",
 	 "assumed: no Sapphire Rapids measurement; Cascade Lake Gold 6252N 439-532 TSC cycles ([VML] yulyugin/vmlatency)"},
@@ -366,6 +420,20 @@ static int parse_value(struct sim_params *p, const struct param_info *pi, const 
 		}
 		*(unsigned *)field = (unsigned)(pr - cpu_profiles);
 		return 0;
+	}
+	case PARAM_CHOICE: {
+		size_t n = strlen(v);
+		unsigned i = 0;
+		for (const char *w = pi->unit; *w; i++) {
+			size_t len = strcspn(w, "/");
+			if (len == n && !strncmp(w, v, n)) {
+				*(unsigned *)field = i;
+				return 0;
+			}
+			w += len + (w[len] == '/');
+		}
+		snprintf(err, 256, "parameter %s: '%s' is not one of %s", pi->name, v, pi->unit);
+		return -1;
 	}
 	case PARAM_BOOL:
 		if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"))
@@ -485,6 +553,8 @@ int params_validate(const struct sim_params *p, char *err)
 {
 	if (check_tlb("l1i", p->tlb_l1i_entries, p->tlb_l1i_ways, err) ||
 	    check_tlb("l1d", p->tlb_l1d_entries, p->tlb_l1d_ways, err) ||
+	    (p->tlb_l1i_2m_entries && check_tlb("l1i_2m", p->tlb_l1i_2m_entries, p->tlb_l1i_2m_ways, err)) ||
+	    (p->tlb_l1d_2m_entries && check_tlb("l1d_2m", p->tlb_l1d_2m_entries, p->tlb_l1d_2m_ways, err)) ||
 	    (p->tlb_l1d_1g_entries && check_tlb("l1d_1g", p->tlb_l1d_1g_entries, p->tlb_l1d_1g_ways, err)) ||
 	    check_tlb("l2", p->tlb_l2_entries, p->tlb_l2_ways, err))
 		return -1;
@@ -537,6 +607,14 @@ void params_format(const struct sim_params *p, const struct param_info *pi, char
 		snprintf(buf, len, "%s", i < cpu_profile_count ? cpu_profiles[i].name : "?");
 		break;
 	}
+	case PARAM_CHOICE: {
+		/* the index-th word of the unit */
+		const char *w = pi->unit;
+		for (unsigned i = *(const unsigned *)field; i > 0 && *w; i--)
+			w += strcspn(w, "/") + (w[strcspn(w, "/")] == '/');
+		snprintf(buf, len, "%.*s", (int)strcspn(w, "/"), w);
+		break;
+	}
 	case PARAM_BOOL:
 		snprintf(buf, len, "%s", *(const bool *)field ? "on" : "off");
 		break;
@@ -569,7 +647,8 @@ char *params_json(const struct sim_params *p)
 	for (size_t i = 0; i < param_count; i++) {
 		char v[64];
 		params_format(p, sorted[i], v, sizeof(v));
-		bool quote = sorted[i]->type == PARAM_BOOL || sorted[i]->type == PARAM_PROFILE;
+		bool quote = sorted[i]->type == PARAM_BOOL || sorted[i]->type == PARAM_PROFILE ||
+			     sorted[i]->type == PARAM_CHOICE;
 		used += (size_t)snprintf(s + used, cap - used, "%s\"%s\":%s%s%s", i ? "," : "", sorted[i]->name,
 					 quote ? "\"" : "", v, quote ? "\"" : "");
 	}

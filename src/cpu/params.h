@@ -26,8 +26,11 @@ struct sim_params {
 	/* TLBs */
 	uint64_t tlb_l1i_entries, tlb_l1i_ways;
 	uint64_t tlb_l1d_entries, tlb_l1d_ways;
+	uint64_t tlb_l1i_2m_entries, tlb_l1i_2m_ways; /* L1 ITLB for 2 MiB pages; 0 entries = none */
+	uint64_t tlb_l1d_2m_entries, tlb_l1d_2m_ways; /* L1 DTLB for 2 MiB pages; 0 entries = none */
 	uint64_t tlb_l1d_1g_entries, tlb_l1d_1g_ways;
 	uint64_t tlb_l2_entries, tlb_l2_ways;
+	bool tlb_l2_2m;               /* the L2 TLB (STLB) holds 2 MiB entries beside 4 KiB ones */
 	uint64_t tlb_l2_hit_cycles;   /* extra cycles of an L1 miss that hits the L2 TLB */
 	/* paging-structure caches, [enum pwc_dim][enum pwc_level] of mmu/walk.h
 	 * (guest/EPT x PML4E/PDPTE/PDE), and the nested TLB; 0 entries = off */
@@ -44,10 +47,12 @@ struct sim_params {
 	bool vmx_vpid;                /* "enable VPID" */
 	bool ept_ad;                  /* EPTP[6]: EPT accessed/dirty flags */
 	uint64_t ept_levels;          /* the VMM's EPT page-walk length: 4 or 5 */
+	bool ept_1g;                  /* the part has 1 GiB EPT pages (IA32_VMX_EPT_VPID_CAP bit 17) */
 	uint64_t vmx_roundtrip_cycles; /* VM exit + VM entry hardware round trip */
 	/* VMM software */
 	bool shadow_unsync;           /* KVM's unsync last-level shadow pages */
 	uint64_t shadow_root_cache;   /* shadow roots kept per guest CR3 */
+	unsigned vmm_backing;         /* host page size behind guest memory: enum page_size_choice */
 	uint64_t vmm_handler_cycles;  /* fixed software cost of dispatching one exit */
 	uint64_t vmm_frame_alloc_cycles; /* host allocator work per host frame */
 	uint64_t host_page_zero_cycles;  /* clearing one 4 KiB host frame */
@@ -63,8 +68,20 @@ struct sim_params {
 	uint64_t guest_timeslice_ms;  /* a process runs this long before a tick preempts it; 0 = every tick */
 };
 
-/* PARAM_PROFILE: the name of one of cpu_profiles[] (cpu.profile only). */
-enum param_type { PARAM_U64, PARAM_DOUBLE, PARAM_BOOL, PARAM_PROFILE };
+/* Values of a page-size parameter (vmm.backing): index i is the page of
+ * 2^(12 + 9 i) bytes, written 4k, 2m, 1g. */
+enum page_size_choice { PAGE_SIZE_4K = 0, PAGE_SIZE_2M = 1, PAGE_SIZE_1G = 2 };
+
+/* log2 of the bytes of a page-size choice: 12, 21 or 30. */
+static inline unsigned page_size_shift(unsigned choice)
+{
+	return 12 + 9 * choice;
+}
+
+/* PARAM_PROFILE: the name of one of cpu_profiles[] (cpu.profile only).
+ * PARAM_CHOICE: one of the words of the unit ("4k/2m/1g": the words
+ * separated by '/'), stored as its index (an unsigned). */
+enum param_type { PARAM_U64, PARAM_DOUBLE, PARAM_BOOL, PARAM_PROFILE, PARAM_CHOICE };
 
 struct param_info {
 	const char *name;    /* e.g. "tlb.l2.entries" */

@@ -35,15 +35,17 @@ static int ept_levels(uint64_t eptp)
 	return (int)((eptp & EPTP_WALK_LEN_MASK) >> EPTP_WALK_LEN_SHIFT) + 1;
 }
 
-static bool ept_misconfigured(uint64_t e, int level, bool leaf)
+static bool ept_misconfigured(uint64_t e, int level, bool leaf, uint64_t cap)
 {
 	unsigned rwx = (unsigned)(e & EPTE_RWX);
 	if (rwx == 2 || rwx == 6)
 		return true; /* write without read */
-	if (rwx == 4 && !(MODEL_EPT_VPID_CAP & EPT_CAP_EXEC_ONLY))
+	if (rwx == 4 && !(cap & EPT_CAP_EXEC_ONLY))
 		return true;
 	if (!leaf)
 		return e & (level >= 4 ? EPTE_PML4_RSVD : EPTE_NONLEAF_RSVD);
+	if ((level == 3 && !(cap & EPT_CAP_1G)) || (level == 2 && !(cap & EPT_CAP_2M)))
+		return true; /* PS = 1 where the part allows no large page: a reserved bit */
 	if (e & EPTE_LEAF_RSVD)
 		return true;
 	if (level == 3 && (e & (((UINT64_C(1) << 30) - 1) & ~(PAGE_SIZE - 1))))
@@ -102,9 +104,10 @@ static void pwc_fill(struct tlb *t, const struct tlb_ctx *tag, uint64_t addr, in
 	tlb_insert(t, &ne);
 }
 
-/* ept_translate() with the EPT-dimension paging-structure caches (ept[]
- * of wc, may be NULL); lookups are counted in w (may be NULL). */
-static enum walk_fault ept_walk(struct phys_mem *m, uint64_t eptp, uint64_t gpa, enum access_kind kind,
+/* ept_translate() on a part with capability cap, with the EPT-dimension
+ * paging-structure caches (ept[] of wc, may be NULL); lookups are counted
+ * in w (may be NULL). */
+static enum walk_fault ept_walk(struct phys_mem *m, uint64_t eptp, uint64_t cap, uint64_t gpa, enum access_kind kind,
 				const struct walk_caches *wc, struct walk_result *w, struct ept_result *r)
 {
 	static const uint64_t need[] = {[ACC_READ] = EPTE_R, [ACC_WRITE] = EPTE_W, [ACC_FETCH] = EPTE_X};
@@ -148,7 +151,7 @@ static enum walk_fault ept_walk(struct phys_mem *m, uint64_t eptp, uint64_t gpa,
 			return r->fault;
 		}
 		bool leaf = level == 1 || ((level == 2 || level == 3) && (e & EPTE_PS));
-		if (ept_misconfigured(e, level, leaf)) {
+		if (ept_misconfigured(e, level, leaf, cap)) {
 			r->fault = WALK_EPT_MISCONFIG;
 			return r->fault;
 		}
@@ -193,10 +196,10 @@ static enum walk_fault ept_walk(struct phys_mem *m, uint64_t eptp, uint64_t gpa,
 	return r->fault;
 }
 
-enum walk_fault ept_translate(struct phys_mem *m, uint64_t eptp, uint64_t gpa, enum access_kind kind,
+enum walk_fault ept_translate(struct phys_mem *m, uint64_t eptp, uint64_t cap, uint64_t gpa, enum access_kind kind,
 			      struct ept_result *r)
 {
-	return ept_walk(m, eptp, gpa, kind, NULL, NULL, r);
+	return ept_walk(m, eptp, cap, gpa, kind, NULL, NULL, r);
 }
 
 static uint64_t guest_rsvd_mask(int level, bool leaf, const struct paging_ctx *ctx)
@@ -250,7 +253,7 @@ static bool ept_step(struct phys_mem *m, const struct paging_ctx *ctx, const str
 		}
 		r->ntlb_miss++;
 	}
-	ept_walk(m, ctx->eptp, gpa, kind, wc, r, er);
+	ept_walk(m, ctx->eptp, ctx->ept_cap, gpa, kind, wc, r, er);
 	if (nt && er->fault == WALK_OK) {
 		struct tlb_entry ne = {
 			.vpn = gpa >> PAGE_SHIFT,
@@ -353,6 +356,7 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 		cnx[i] = r->nx;
 		if (leaf) {
 			r->page_shift = (uint8_t)(PAGE_SHIFT + PT_INDEX_BITS * (level - 1));
+			r->guest_page_shift = r->page_shift;
 			uint64_t off_mask = (UINT64_C(1) << r->page_shift) - 1;
 			r->gpa = (e & PHYS_ADDR_MASK & ~off_mask) | (acc->la & off_mask);
 			r->dirty = e & PTE_D;
@@ -411,7 +415,7 @@ enum walk_fault mmu_walk(struct phys_mem *m, const struct paging_ctx *ctx, const
 	/* The final guest-physical address. */
 	if (ctx->ept) {
 		uint64_t q = EPT_QUAL_GLA_XLATE;
-		if (MODEL_EPT_VPID_CAP & EPT_CAP_ADV_EXIT_INFO)
+		if (ctx->ept_cap & EPT_CAP_ADV_EXIT_INFO)
 			q |= (r->user ? EPT_QUAL_GLA_USER : 0) | (r->writable ? EPT_QUAL_GLA_WRITABLE : 0) |
 			     (r->nx ? EPT_QUAL_GLA_XD : 0);
 		struct ept_result er;

@@ -48,6 +48,11 @@ struct paging_ctx {
 	uint64_t cr0, cr3, cr4, efer;
 	bool ept;     /* VMX non-root with "enable EPT": guest tables live in GPA space */
 	uint64_t eptp;
+	/* IA32_VMX_EPT_VPID_CAP of the part (reference sheet §5.4): at most
+	 * MODEL_EPT_VPID_CAP, less what a profile's part lacks. A 2 MiB /
+	 * 1 GiB EPT leaf without bit 16 / 17 has bit 7 set where no large page
+	 * is allowed: a misconfiguration (§5.3 item 3). */
+	uint64_t ept_cap;
 };
 
 enum walk_fault {
@@ -72,10 +77,11 @@ struct ept_result {
 /*
  * Translate gpa through the EPT paging structures rooted at eptp for an
  * access of the given kind (R needs R, W needs W, fetch needs X; with
- * EPTP[6] A is set in every entry used and D in the leaf on a write).
- * Returns r->fault. Reference sheet §5.2, §5.3.
+ * EPTP[6] A is set in every entry used and D in the leaf on a write), on a
+ * part whose IA32_VMX_EPT_VPID_CAP is cap (see struct paging_ctx). Returns
+ * r->fault. Reference sheet §5.2, §5.3.
  */
-enum walk_fault ept_translate(struct phys_mem *m, uint64_t eptp, uint64_t gpa, enum access_kind kind,
+enum walk_fault ept_translate(struct phys_mem *m, uint64_t eptp, uint64_t cap, uint64_t gpa, enum access_kind kind,
 			      struct ept_result *r);
 
 /* Index of a paging-structure cache by the level of the entry it caches. */
@@ -147,6 +153,7 @@ struct walk_result {
 	uint64_t hpa;          /* host-physical translation of la */
 	uint8_t page_shift;    /* page size of the translation: 12, 21 or 30 (under EPT the
 				* smaller of the guest page and the EPT page) */
+	uint8_t guest_page_shift; /* size of the guest (linear) page: 12, 21 or 30 */
 	/* Rights and flags for the TLB. Under EPT they combine both dimensions
 	 * (SDM "Caching Translation Information" under VMX): readable = EPT R;
 	 * writable = guest R/W AND EPT W; nx = guest XD OR NOT EPT X; dirty =

@@ -145,6 +145,16 @@ const struct counter_info counter_table[CTR_COUNT] = {
 	[CTR_CACHE_DATA_L2] = {"cache.data.l2", "refs", "trace data references and fetches served by L2"},
 	[CTR_CACHE_DATA_LLC] = {"cache.data.llc", "refs", "trace data references and fetches served by the LLC"},
 	[CTR_CACHE_DATA_DRAM] = {"cache.data.dram", "refs", "trace data references and fetches served by DRAM"},
+	[CTR_TLB_L1I_HIT_2M] = {"tlb.l1i.hit_2m", "lookups", "L1 ITLB hits in the 2 MiB array (part of tlb.l1i.hit)"},
+	[CTR_TLB_L1D_HIT_2M] = {"tlb.l1d.hit_2m", "lookups", "L1 DTLB hits in the 2 MiB array (part of tlb.l1d.hit)"},
+	[CTR_TLB_L1D_HIT_1G] = {"tlb.l1d.hit_1g", "lookups", "L1 DTLB hits in the 1 GiB array (part of tlb.l1d.hit)"},
+	[CTR_TLB_L2_HIT_2M] = {"tlb.l2.hit_2m", "lookups", "L2 (STLB) hits on 2 MiB entries (part of tlb.l2.hit)"},
+	[CTR_VMM_BACKED_2M] = {"vmm.backed_2m", "ranges",
+			       "aligned 2 MiB guest-physical ranges backed by one contiguous host block (vmm.backing=2m): "
+			       "one EPT leaf with PS = 1 under EPT"},
+	[CTR_VMM_BACKED_1G] = {"vmm.backed_1g", "ranges",
+			       "aligned 1 GiB guest-physical ranges backed by one contiguous host block (vmm.backing=1g): "
+			       "one EPT leaf with PS = 1 under EPT"},
 };
 
 int counter_by_name(const char *name)

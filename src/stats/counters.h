@@ -129,6 +129,14 @@ enum counter_id {
 	CTR_CACHE_DATA_L2,
 	CTR_CACHE_DATA_LLC,
 	CTR_CACHE_DATA_DRAM,
+	/* large pages: TLB hits per page size (included in the hits above) and
+	 * the VMM's large EPT / host backing */
+	CTR_TLB_L1I_HIT_2M,
+	CTR_TLB_L1D_HIT_2M,
+	CTR_TLB_L1D_HIT_1G,
+	CTR_TLB_L2_HIT_2M,
+	CTR_VMM_BACKED_2M,
+	CTR_VMM_BACKED_1G,
 	CTR_COUNT
 };
 
