@@ -1,8 +1,10 @@
 /*
  * Notes: the shadow MMU, after KVM's (arch/x86/kvm/mmu: FNAME(walk_addr),
  * FNAME(fetch), mmu_pte_write, kvm_mmu_get_page, the unsync machinery).
- *  - Memory slots: guest-physical pages are backed by host frames on first
- *    use (zeroed), as KVM backs a memslot.
+ *  - Memory slots: guest-physical memory is backed by host memory on first
+ *    use (zeroed), as KVM backs a memslot: 4 KiB frames, or with
+ *    vmm.backing=2m|1g one contiguous host block per aligned 2 MiB / 1 GiB
+ *    guest-physical range (the largest that lies inside guest memory).
  *  - A shadow page exists per (guest table frame, level) and per (guest
  *    large page region, level) for the "direct" pages that split a guest
  *    2 MiB / 1 GiB page (the guest's direct map) into 4 KiB shadow leaves.
@@ -69,6 +71,9 @@ int shadow_init(struct shadow_mmu *s, struct vmm *vmm)
 	    u64map_init(&s->by_key, 256) < 0 ||
 	    u64map_init(&s->by_hpa, 256) < 0 || u64map_init(&s->protect, 256) < 0 || u64map_init(&s->rmap, 4096) < 0)
 		return oom(s);
+	for (int i = 0; i < 2; i++)
+		if (u64map_init(&s->memslot_large[i], 64) < 0 || u64map_init(&s->memslot_large_rev[i], 64) < 0)
+			return oom(s);
 	return 0;
 }
 
@@ -83,6 +88,10 @@ void shadow_destroy(struct shadow_mmu *s)
 	u64vec_free(&s->free_slots);
 	u64map_free(&s->memslot);
 	u64map_free(&s->memslot_rev);
+	for (int i = 0; i < 2; i++) {
+		u64map_free(&s->memslot_large[i]);
+		u64map_free(&s->memslot_large_rev[i]);
+	}
 	u64map_free(&s->by_key);
 	u64map_free(&s->by_hpa);
 	u64map_free(&s->protect);
@@ -91,24 +100,86 @@ void shadow_destroy(struct shadow_mmu *s)
 
 /* ---- guest memory as the VMM sees it ------------------------------------ */
 
+/* The host frame backing gfn: 1 with *hfn set, or 0 if gfn is not backed. */
+static int slot_hfn(const struct shadow_mmu *s, uint64_t gfn, uint64_t *hfn)
+{
+	const uint64_t *v = u64map_get(&s->memslot, gfn);
+	if (v) {
+		*hfn = *v;
+		return 1;
+	}
+	for (int i = 0; i < 2; i++) {
+		unsigned bits = PT_INDEX_BITS * (unsigned)(i + 1); /* frames per range: 2^bits */
+		v = u64map_get(&s->memslot_large[i], gfn >> bits);
+		if (v) {
+			*hfn = (*v << bits) | (gfn & ((UINT64_C(1) << bits) - 1));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The guest frame a host frame backs: 1 with *gfn set, or 0 if none. */
+static int slot_gfn(const struct shadow_mmu *s, uint64_t hfn, uint64_t *gfn)
+{
+	const uint64_t *v = u64map_get(&s->memslot_rev, hfn);
+	if (v) {
+		*gfn = *v;
+		return 1;
+	}
+	for (int i = 0; i < 2; i++) {
+		unsigned bits = PT_INDEX_BITS * (unsigned)(i + 1);
+		v = u64map_get(&s->memslot_large_rev[i], hfn >> bits);
+		if (v) {
+			*gfn = (*v << bits) | (hfn & ((UINT64_C(1) << bits) - 1));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Back gfn (not backed yet) as shadow_gpa_to_hpa() says. 0 or -1. */
+static int back_gfn(struct shadow_mmu *s, uint64_t gfn)
+{
+	static const enum counter_id count[] = {CTR_VMM_BACKED_2M, CTR_VMM_BACKED_1G};
+	const uint64_t guest_frames = s->vmm->guest_mem_bytes >> PAGE_SHIFT;
+	for (int i = (int)s->vmm->p->vmm_backing - 1; i >= 0; i--) {
+		unsigned bits = PT_INDEX_BITS * (unsigned)(i + 1);
+		uint64_t range = gfn >> bits;
+		if (((range + 1) << bits) > guest_frames)
+			continue; /* the range is not wholly inside guest memory */
+		uint64_t block;
+		if (vmm_host_block(s->vmm, bits, &block) < 0)
+			return -1;
+		ctr_inc(s->vmm->ctr, count[i]);
+		if (u64map_put(&s->memslot_large[i], range, block >> (PAGE_SHIFT + bits)) < 0 ||
+		    u64map_put(&s->memslot_large_rev[i], block >> (PAGE_SHIFT + bits), range) < 0)
+			return oom(s);
+		return 0;
+	}
+	uint64_t frame;
+	if (vmm_host_frame(s->vmm, &frame) < 0)
+		return -1;
+	ctr_inc(s->vmm->ctr, CTR_VMM_EPT_BACKED_PAGES);
+	if (u64map_put(&s->memslot, gfn, frame >> PAGE_SHIFT) < 0 ||
+	    u64map_put(&s->memslot_rev, frame >> PAGE_SHIFT, gfn) < 0)
+		return oom(s);
+	return 0;
+}
+
 int shadow_gpa_to_hpa(struct shadow_mmu *s, uint64_t gpa, uint64_t *hpa)
 {
 	uint64_t gfn = gpa >> PAGE_SHIFT;
-	uint64_t *hfn = u64map_get(&s->memslot, gfn);
-	if (!hfn) {
+	uint64_t hfn;
+	if (!slot_hfn(s, gfn, &hfn)) {
 		if (gpa >= s->vmm->guest_mem_bytes)
 			return cpu_fail(cpu_of(s), "guest-physical address 0x%" PRIx64 " beyond the guest's %" PRIu64
 						   " MiB of memory", gpa, s->vmm->p->guest_mem_mib);
-		uint64_t frame;
-		if (vmm_host_frame(s->vmm, &frame) < 0)
+		if (back_gfn(s, gfn) < 0)
 			return -1;
-		ctr_inc(s->vmm->ctr, CTR_VMM_EPT_BACKED_PAGES);
-		if (u64map_put(&s->memslot, gfn, frame >> PAGE_SHIFT) < 0 ||
-		    u64map_put(&s->memslot_rev, frame >> PAGE_SHIFT, gfn) < 0)
-			return oom(s);
-		hfn = u64map_get(&s->memslot, gfn);
+		slot_hfn(s, gfn, &hfn);
 	}
-	*hpa = (*hfn << PAGE_SHIFT) | (gpa & (PAGE_SIZE - 1));
+	*hpa = (hfn << PAGE_SHIFT) | (gpa & (PAGE_SIZE - 1));
 	return 0;
 }
 
@@ -212,14 +283,14 @@ static bool gfn_write_protected(struct shadow_mmu *s, uint64_t gfn)
 static int write_protect_gfn(struct shadow_mmu *s, uint64_t gfn)
 {
 	struct u64vec *rm = rmap_of(s, gfn, false);
-	uint64_t *hfn = u64map_get(&s->memslot, gfn);
+	uint64_t hfn;
 	int changed = 0;
-	if (!rm || !hfn)
+	if (!rm || !slot_hfn(s, gfn, &hfn))
 		return 0;
 	size_t keep = 0;
 	for (size_t i = 0; i < rm->n; i++) {
 		uint64_t spte = vmx_root_read64(cpu_of(s), rm->v[i]);
-		if (!(spte & PTE_P) || ((spte & FRAME_MASK) >> PAGE_SHIFT) != *hfn)
+		if (!(spte & PTE_P) || ((spte & FRAME_MASK) >> PAGE_SHIFT) != hfn)
 			continue; /* stale reverse mapping: drop it */
 		rm->v[keep++] = rm->v[i];
 		if (spte & PTE_RW) {
@@ -372,8 +443,9 @@ static int sp_zap(struct shadow_mmu *s, struct shadow_page *sp)
 		} else {
 			/* A leaf: its frame's reverse map must forget this address
 			 * before the page's frame is reused for anything else. */
-			uint64_t *gfn = u64map_get(&s->memslot_rev, (spte & FRAME_MASK) >> PAGE_SHIFT);
-			struct u64vec *rm = gfn ? rmap_of(s, *gfn, false) : NULL;
+			uint64_t gfn;
+			struct u64vec *rm = slot_gfn(s, (spte & FRAME_MASK) >> PAGE_SHIFT, &gfn) ? rmap_of(s, gfn, false)
+												  : NULL;
 			if (rm)
 				vec_remove(rm, addr);
 		}
@@ -760,10 +832,10 @@ int shadow_check(struct shadow_mmu *s, char *err, size_t len)
 			uint64_t spte = mem_read64(cpu->mem, sp->hpa + 8 * e);
 			if (!(spte & PTE_P) || !(spte & PTE_RW))
 				continue;
-			uint64_t *gfn = u64map_get(&s->memslot_rev, (spte & FRAME_MASK) >> PAGE_SHIFT);
-			if (gfn && gfn_write_protected(s, *gfn)) {
+			uint64_t gfn;
+			if (slot_gfn(s, (spte & FRAME_MASK) >> PAGE_SHIFT, &gfn) && gfn_write_protected(s, gfn)) {
 				snprintf(err, len, "shadow leaf 0x%" PRIx64 " maps write-protected guest page table 0x%" PRIx64
-						   " writable", sp->hpa + 8 * e, *gfn << PAGE_SHIFT);
+						   " writable", sp->hpa + 8 * e, gfn << PAGE_SHIFT);
 				return -1;
 			}
 		}

@@ -49,8 +49,12 @@ struct shadow_root {
 struct shadow_mmu {
 	struct vmm *vmm;
 	int levels;              /* the guest's paging levels (4, or 5 with CR4.LA57): shadow tables mirror them */
-	struct u64map memslot;   /* gfn -> host frame number backing it */
+	struct u64map memslot;   /* gfn -> host frame number backing it (4 KiB backing) */
 	struct u64map memslot_rev; /* host frame number -> gfn */
+	/* vmm.backing=2m|1g: [0] 2 MiB, [1] 1 GiB guest-physical range number
+	 * (gpa >> 21 / >> 30) -> host block number (hpa >> 21 / >> 30), and
+	 * back */
+	struct u64map memslot_large[2], memslot_large_rev[2];
 	struct u64map by_key;    /* (gfn, level, direct) -> shadow page index */
 	struct u64map by_hpa;    /* shadow page host frame number -> index */
 	struct u64map protect;   /* gfn -> number of indirect shadow pages of it */
@@ -73,8 +77,11 @@ struct shadow_mmu {
 int shadow_init(struct shadow_mmu *s, struct vmm *vmm);
 void shadow_destroy(struct shadow_mmu *s);
 
-/* Host-physical address backing gpa, backing the page on first use
- * (zeroed host frame). 0 or -1 (cpu_fail). */
+/* Host-physical address backing gpa, backing it on first use with zeroed
+ * host memory: a 4 KiB frame, or with vmm.backing=2m|1g one contiguous
+ * host block for the whole aligned 2 MiB / 1 GiB range around gpa (the
+ * largest no larger than the backing that lies inside guest memory), as a
+ * huge-page memslot gives KVM. 0 or -1 (cpu_fail). */
 int shadow_gpa_to_hpa(struct shadow_mmu *s, uint64_t gpa, uint64_t *hpa);
 
 /* The shadow root for guest CR3 value cr3 (from the roots cache, or a new

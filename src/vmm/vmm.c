@@ -252,16 +252,23 @@ static const exit_handler_fn exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_EPT_VIOLATION] = handle_ept_violation,
 };
 
-int vmm_host_frame(struct vmm *vmm, uint64_t *hpa)
+int vmm_host_block(struct vmm *vmm, unsigned order, uint64_t *hpa)
 {
-	*hpa = frame_alloc_get(&vmm->host_frames);
+	*hpa = frame_alloc_get_order(&vmm->host_frames, order);
 	if (!*hpa)
-		return cpu_fail(vmm->cpu, "host out of memory: all %" PRIu64 " MiB in use (raise host.mem_mib)",
+		return cpu_fail(vmm->cpu, "host out of memory: no free %s block left in %" PRIu64 " MiB (raise host.mem_mib)",
+				order == FRAME_ORDER_1G ? "1 GiB" : order == FRAME_ORDER_2M ? "2 MiB" : "4 KiB",
 				vmm->p->host_mem_mib);
 	cpu_charge(vmm->cpu, CTR_CPU_CYCLES_VMM, vmm->p->vmm_frame_alloc_cycles);
-	vmx_root_zero_page(vmm->cpu, *hpa);
-	ctr_inc(vmm->ctr, CTR_VMM_HOST_PAGES_ZEROED);
+	for (uint64_t i = 0; i < UINT64_C(1) << order; i++)
+		vmx_root_zero_page(vmm->cpu, *hpa + i * PAGE_SIZE);
+	ctr_add(vmm->ctr, CTR_VMM_HOST_PAGES_ZEROED, UINT64_C(1) << order);
 	return 0;
+}
+
+int vmm_host_frame(struct vmm *vmm, uint64_t *hpa)
+{
+	return vmm_host_block(vmm, FRAME_ORDER_4K, hpa);
 }
 
 int vmm_host_frame_put(struct vmm *vmm, uint64_t hpa)
@@ -302,11 +309,21 @@ int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struc
 			return -1;
 		vmm->smmu.cur_root = vmcs_cr3;
 	} else {
+		/* KVM reads IA32_VMX_EPT_VPID_CAP and maps no EPT page larger
+		 * than the part allows (reference sheet §5.4). */
+		uint64_t cap;
+		if (vmx_root_rdmsr(cpu, MSR_IA32_VMX_EPT_VPID_CAP, &cap) < 0)
+			return cpu_fail(cpu, "RDMSR IA32_VMX_EPT_VPID_CAP failed: this part has no EPT");
+		if (p->vmm_backing == PAGE_SIZE_1G && !(cap & EPT_CAP_1G))
+			return cpu_fail(cpu, "vmm.backing=1g: this CPU has no 1 GiB EPT pages (IA32_VMX_EPT_VPID_CAP 0x%016" PRIx64
+					     " bit 17 clear: ept.1g=off, as on nehalem); use vmm.backing=2m or 4k", cap);
+		if (p->vmm_backing == PAGE_SIZE_2M && !(cap & EPT_CAP_2M))
+			return cpu_fail(cpu, "vmm.backing=2m: this CPU has no 2 MiB EPT pages (IA32_VMX_EPT_VPID_CAP 0x%016" PRIx64
+					     " bit 16 clear); use vmm.backing=4k", cap);
 		secondary |= SECONDARY_ENABLE_EPT;
 		/* 5-level EPT only if IA32_VMX_EPT_VPID_CAP says the core walks it. */
-		uint64_t cap;
 		vmm->ept_levels = (int)p->ept_levels;
-		if (vmm->ept_levels == 5 && (vmx_root_rdmsr(cpu, MSR_IA32_VMX_EPT_VPID_CAP, &cap) < 0 || !(cap & EPT_CAP_PWL5)))
+		if (vmm->ept_levels == 5 && !(cap & EPT_CAP_PWL5))
 			return cpu_fail(cpu, "VMM: ept.levels=5 but IA32_VMX_EPT_VPID_CAP has no 5-level EPT (bit 7)");
 		if (vmm_host_frame(vmm, &vmm->ept_root) < 0)
 			return -1;

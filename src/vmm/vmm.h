@@ -46,6 +46,11 @@ int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struc
 /* A zeroed host frame for the VMM's own use (EPT or shadow tables, guest
  * memory), charged as VMM work; and its return. 0 or -1 (cpu_fail). */
 int vmm_host_frame(struct vmm *vmm, uint64_t *hpa);
+/* A zeroed, naturally aligned host block of 2^order frames (order 0, 9 or
+ * 18: 4 KiB, 2 MiB, 1 GiB) backing guest memory: one allocation
+ * (vmm.frame_alloc_cycles) and 2^order frames cleared (host.page_zero_cycles
+ * each). 0 or -1 (cpu_fail: host memory has no such block left). */
+int vmm_host_block(struct vmm *vmm, unsigned order, uint64_t *hpa);
 int vmm_host_frame_put(struct vmm *vmm, uint64_t hpa);
 void vmm_destroy(struct vmm *vmm);
 
@@ -54,12 +59,16 @@ void vmm_destroy(struct vmm *vmm);
  * RUN_INTERRUPTED. */
 enum run_status vmm_run(struct vmm *vmm);
 
-/* EPT manager (src/vmm/ept_mgr.c): back the guest-physical page gpa with a
- * fresh zeroed host frame, creating missing EPT tables. 0 or -1 (cpu_fail). */
+/* EPT manager (src/vmm/ept_mgr.c): back the guest-physical page gpa with
+ * fresh zeroed host memory, creating missing EPT tables: a 4 KiB leaf, or
+ * with vmm.backing=2m|1g one leaf (PS = 1) for the aligned 2 MiB / 1 GiB
+ * range around gpa when it lies inside guest memory and has no mapping yet.
+ * 0 or -1 (cpu_fail). */
 int ept_mgr_map(struct vmm *vmm, uint64_t gpa);
 /* Write 8 bytes of guest-physical memory from the VMM (loading the guest
  * image, as QEMU or Firecracker load a kernel), backing the page first if
- * needed. vmmp is a struct vmm *. 0 or -1 (cpu_fail). */
+ * needed; follows an EPT leaf of any size. vmmp is a struct vmm *. 0 or -1
+ * (cpu_fail). */
 int vmm_guest_write64(void *vmmp, uint64_t gpa, uint64_t val);
 /* The EPT pointer of a WB EPT of levels (4 or 5) rooted at root, with A/D if
  * ad (EPTP bits 5:3 = levels - 1; reference sheet §5.1). */
