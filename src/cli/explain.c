@@ -276,6 +276,7 @@ int explain_walk(const struct explain_opts *o, FILE *out, char *err)
 		.eptp = ept ? l.host_root | EPTP_MT_WB | ((uint64_t)(o->ept_levels - 1) << EPTP_WALK_LEN_SHIFT) |
 				      (o->params.ept_ad ? EPTP_AD : 0)
 			    : 0,
+		.ept_cap = cpu.caps.ept_vpid_cap,
 	};
 	struct walk_caches wc = cpu.wc;
 	wc.tag.vpid = o->mode == MODE_NATIVE ? 0 : o->vpid;
@@ -300,6 +301,9 @@ int explain_walk(const struct explain_opts *o, FILE *out, char *err)
 		fprintf(out, "note:  the %s profile's core has no 5-level paging (CPUID.(7,0):ECX[16]): the guest could "
 			     "not set CR4.LA57 (try --profile sapphirerapids)\n",
 			cpu_profiles[o->params.cpu_profile].name);
+	if (ept && o->backing_page_shift == 30 && !(pc.ept_cap & EPT_CAP_1G))
+		fprintf(out, "note:  this part has no 1 GiB EPT pages (IA32_VMX_EPT_VPID_CAP bit 17 clear, ept.1g=off): "
+			     "a 1 GiB EPT leaf is a misconfiguration, and the VMM refuses vmm.backing=1g\n");
 	if (shadow)
 		fprintf(out, "shadow: the VMM's tables (tagged VPID %u), %s entries (the smaller of the guest page and "
 			     "the %s host backing); guest RAM at GPA g is at HPA g + 0x%" PRIx64 "\n",
