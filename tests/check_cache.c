@@ -98,7 +98,7 @@ END_TEST
 /* Cycles of a walk's references through the hierarchy, as the CPU charges them. */
 static uint64_t walk_cycles(struct cache_hier *ch, struct phys_mem *m, uint64_t la, unsigned served[CACHE_NLEVELS])
 {
-	struct paging_ctx c = {CR0_PE | CR0_PG | CR0_WP, 0x10000, CR4_PAE, EFER_LME | EFER_LMA | EFER_NXE, false, 0};
+	struct paging_ctx c = {CR0_PE | CR0_PG | CR0_WP, 0x10000, CR4_PAE, EFER_LME | EFER_LMA | EFER_NXE, false, 0, MODEL_EPT_VPID_CAP};
 	struct mmu_access a = {la, ACC_READ, true};
 	struct walk_result r;
 	uint64_t cyc = 0;

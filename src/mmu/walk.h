@@ -48,8 +48,9 @@ struct paging_ctx {
 	uint64_t cr0, cr3, cr4, efer;
 	bool ept;     /* VMX non-root with "enable EPT": guest tables live in GPA space */
 	uint64_t eptp;
-	/* IA32_VMX_EPT_VPID_CAP of the part (reference sheet §5.4): at most
-	 * MODEL_EPT_VPID_CAP, less what a profile's part lacks. A 2 MiB /
+	/* IA32_VMX_EPT_VPID_CAP of the part (reference sheet §5.4):
+	 * MODEL_EPT_VPID_CAP, less 1 GiB pages or plus 5-level walks as the
+	 * profile's part has them (struct cpu caps). A 2 MiB /
 	 * 1 GiB EPT leaf without bit 16 / 17 has bit 7 set where no large page
 	 * is allowed: a misconfiguration (§5.3 item 3). */
 	uint64_t ept_cap;
