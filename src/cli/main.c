@@ -107,6 +107,16 @@ static void add_modes(struct run_opts *o, const char *cmd, const char *list)
 		die_usage(cmd, "--modes needs at least one mode");
 }
 
+/* One --set: a cpu.profile assignment becomes the profile (applied first),
+ * anything else is kept in order in sets. */
+static void add_set(const char *arg, const char **profile, char **sets, int *nsets)
+{
+	if (!strncmp(arg, "cpu.profile=", 12))
+		*profile = arg + 12;
+	else
+		sets[(*nsets)++] = (char *)arg;
+}
+
 /* Apply the profile (a base, whatever its place on the command line), then
  * every --set in order; a bad one ends the command with exit 2. */
 static void apply_params(struct sim_params *p, const char *profile, char **sets, int nsets, const char *cmd)
@@ -181,10 +191,7 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 			break;
 		}
 		case 's':
-			if (!strncmp(optarg, "cpu.profile=", 12))
-				profile = optarg + 12;
-			else
-				sets[nsets++] = optarg;
+			add_set(optarg, &profile, sets, &nsets);
 			break;
 		case 'P':
 			profile = optarg;
@@ -941,10 +948,7 @@ static int cmd_explain(int argc, char **argv)
 			profile = optarg;
 			break;
 		case 's':
-			if (!strncmp(optarg, "cpu.profile=", 12))
-				profile = optarg + 12;
-			else
-				sets[nsets++] = optarg;
+			add_set(optarg, &profile, sets, &nsets);
 			break;
 		case 'h':
 			fputs(explain_help, stdout);
