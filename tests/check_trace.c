@@ -142,7 +142,7 @@ START_TEST(test_trace_sample_events)
 	ev_eq(&ev[4], GEV_FETCH, 0xffffffffffffffffull, 15, 4242, 0, 0);
 	ev_eq(&ev[5], GEV_LOAD, 0, 4096, 4242, 0, 0);
 	ev_eq(&ev[6], GEV_BRK, 0x4035000, 0, 4242, 0, 0);
-	ev_eq(&ev[7], GEV_MMAP, 0x4835000, 0, 4242, 8192, 3);
+	ev_eq(&ev[7], GEV_MMAP, 0x4835000, 0, 4242, 8192, 3 | GEV_MMAP_ANON); /* flags 34: anonymous */
 	ev_eq(&ev[8], GEV_MUNMAP, 0x483c000, 0, 4242, 43399, 0);
 	ev_eq(&ev[9], GEV_PROC_EXIT, 0, 0, 4242, 0, 0);
 }
@@ -182,7 +182,7 @@ START_TEST(test_trace_async_completion)
 
 	ck_assert_int_eq(read_str(in, ev, MAXEV, err), 2);
 	ev_eq(&ev[0], GEV_FETCH, 0x1000, 4, 0, 0, 0);
-	ev_eq(&ev[1], GEV_MMAP, 0x7000000, 0, 7, 65536, 3);
+	ev_eq(&ev[1], GEV_MMAP, 0x7000000, 0, 7, 65536, 3 | GEV_MMAP_ANON);
 }
 END_TEST
 

@@ -37,8 +37,19 @@ struct guest_event {
 	uint64_t gva;   /* address (memory events), start (mmap/munmap), new break (brk) */
 	uint64_t len;   /* length in bytes (mmap/munmap) */
 	uint32_t pid;   /* process the event belongs to (0 if the source has none) */
-	uint32_t arg;   /* mmap: PROT_* bits; proc create: 1 = thread (shares the address space) */
+	uint32_t arg;   /* mmap: PROT_* bits | GEV_MMAP_HUGEPAGE; proc create: 1 = thread (shares the address space) */
 };
+
+/* mmap arg flags beside the PROT_* bits:
+ *  - GEV_MMAP_ANON: an anonymous mapping (MAP_ANONYMOUS), the only kind
+ *    Linux gives transparent huge pages at fault time; the lackey reader
+ *    sets it from sys_mmap's flags argument (mremap results carry none:
+ *    lackey logs do not say what was moved);
+ *  - GEV_MMAP_HUGEPAGE: the program marked the region for transparent huge
+ *    pages (madvise(MADV_HUGEPAGE), which guest.thp=madvise honours).
+ *    Lackey logs carry no madvise calls, so their reader never sets it. */
+#define GEV_MMAP_ANON (UINT32_C(1) << 30)
+#define GEV_MMAP_HUGEPAGE (UINT32_C(1) << 31)
 
 /* A source of guest events (trace reader, in-memory array, later the
  * Unicorn CPU). */

@@ -19,7 +19,8 @@
  *      SYSCALL[...] sys_clone ( ... )   clone(fork): process P created child C
  *       --> [pre-success] Success(0x..)        (result on its own line)
  *  - Events: sys_mmap/sys_mmap2 success -> GEV_MMAP (gva = result, len =
- *    arg 2, arg = prot, arg 3); sys_munmap -> GEV_MUNMAP (arg 1, arg 2);
+ *    arg 2, arg = prot, arg 3, | GEV_MMAP_ANON when the flags, arg 4, hold
+ *    MAP_ANONYMOUS 0x20); sys_munmap -> GEV_MUNMAP (arg 1, arg 2);
  *    sys_brk -> GEV_BRK (gva = returned break, also for brk(0) queries);
  *    sys_mremap -> GEV_MUNMAP(old, oldlen) then GEV_MMAP(result, newlen)
  *    with prot taken as PROT_READ|PROT_WRITE (lackey does not log it);
@@ -60,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LINUX_MAP_ANONYMOUS 0x20u /* uapi asm-generic/mman-common.h */
 #define CLONE_VM_FLAG 0x100u
 #define CLONE_VFORK_FLAG 0x4000u
 #define WNOHANG_FLAG 1u
@@ -326,7 +328,7 @@ static void finish_call(struct lackey *lk, const struct lackey_call_rec *c, int 
 		ev->kind = GEV_MMAP;
 		ev->gva = val;
 		ev->len = c->a[1];
-		ev->arg = (uint32_t)c->a[2];
+		ev->arg = (uint32_t)c->a[2] | (c->a[3] & LINUX_MAP_ANONYMOUS ? GEV_MMAP_ANON : 0);
 		ev->pid = c->pid;
 		break;
 	case LK_MUNMAP:
