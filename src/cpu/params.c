@@ -169,6 +169,12 @@ const struct param_info param_table[] = {
 	 "the guest kernel's paging: 4, or 5 with CR4.LA57 (Linux CONFIG_X86_5LEVEL uses 5 levels when the CPU has LA57); "
 	 "5 needs cpu.la57",
 	 4, 5},
+	{"guest.thp", PARAM_CHOICE, P(guest_thp), "never", "never/always/madvise",
+	 "Linux transparent_hugepage/enabled (mm/huge_memory.c): always = a fault in an mmap'd region or the heap whose "
+	 "aligned 2 MiB range lies wholly inside it maps a 2 MiB page (do_huge_pmd_anonymous_page); madvise = only "
+	 "regions marked MADV_HUGEPAGE (lackey traces mark none); never (the default, as the results before large "
+	 "pages) = 4 KiB pages only",
+	 0, 0},
 	{"guest.timeslice_ms", PARAM_U64, P(guest_timeslice_ms), "0", "ms",
 	 "0 = preempt at every timer tick when another process is runnable: CFS with two or more runnable tasks "
 	 "(sched_latency 6 ms / nr_running) at CONFIG_HZ=250 (4 ms ticks) has a slice shorter than a tick",

@@ -65,12 +65,16 @@ struct sim_params {
 	uint64_t guest_tlb_flush_ceiling; /* munmap of more pages than this flushes the whole TLB */
 	bool guest_pcid;              /* the guest kernel tags address spaces with PCIDs (CR4.PCIDE) */
 	uint64_t guest_paging_levels; /* the guest kernel's paging: 4, or 5 (CR4.LA57) */
+	unsigned guest_thp;           /* transparent huge pages: enum guest_thp_mode */
 	uint64_t guest_timeslice_ms;  /* a process runs this long before a tick preempts it; 0 = every tick */
 };
 
 /* Values of a page-size parameter (vmm.backing): index i is the page of
  * 2^(12 + 9 i) bytes, written 4k, 2m, 1g. */
 enum page_size_choice { PAGE_SIZE_4K = 0, PAGE_SIZE_2M = 1, PAGE_SIZE_1G = 2 };
+
+/* Values of guest.thp (Linux /sys/kernel/mm/transparent_hugepage/enabled). */
+enum guest_thp_mode { GUEST_THP_NEVER = 0, GUEST_THP_ALWAYS = 1, GUEST_THP_MADVISE = 2 };
 
 /* log2 of the bytes of a page-size choice: 12, 21 or 30. */
 static inline unsigned page_size_shift(unsigned choice)

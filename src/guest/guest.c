@@ -7,6 +7,23 @@
  *  - Page-table entries carry P|RW|US|A|D for tables (Linux _PAGE_TABLE)
  *    and P|RW|US|A (+D on a write fault) for 4 KiB data pages, as Linux's
  *    anonymous fault path writes them; NX is not used.
+ *  - Transparent huge pages (guest.thp, Linux mm/huge_memory.c): the kernel
+ *    keeps each process's regions (mmap'd VMAs as the front end reports
+ *    them, and the heap [first break, break)); the stack and anything else
+ *    touched are no region (the trace-driven guest does not know them) and
+ *    get 4 KiB pages, and so do file mappings (Linux gives huge pages at
+ *    fault time to anonymous memory only). With thp=always (madvise: only
+ *    regions marked GEV_MMAP_HUGEPAGE) a fault whose aligned 2 MiB range
+ *    lies wholly in one anonymous region (or the heap) and has no page
+ *    table yet takes a 2 MiB guest frame
+ *    (order 9), clears its 512 pages through the direct map
+ *    (clear_huge_page) and writes a PDE with PS = 1
+ *    (do_huge_pmd_anonymous_page); without a free 2 MiB frame it falls
+ *    back to 4 KiB. An unmap that covers part of a huge page first splits
+ *    it (split_huge_pmd): a new page table with 512 PTEs for the same
+ *    frames, the PDE pointed at it, INVLPG of the 2 MiB page; a huge page
+ *    covered whole is unmapped whole. No khugepaged (no collapse), no
+ *    mprotect (front ends report none), no 1 GiB guest pages.
  *  - mmap over existing pages replaces them (MAP_FIXED semantics); munmap,
  *    brk shrink and exit free data pages and page-table pages that become
  *    empty, then invalidate the span of pages unmapped: INVLPG per page up
@@ -172,6 +189,8 @@ void guest_destroy(struct guest_os *os)
 		struct guest_proc *pr = os->procs[i];
 		u64map_free(&pr->tables);
 		u64map_free(&pr->pages);
+		u64map_free(&pr->huge);
+		u64vec_free(&pr->vmas);
 		if (pr != &os->proc)
 			free(pr);
 	}
@@ -340,6 +359,193 @@ static int map_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr,
 	return 0;
 }
 
+/* ---- regions and transparent huge pages -------------------------------- */
+
+#define HPAGE_SIZE (UINT64_C(1) << 21)
+#define HPAGE_MASK (~(HPAGE_SIZE - 1))
+/* Flags in a region's end (page-aligned, so its low bits are free). */
+#define VMA_HUGEPAGE UINT64_C(1) /* marked MADV_HUGEPAGE */
+#define VMA_ANON UINT64_C(2)     /* anonymous (MAP_ANONYMOUS) */
+#define VMA_FLAGS (VMA_HUGEPAGE | VMA_ANON)
+
+/* Remove [start, end) from pr's regions (cutting or splitting those that
+ * overlap it). 0 or -1 (out of memory). */
+static int vma_remove(struct guest_proc *pr, uint64_t start, uint64_t end)
+{
+	size_t n = pr->vmas.n;
+	for (size_t i = 0; i < n; i += 2) {
+		uint64_t s0 = pr->vmas.v[i], e0 = pr->vmas.v[i + 1] & ~VMA_FLAGS;
+		uint64_t flag = pr->vmas.v[i + 1] & VMA_FLAGS;
+		if (e0 <= start || s0 >= end)
+			continue;
+		if (s0 < start && e0 > end) { /* a hole in the middle: two regions */
+			pr->vmas.v[i + 1] = start | flag;
+			if (u64vec_push(&pr->vmas, end) < 0 || u64vec_push(&pr->vmas, e0 | flag) < 0)
+				return -1;
+		} else if (s0 < start) {
+			pr->vmas.v[i + 1] = start | flag;
+		} else if (e0 > end) {
+			pr->vmas.v[i] = end;
+		} else {
+			pr->vmas.v[i] = pr->vmas.v[i + 1] = 0; /* gone: left as an empty region */
+		}
+	}
+	/* Drop the empty ones. */
+	size_t keep = 0;
+	for (size_t i = 0; i < pr->vmas.n; i += 2) {
+		if (pr->vmas.v[i] == (pr->vmas.v[i + 1] & ~VMA_FLAGS))
+			continue;
+		pr->vmas.v[keep++] = pr->vmas.v[i];
+		pr->vmas.v[keep++] = pr->vmas.v[i + 1];
+	}
+	pr->vmas.n = keep;
+	return 0;
+}
+
+/* Does la's aligned 2 MiB range lie wholly in one region of pr that the
+ * THP policy lets have huge pages? */
+static bool thp_allowed(const struct guest_os *os, const struct guest_proc *pr, uint64_t la)
+{
+	const uint64_t h = la & HPAGE_MASK;
+	if (os->p->guest_thp == GUEST_THP_NEVER)
+		return false;
+	for (size_t i = 0; i < pr->vmas.n; i += 2) {
+		uint64_t s0 = pr->vmas.v[i], e0 = pr->vmas.v[i + 1] & ~VMA_FLAGS;
+		if (la < s0 || la >= e0)
+			continue;
+		bool marked = pr->vmas.v[i + 1] & VMA_HUGEPAGE, anon = pr->vmas.v[i + 1] & VMA_ANON;
+		return anon && h >= s0 && h + HPAGE_SIZE <= e0 && (marked || os->p->guest_thp == GUEST_THP_ALWAYS);
+	}
+	/* The heap: an anonymous region with no madvise marking. */
+	return os->p->guest_thp == GUEST_THP_ALWAYS && pr->heap_start && la >= pr->heap_start && la < pr->brk &&
+	       h >= pr->heap_start && h + HPAGE_SIZE <= pr->brk;
+}
+
+/* Build the tables above level `level` for la (down to the level-`level`
+ * table), as map_page does. */
+static int build_tables(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, int level)
+{
+	for (int l = pr->levels; l > level; l--) {
+		if (table_gpa(pr, l - 1, la))
+			continue;
+		uint64_t child;
+		if (pt_alloc(os, cpu, pr, &child) < 0)
+			return -1;
+		if (u64map_put(&pr->tables, table_key(l - 1, la), child) < 0)
+			return cpu_fail(cpu, "out of memory");
+		uint64_t parent = table_gpa(pr, l, la);
+		if (cpu_guest_op(cpu, GOP_STORE64, parent + 8 * pt_index(la, l), child | TABLE_FLAGS) < 0)
+			return -1;
+		table_count_add(pr, l, la, +1);
+	}
+	return 0;
+}
+
+/* A huge-page fault at la (do_huge_pmd_anonymous_page): 1 if a 2 MiB page
+ * was mapped, 0 if no 2 MiB frame is free (the caller maps 4 KiB), -1. */
+static int map_huge(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, bool write)
+{
+	uint64_t frame = frame_alloc_get_order(&os->frames, FRAME_ORDER_2M);
+	if (!frame) {
+		ctr_inc(os->ctr, CTR_GUEST_THP_FALLBACK);
+		return 0;
+	}
+	if (build_tables(os, cpu, pr, la, 2) < 0)
+		return -1;
+	/* clear_huge_page: the 512 pages, one by one, through the direct map. */
+	for (uint64_t i = 0; i < PT_ENTRIES; i++)
+		if (cpu_guest_op(cpu, GOP_ZERO_PAGE, frame + i * PAGE_SIZE, 0) < 0)
+			return -1;
+	if (u64map_put(&pr->huge, la >> 21, frame | (write ? PTE_D : 0)) < 0)
+		return cpu_fail(cpu, "out of memory");
+	uint64_t pd = table_gpa(pr, 2, la);
+	if (cpu_guest_op(cpu, GOP_STORE64, pd + 8 * pt_index(la, 2), frame | PAGE_FLAGS | PTE_PS | (write ? PTE_D : 0)) < 0)
+		return -1;
+	table_count_add(pr, 2, la, +1);
+	ctr_inc(os->ctr, CTR_GUEST_THP_MAPPED);
+	return 1;
+}
+
+/* split_huge_pmd of the huge page at h: a page table of 512 PTEs mapping
+ * the same frames (dirty if the PDE was), the PDE pointed at it, and (for
+ * a loaded address space) INVLPG of the 2 MiB page. */
+static int split_huge(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t h, bool invlpg)
+{
+	uint64_t v = *u64map_get(&pr->huge, h >> 21);
+	uint64_t frame = v & PHYS_ADDR_MASK, dirty = v & PTE_D;
+	uint64_t pt;
+	u64map_remove(&pr->huge, h >> 21, NULL);
+	if (pt_alloc(os, cpu, pr, &pt) < 0)
+		return -1;
+	if (u64map_put(&pr->tables, table_key(1, h), pt | PT_ENTRIES) < 0)
+		return cpu_fail(cpu, "out of memory");
+	for (uint64_t i = 0; i < PT_ENTRIES; i++) {
+		if (u64map_put(&pr->pages, (h >> PAGE_SHIFT) + i, frame + i * PAGE_SIZE) < 0)
+			return cpu_fail(cpu, "out of memory");
+		if (cpu_guest_op(cpu, GOP_STORE64, pt + 8 * i, (frame + i * PAGE_SIZE) | PAGE_FLAGS | dirty) < 0)
+			return -1;
+	}
+	if (cpu_guest_op(cpu, GOP_STORE64, table_gpa(pr, 2, h) + 8 * pt_index(h, 2), pt | TABLE_FLAGS) < 0)
+		return -1;
+	ctr_inc(os->ctr, CTR_GUEST_THP_SPLIT);
+	if (invlpg) {
+		ctr_inc(os->ctr, CTR_GUEST_INVLPG);
+		return cpu_guest_op(cpu, GOP_INVLPG, h, 0);
+	}
+	return 0;
+}
+
+/* Free the tables from level `level` up that became empty after an entry
+ * of the level-`level` table covering la was cleared (not the top-level
+ * one). */
+static int free_empty_tables(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, int level)
+{
+	for (; level < pr->levels; level++) {
+		if (table_count_add(pr, level, la, -1) != 0)
+			break;
+		uint64_t gone = table_gpa(pr, level, la);
+		u64map_remove(&pr->tables, table_key(level, la), NULL);
+		if (cpu_guest_op(cpu, GOP_STORE64, table_gpa(pr, level + 1, la) + 8 * pt_index(la, level + 1), 0) < 0 ||
+		    pt_free(os, cpu, pr, gone) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Unmap the huge page at h whole (zap_huge_pmd): clear the PDE, free the
+ * 2 MiB frame and the tables that became empty. */
+static int unmap_huge(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t h)
+{
+	uint64_t frame = *u64map_get(&pr->huge, h >> 21) & PHYS_ADDR_MASK;
+	u64map_remove(&pr->huge, h >> 21, NULL);
+	if (cpu_guest_op(cpu, GOP_STORE64, table_gpa(pr, 2, h) + 8 * pt_index(h, 2), 0) < 0)
+		return -1;
+	if (frame_alloc_put_order(&os->frames, frame, FRAME_ORDER_2M) < 0)
+		return cpu_fail(cpu, "out of memory");
+	ctr_inc(os->ctr, CTR_GUEST_THP_UNMAPPED);
+	return free_empty_tables(os, cpu, pr, h, 2);
+}
+
+/* The huge pages of pr that meet [start, end), in address order, into *out. */
+static int huge_in_range(struct guest_proc *pr, uint64_t start, uint64_t end, struct u64vec *out)
+{
+	if (!pr->huge.count)
+		return 0;
+	for (size_t i = 0; i < pr->huge.cap; i++) {
+		uint64_t k = pr->huge.slots[i].key;
+		if (k != U64MAP_EMPTY && (k << 21) < end && (k << 21) + HPAGE_SIZE > start && u64vec_push(out, k << 21) < 0)
+			return -1;
+	}
+	/* insertion sort: few entries */
+	for (size_t i = 1; i < out->n; i++)
+		for (size_t j = i; j > 0 && out->v[j - 1] > out->v[j]; j--) {
+			uint64_t t = out->v[j];
+			out->v[j] = out->v[j - 1];
+			out->v[j - 1] = t;
+		}
+	return 0;
+}
+
 /* Unmap one mapped page; free tables that become empty (not the top-level one). */
 static int unmap_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t vpn, uint64_t gpa)
 {
@@ -349,17 +555,8 @@ static int unmap_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *p
 	    free_frame(os, cpu, gpa) < 0)
 		return -1;
 	ctr_inc(os->ctr, CTR_GUEST_PAGES_UNMAPPED);
-	for (int level = 1; level < pr->levels; level++) {
-		if (table_count_add(pr, level, la, -1) != 0)
-			break;
-		/* The level-L table is empty: clear its parent entry and free it. */
-		uint64_t gone = table_gpa(pr, level, la);
-		u64map_remove(&pr->tables, table_key(level, la), NULL);
-		if (cpu_guest_op(cpu, GOP_STORE64, table_gpa(pr, level + 1, la) + 8 * pt_index(la, level + 1), 0) < 0 ||
-		    pt_free(os, cpu, pr, gone) < 0)
-			return -1;
-	}
-	return 0;
+	/* Tables that become empty: their parent entries cleared, freed. */
+	return free_empty_tables(os, cpu, pr, la, 1);
 }
 
 /* Collect the mapped VPNs in [start, end) into *out. */
@@ -404,29 +601,53 @@ static int load_cr3(struct guest_os *os, struct cpu *cpu, uint64_t val)
 static int unmap_range(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t start, uint64_t end,
 		       enum flush_mode mode)
 {
-	struct u64vec l = {NULL, 0, 0};
+	struct u64vec l = {NULL, 0, 0}, huge = {NULL, 0, 0};
 	if (end <= start)
 		return 0;
-	if (mapped_in_range(pr, start, end, &l) < 0) {
-		u64vec_free(&l);
+	if (huge_in_range(pr, start, end, &huge) < 0) {
+		u64vec_free(&huge);
 		return cpu_fail(cpu, "out of memory");
 	}
-	const uint64_t *vpns = l.v;
-	size_t n = l.n;
+	/* Huge pages the range covers in part are split first; the others
+	 * are unmapped whole. */
 	int rc = 0;
+	size_t nhuge = 0;
+	for (size_t i = 0; i < huge.n && rc == 0; i++) {
+		uint64_t h = huge.v[i];
+		if (h >= start && h + HPAGE_SIZE <= end)
+			huge.v[nhuge++] = h;
+		else
+			rc = split_huge(os, cpu, pr, h, mode == FLUSH_SPAN);
+	}
+	if (rc == 0 && mapped_in_range(pr, start, end, &l) < 0)
+		rc = cpu_fail(cpu, "out of memory");
+	const uint64_t *vpns = l.v;
+	size_t n = rc == 0 ? l.n : 0;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = unmap_page(os, cpu, pr, vpns[i], *u64map_get(&pr->pages, vpns[i]));
 		lo = vpns[i] < lo ? vpns[i] : lo;
 		hi = vpns[i] > hi ? vpns[i] : hi;
 	}
-	if (rc == 0 && n > 0) {
+	for (size_t i = 0; i < nhuge && rc == 0; i++) {
+		rc = unmap_huge(os, cpu, pr, huge.v[i]);
+		lo = (huge.v[i] >> PAGE_SHIFT) < lo ? huge.v[i] >> PAGE_SHIFT : lo;
+		hi = ((huge.v[i] >> PAGE_SHIFT) + PT_ENTRIES - 1) > hi ? (huge.v[i] >> PAGE_SHIFT) + PT_ENTRIES - 1 : hi;
+	}
+	if (rc == 0 && n + nhuge > 0) {
 		if (mode == FLUSH_EXIT) {
 			/* The dying address space is left for init_mm's tables. */
 			rc = load_cr3(os, cpu, GUEST_SWAPPER_PML4);
 			os->loaded = NULL;
 		} else if (mode == FLUSH_NONE) {
 			/* Not loaded: nothing cached under its (retired) PCID is used again. */
+		} else if (n == 0 && (hi - lo + 1) / PT_ENTRIES <= os->p->guest_tlb_flush_ceiling) {
+			/* Only huge pages: the flush strides by 2 MiB (mmu_gather's
+			 * cleared_pmds, tlb_get_unmap_shift = PMD_SHIFT). */
+			for (uint64_t v = lo; v <= hi && rc == 0; v += PT_ENTRIES) {
+				rc = cpu_guest_op(cpu, GOP_INVLPG, v << PAGE_SHIFT, 0);
+				ctr_inc(os->ctr, CTR_GUEST_INVLPG);
+			}
 		} else if (hi - lo + 1 > os->p->guest_tlb_flush_ceiling) {
 			rc = load_cr3(os, cpu, pr->cr3); /* no bit 63: flushes the current PCID */
 		} else {
@@ -437,6 +658,7 @@ static int unmap_range(struct guest_os *os, struct cpu *cpu, struct guest_proc *
 		}
 	}
 	u64vec_free(&l);
+	u64vec_free(&huge);
 	return rc;
 }
 
@@ -523,10 +745,11 @@ static struct guest_proc *proc_alloc(struct guest_os *os, struct cpu *cpu, uint3
 	}
 	memset(pr, 0, sizeof(*pr));
 	pr->pid = pid;
-	if (u64map_init(&pr->tables, 64) < 0 || u64map_init(&pr->pages, 1024) < 0 ||
+	if (u64map_init(&pr->tables, 64) < 0 || u64map_init(&pr->pages, 1024) < 0 || u64map_init(&pr->huge, 16) < 0 ||
 	    u64map_put(&os->by_pid, pid, os->nprocs) < 0) {
 		u64map_free(&pr->tables);
 		u64map_free(&pr->pages);
+		u64map_free(&pr->huge);
 		goto oom;
 	}
 	os->procs[os->nprocs++] = pr;
@@ -599,6 +822,8 @@ static int proc_exit(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr
 		os->loaded = NULL; /* nothing of it may be used again (CR3 still points at the freed PML4) */
 	u64map_free(&pr->tables);
 	u64map_free(&pr->pages);
+	u64map_free(&pr->huge);
+	u64vec_free(&pr->vmas);
 	pr->live = false;
 	pr->state = PROC_ZOMBIE;
 	os->live_procs--;
@@ -666,6 +891,10 @@ static int proc_create(struct guest_os *os, struct cpu *cpu, struct guest_proc *
 	}
 	pr->parent = parent;
 	pr->brk = parent->brk;
+	pr->heap_start = parent->heap_start;
+	for (size_t i = 0; i < parent->vmas.n; i++) /* dup_mmap copies the regions */
+		if (u64vec_push(&pr->vmas, parent->vmas.v[i]) < 0)
+			return cpu_fail(cpu, "out of memory");
 	if (proc_start(os, cpu, pr, &fe) < 0)
 		return -1;
 	rq_push(os, pr);
@@ -675,26 +904,34 @@ static int proc_create(struct guest_os *os, struct cpu *cpu, struct guest_proc *
 /* execve: exec_mmap switches to a new address space, then drops the old. */
 static int proc_exec(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr)
 {
-	struct u64map tables, pages;
+	struct u64map tables, pages, huge;
 	ctr_inc(os->ctr, CTR_GUEST_PROC_EXEC);
-	if (u64map_init(&tables, 64) < 0 || u64map_init(&pages, 1024) < 0) {
+	if (u64map_init(&tables, 64) < 0 || u64map_init(&pages, 1024) < 0 || u64map_init(&huge, 16) < 0) {
 		u64map_free(&tables);
+		u64map_free(&pages);
 		return cpu_fail(cpu, "out of memory");
 	}
 	struct guest_proc old = *pr; /* the old address space, for the teardown */
 	pr->tables = tables;
 	pr->pages = pages;
+	pr->huge = huge;
+	pr->vmas = (struct u64vec){NULL, 0, 0};
 	pr->pt_pages = 0; /* the new tables; the old ones count down in old (pt_peak spans both) */
 	pr->brk = 0;
+	pr->heap_start = 0;
 	if (mm_create(os, cpu, pr) < 0 || switch_mm(os, cpu, pr) < 0)
 		goto fail;
 	int rc = mm_destroy(os, cpu, &old, FLUSH_NONE);
 	u64map_free(&old.tables);
 	u64map_free(&old.pages);
+	u64map_free(&old.huge);
+	u64vec_free(&old.vmas);
 	return rc;
 fail:
 	u64map_free(&old.tables);
 	u64map_free(&old.pages);
+	u64map_free(&old.huge);
+	u64vec_free(&old.vmas);
 	return -1;
 }
 
@@ -742,6 +979,11 @@ static int os_page_fault(void *osp, struct cpu *cpu, uint64_t la, uint32_t pfec)
 	if (la >= USER_TOP)
 		return cpu_fail(cpu, "guest kernel: user-mode reference to kernel-half GVA 0x%" PRIx64
 				     " (a legacy vsyscall page?): the process would get SIGSEGV", la);
+	if (thp_allowed(os, pr, la) && !table_gpa(pr, 1, la)) {
+		int r = map_huge(os, cpu, pr, la, pfec & PFEC_WR);
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+	}
 	return map_page(os, cpu, pr, la, pfec & PFEC_WR);
 }
 
@@ -765,14 +1007,26 @@ static int os_event(void *osp, struct cpu *cpu, const struct guest_event *ev)
 	if (!pr || !pr->live)
 		return cpu_fail(cpu, "guest kernel: a system call after process %u exited", pr ? pr->pid : 0);
 	switch (ev->kind) {
-	case GEV_MMAP:
+	case GEV_MMAP: {
 		ctr_inc(os->ctr, CTR_GUEST_SYSCALL_MMAP);
-		return unmap_range(os, cpu, pr, ev->gva, ev->gva + ev->len, FLUSH_SPAN);
+		uint64_t end = (ev->gva + ev->len + PAGE_SIZE - 1) & PAGE_MASK;
+		if (unmap_range(os, cpu, pr, ev->gva, ev->gva + ev->len, FLUSH_SPAN) < 0)
+			return -1;
+		if (vma_remove(pr, ev->gva, end) < 0 || u64vec_push(&pr->vmas, ev->gva) < 0 ||
+		    u64vec_push(&pr->vmas, end | (ev->arg & GEV_MMAP_HUGEPAGE ? VMA_HUGEPAGE : 0) |
+						   (ev->arg & GEV_MMAP_ANON ? VMA_ANON : 0)) < 0)
+			return cpu_fail(cpu, "out of memory");
+		return 0;
+	}
 	case GEV_MUNMAP:
 		ctr_inc(os->ctr, CTR_GUEST_SYSCALL_MUNMAP);
+		if (vma_remove(pr, ev->gva, (ev->gva + ev->len + PAGE_SIZE - 1) & PAGE_MASK) < 0)
+			return cpu_fail(cpu, "out of memory");
 		return unmap_range(os, cpu, pr, ev->gva, ev->gva + ev->len, FLUSH_SPAN);
 	case GEV_BRK:
 		ctr_inc(os->ctr, CTR_GUEST_SYSCALL_BRK);
+		if (!pr->heap_start)
+			pr->heap_start = ev->gva; /* brk(0) at start-up: the heap starts here */
 		if (pr->brk && ev->gva < pr->brk) {
 			uint64_t start = (ev->gva + PAGE_SIZE - 1) & PAGE_MASK;
 			if (unmap_range(os, cpu, pr, start, pr->brk, FLUSH_SPAN) < 0)

@@ -19,6 +19,7 @@
 #include "mem/mem.h"
 #include "trace/proc_source.h"
 #include "util/u64map.h"
+#include "util/u64vec.h"
 
 /*
  * The guest kernel image: what the bootloader (native) or the VMM (VMX)
@@ -51,6 +52,9 @@ struct guest_proc {
 	uint8_t levels;       /* paging levels of its address space: 4, or 5 (CR4.LA57) */
 	struct u64map tables; /* table key (see guest.c) -> GPA | present-entry count */
 	struct u64map pages;  /* VPN -> GPA of the mapped 4 KiB data page */
+	struct u64map huge;   /* la >> 21 -> GPA of the mapped 2 MiB page (guest.thp), | PTE_D if dirty */
+	struct u64vec vmas;   /* mmap'd regions as pairs: start, end | 1 if marked MADV_HUGEPAGE (GVAs) */
+	uint64_t heap_start;  /* the first program break seen (start of the heap region), 0 = none */
 	uint64_t brk;         /* program break (GVA), 0 until the first brk */
 	bool live;            /* created and not exited: it has an address space */
 	enum guest_proc_state state;

@@ -152,6 +152,14 @@ const struct counter_info counter_table[CTR_COUNT] = {
 	[CTR_VMM_BACKED_2M] = {"vmm.backed_2m", "ranges",
 			       "aligned 2 MiB guest-physical ranges backed by one contiguous host block (vmm.backing=2m): "
 			       "one EPT leaf with PS = 1 under EPT"},
+	[CTR_GUEST_THP_MAPPED] = {"guest.thp.mapped", "pages", "2 MiB pages mapped by the guest kernel's huge-page faults"},
+	[CTR_GUEST_THP_UNMAPPED] = {"guest.thp.unmapped", "pages", "2 MiB pages unmapped whole (munmap, brk, exit)"},
+	[CTR_GUEST_THP_SPLIT] = {"guest.thp.split", "pages",
+				 "2 MiB pages split into a page table of 512 PTEs before a partial unmap (split_huge_pmd)"},
+	[CTR_GUEST_THP_FALLBACK] = {"guest.thp.fallback", "faults",
+				    "huge-page faults that found no free 2 MiB guest frame and mapped 4 KiB (thp_fault_fallback)"},
+	[CTR_VMM_SHADOW_LARGE_LEAVES] = {"vmm.shadow.large_leaves", "stores",
+					 "2 MiB / 1 GiB shadow leaves (PS = 1) written for guest large pages over large host backing"},
 	[CTR_VMM_BACKED_1G] = {"vmm.backed_1g", "ranges",
 			       "aligned 1 GiB guest-physical ranges backed by one contiguous host block (vmm.backing=1g): "
 			       "one EPT leaf with PS = 1 under EPT"},
