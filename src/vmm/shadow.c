@@ -7,9 +7,16 @@
  *    guest-physical range (the largest that lies inside guest memory).
  *  - A shadow page exists per (guest table frame, level) and per (guest
  *    large page region, level) for the "direct" pages that split a guest
- *    2 MiB / 1 GiB page (the guest's direct map) into 4 KiB shadow leaves.
- *    Shadow leaves are always 4 KiB: a write-protected page table may sit
- *    inside any guest large page.
+ *    2 MiB / 1 GiB page (the guest's direct map, THP pages) into smaller
+ *    shadow leaves (KVM's direct shadow pages for a large guest PTE).
+ *  - Shadow leaves map the smaller of the guest page and the host backing
+ *    of its range (vmm.backing), as KVM's host_pfn_mapping_level: a guest
+ *    2 MiB page over a 2 MiB or 1 GiB host block is one 2 MiB shadow PDE
+ *    (PS = 1), over 4 KiB frames a direct PT of 4 KiB leaves. A range that
+ *    holds a shadowed (write-protected) guest page table gets no large
+ *    leaf (KVM's disallow_lpage); shadowing a table later zaps any large
+ *    leaf over it, and the next fault maps 4 KiB there. Large leaves have
+ *    their own reverse maps (by level and range).
  *  - Non-leaf shadow entries are P|RW|US|A; a leaf holds the guest's
  *    combined rights (AND of R/W and U/S, OR of XD over the guest walk), G,
  *    and is read-only while its frame is a shadowed guest page table (and
@@ -31,7 +38,7 @@
  *    flushes the guest's translations: INVVPID single-context with VPID,
  *    nothing without it (every VM entry flushes then).
  *  - Left out: guest reserved-bit checks (the guest model writes none),
- *    PCID-tagged roots, 2 MiB shadow leaves, prefetching neighbour entries,
+ *    PCID-tagged roots, prefetching neighbour entries,
  *    and KVM's MMU-page limit (shadow pages live until zapped).
  */
 #include "vmm/shadow.h"
@@ -135,6 +142,18 @@ static int slot_gfn(const struct shadow_mmu *s, uint64_t hfn, uint64_t *gfn)
 			return 1;
 		}
 	}
+	return 0;
+}
+
+/* log2 of the bytes of the host memory backing gfn as one block: 12, 21
+ * or 30; 0 if gfn is not backed. */
+static unsigned slot_shift(const struct shadow_mmu *s, uint64_t gfn)
+{
+	if (u64map_get(&s->memslot, gfn))
+		return PAGE_SHIFT;
+	for (int i = 0; i < 2; i++)
+		if (u64map_get(&s->memslot_large[i], gfn >> (PT_INDEX_BITS * (unsigned)(i + 1))))
+			return PAGE_SHIFT + PT_INDEX_BITS * (unsigned)(i + 1);
 	return 0;
 }
 
@@ -278,15 +297,72 @@ static bool gfn_write_protected(struct shadow_mmu *s, uint64_t gfn)
 	return !(pt && pt->unsync && *n == 1);
 }
 
+/* 4 KiB frames in a page of the given level (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB). */
+static inline uint64_t level_frames(int level)
+{
+	return UINT64_C(1) << (PT_INDEX_BITS * (unsigned)(level - 1));
+}
+
+/* Reverse-map key of the large leaves of level that map gfn's range
+ * (above every gfn key). */
+static inline uint64_t large_rmap_key(int level, uint64_t gfn)
+{
+	return ((uint64_t)level << 56) | (gfn / level_frames(level));
+}
+
+/* Does [gfn, gfn + n) hold a shadowed guest page table (unsync ones too)? */
+static bool range_protected(const struct shadow_mmu *s, uint64_t gfn, uint64_t n)
+{
+	if (s->protect.count < n) {
+		for (size_t i = 0; i < s->protect.cap; i++) {
+			uint64_t k = s->protect.slots[i].key;
+			if (k != U64MAP_EMPTY && k >= gfn && k < gfn + n && s->protect.slots[i].val)
+				return true;
+		}
+		return false;
+	}
+	for (uint64_t g = gfn; g < gfn + n; g++) {
+		const uint64_t *c = u64map_get(&s->protect, g);
+		if (c && *c)
+			return true;
+	}
+	return false;
+}
+
+/* Zap the large leaves over gfn (a page table of the guest is shadowed in
+ * their range now). Returns 1 if one was present, 0 if none. */
+static int zap_large_over(struct shadow_mmu *s, uint64_t gfn)
+{
+	int changed = 0;
+	for (int level = 2; level <= 3; level++) {
+		struct u64vec *rm = rmap_of(s, large_rmap_key(level, gfn), false);
+		uint64_t base = gfn & ~(level_frames(level) - 1), hfn;
+		if (!rm || !slot_hfn(s, base, &hfn))
+			continue;
+		for (size_t i = 0; i < rm->n; i++) {
+			uint64_t spte = vmx_root_read64(cpu_of(s), rm->v[i]);
+			if ((spte & PTE_P) && (spte & PTE_PS) && ((spte & FRAME_MASK) >> PAGE_SHIFT) == hfn) {
+				if (spte_write(s, rm->v[i], 0) < 0)
+					return -1;
+				changed = 1;
+			}
+		}
+		rm->n = 0;
+	}
+	return changed;
+}
+
 /* Clear R/W in every shadow leaf that maps gfn (KVM's rmap write-protect).
  * Returns 1 if any was writable, 0 if none, -1 on error. */
 static int write_protect_gfn(struct shadow_mmu *s, uint64_t gfn)
 {
+	int changed = zap_large_over(s, gfn);
+	if (changed < 0)
+		return -1;
 	struct u64vec *rm = rmap_of(s, gfn, false);
 	uint64_t hfn;
-	int changed = 0;
 	if (!rm || !slot_hfn(s, gfn, &hfn))
-		return 0;
+		return changed;
 	size_t keep = 0;
 	for (size_t i = 0; i < rm->n; i++) {
 		uint64_t spte = vmx_root_read64(cpu_of(s), rm->v[i]);
@@ -437,7 +513,15 @@ static int sp_zap(struct shadow_mmu *s, struct shadow_page *sp)
 		uint64_t spte = vmx_root_read64(cpu, addr);
 		if (!(spte & PTE_P))
 			continue;
-		if (sp->level > 1) {
+		if (sp->level > 1 && (spte & PTE_PS)) {
+			/* A large leaf: its range's reverse map forgets it. */
+			uint64_t gfn;
+			struct u64vec *rm = slot_gfn(s, (spte & FRAME_MASK) >> PAGE_SHIFT, &gfn)
+						    ? rmap_of(s, large_rmap_key(sp->level, gfn), false)
+						    : NULL;
+			if (rm)
+				vec_remove(rm, addr);
+		} else if (sp->level > 1) {
 			if (unlink_child(s, addr, spte) < 0)
 				return -1;
 		} else {
@@ -585,6 +669,49 @@ static int set_leaf(struct shadow_mmu *s, uint64_t addr, uint64_t gfn, unsigned 
 	return spte_write(s, addr, spte);
 }
 
+/* Write the large shadow leaf (PS = 1) at addr, a page of level 2 or 3,
+ * mapping the guest page whose first frame is gfn (backed by one host
+ * block at least that large, with no shadowed guest table in it): the
+ * combined guest rights, read-only while the guest leaf is not dirty. */
+static int set_large_leaf(struct shadow_mmu *s, uint64_t addr, int level, uint64_t gfn, unsigned access, bool dirty,
+			  bool global)
+{
+	uint64_t hpa;
+	if (shadow_gpa_to_hpa(s, gfn << PAGE_SHIFT, &hpa) < 0)
+		return -1;
+	bool writable = (access & SP_ACC_WRITE) && dirty;
+	uint64_t spte = (hpa & PHYS_ADDR_MASK) | PTE_P | PTE_A | PTE_PS | (access & SP_ACC_USER ? PTE_US : 0) |
+			(writable ? PTE_RW | PTE_D : 0) | (global ? PTE_G : 0) | (access & SP_ACC_NX ? PTE_XD : 0);
+	struct u64vec *rm = rmap_of(s, large_rmap_key(level, gfn), true);
+	if (!rm)
+		return oom(s);
+	bool known = false;
+	for (size_t i = 0; i < rm->n && !known; i++)
+		known = rm->v[i] == addr;
+	if (!known && u64vec_push(rm, addr) < 0)
+		return oom(s);
+	ctr_inc(s->vmm->ctr, CTR_VMM_SHADOW_LARGE_LEAVES);
+	return spte_write(s, addr, spte);
+}
+
+/* The level of the shadow leaf for w's guest page: the guest leaf's level,
+ * lowered to the host backing's block size, and further while the range
+ * holds a shadowed guest page table. 1-3, or -1 on error. */
+static int leaf_level(struct shadow_mmu *s, const struct guest_walk *w)
+{
+	uint64_t hpa;
+	if (w->leaf_level == 1 || s->vmm->p->vmm_backing == PAGE_SIZE_4K)
+		return 1;
+	if (shadow_gpa_to_hpa(s, w->gfn << PAGE_SHIFT, &hpa) < 0) /* back the range first */
+		return -1;
+	int level = ((int)slot_shift(s, w->gfn) - PAGE_SHIFT) / PT_INDEX_BITS + 1;
+	if (level > w->leaf_level)
+		level = w->leaf_level;
+	while (level > 1 && range_protected(s, w->gfn & ~(level_frames(level) - 1), level_frames(level)))
+		level--;
+	return level;
+}
+
 /* Build the shadow path for la from the guest walk w (KVM's FNAME(fetch)). */
 static int fill(struct shadow_mmu *s, uint64_t la, const struct guest_walk *w)
 {
@@ -593,6 +720,10 @@ static int fill(struct shadow_mmu *s, uint64_t la, const struct guest_walk *w)
 	if (!sp)
 		return cpu_fail(cpu, "shadow MMU: the current root 0x%" PRIx64 " has no shadow page", s->cur_root);
 	unsigned access = SP_ACC_ALL; /* rights of the guest entries walked so far */
+	unsigned leaf_access = (w->user ? SP_ACC_USER : 0) | (w->writable ? SP_ACC_WRITE : 0) | (w->nx ? SP_ACC_NX : 0);
+	int target = leaf_level(s, w);
+	if (target < 0)
+		return -1;
 	for (int level = s->levels; level >= 2; level--) {
 		uint64_t addr = sp->hpa + 8 * pt_index(la, level);
 		uint64_t spte = vmx_root_read64(cpu, addr);
@@ -601,6 +732,19 @@ static int fill(struct shadow_mmu *s, uint64_t la, const struct guest_walk *w)
 			uint64_t g = w->gpte[level];
 			access &= (g & PTE_US ? SP_ACC_USER : 0) | (g & PTE_RW ? SP_ACC_WRITE : 0) | SP_ACC_NX;
 			access |= g & PTE_XD ? SP_ACC_NX : 0;
+		}
+		if (level == target) {
+			if (!(spte & PTE_P) || (spte & PTE_PS))
+				return set_large_leaf(s, addr, level, w->gfn & ~(level_frames(level) - 1), leaf_access,
+						      w->dirty, w->global);
+			target = 1; /* a table of smaller leaves hangs here already: fill it */
+		}
+		if ((spte & PTE_P) && (spte & PTE_PS)) {
+			/* A large leaf where smaller ones are due now (a guest page
+			 * table was shadowed in its range): replace it. */
+			if (spte_write(s, addr, 0) < 0)
+				return -1;
+			spte = 0;
 		}
 		if (spte & PTE_P) {
 			child = sp_by_hpa(s, spte & FRAME_MASK);
@@ -624,7 +768,6 @@ static int fill(struct shadow_mmu *s, uint64_t la, const struct guest_walk *w)
 		}
 		sp = child;
 	}
-	unsigned leaf_access = (w->user ? SP_ACC_USER : 0) | (w->writable ? SP_ACC_WRITE : 0) | (w->nx ? SP_ACC_NX : 0);
 	return set_leaf(s, sp->hpa + 8 * pt_index(la, 1), w->gfn, leaf_access, w->dirty, w->global);
 }
 
@@ -781,7 +924,9 @@ int shadow_invlpg(struct shadow_mmu *s, uint64_t la)
 		uint64_t spte = vmx_root_read64(cpu, addr);
 		if (!(spte & PTE_P))
 			break;
-		if (level == 1) {
+		if (level == 1 || (spte & PTE_PS)) {
+			/* the leaf, 4 KiB or large (its reverse map drops it when
+			 * next used: the entry no longer matches) */
 			if (spte_write(s, addr, 0) < 0)
 				return -1;
 			break;
@@ -822,6 +967,32 @@ int shadow_check(struct shadow_mmu *s, char *err, size_t len)
 			snprintf(err, len, "cached root %u (guest CR3 0x%" PRIx64 ") is not a live top-level shadow table", i,
 				 s->roots[i].guest_cr3);
 			return -1;
+		}
+	}
+	/* Large leaves: over one naturally aligned host block at least as
+	 * large, and never writable over a shadowed guest page table. */
+	for (size_t i = 0; i < s->nsp; i++) {
+		const struct shadow_page *sp = &s->sp[i];
+		if (!sp->live || sp->level < 2)
+			continue;
+		for (unsigned e = 0; e < PT_ENTRIES; e++) {
+			uint64_t spte = mem_read64(cpu->mem, sp->hpa + 8 * e);
+			if (!(spte & PTE_P) || !(spte & PTE_PS))
+				continue;
+			uint64_t frames = level_frames(sp->level), gfn;
+			uint64_t hfn = (spte & FRAME_MASK) >> PAGE_SHIFT;
+			if (sp->level > 3 || (hfn & (frames - 1)) || !slot_gfn(s, hfn, &gfn) || (gfn & (frames - 1)) ||
+			    slot_shift(s, gfn) < PAGE_SHIFT + PT_INDEX_BITS * (unsigned)(sp->level - 1)) {
+				snprintf(err, len, "large shadow leaf 0x%" PRIx64 " (level %d) maps HPA 0x%" PRIx64
+						   ", not one host block of its size", sp->hpa + 8 * e, sp->level, hfn << PAGE_SHIFT);
+				return -1;
+			}
+			if ((spte & PTE_RW) && range_protected(s, gfn, frames)) {
+				snprintf(err, len, "large shadow leaf 0x%" PRIx64 " maps a write-protected guest page table in "
+						   "GPA 0x%" PRIx64 " + %" PRIu64 " KiB writable", sp->hpa + 8 * e,
+					 gfn << PAGE_SHIFT, frames * 4);
+				return -1;
+			}
 		}
 	}
 	for (size_t i = 0; i < s->nsp; i++) {

@@ -112,8 +112,10 @@ int shadow_invlpg(struct shadow_mmu *s, uint64_t la);
 int shadow_load_cr3(struct shadow_mmu *s, uint64_t cr3, uint64_t *root_hpa);
 
 /* Consistency check for tests: every cached root is a live shadow PML4,
- * and no shadow leaf maps a write-protected guest page table writable.
- * Reads memory without charging cycles. 0, or -1 with a message in err. */
+ * every large shadow leaf (PS = 1) maps one naturally aligned host block of
+ * at least its size, and no shadow leaf, 4 KiB or large, maps a
+ * write-protected guest page table writable. Reads memory without
+ * charging cycles. 0, or -1 with a message in err. */
 int shadow_check(struct shadow_mmu *s, char *err, size_t len);
 
 #endif
