@@ -15,6 +15,7 @@
 #include "cpu/cpu.h"
 #include "cpu/vmx.h"
 #include "trace/event_array.h"
+#include "trace/traceset.h"
 #include "vmm/vmm.h"
 
 /* A machine (src/cli/run.h) with its parameters, counters and events. */
@@ -52,6 +53,13 @@ static void rig_destroy(struct rig *r)
 }
 
 #define LOAD(a) {GEV_LOAD, 8, (a), 0, 1, 0}
+#define STORE(a) {GEV_STORE, 8, (a), 0, 1, 0}
+/* An anonymous read/write mmap of len bytes at a (MAP_PRIVATE|MAP_ANONYMOUS). */
+#define MMAP_ANON(a, len) {GEV_MMAP, 0, (a), (len), 1, 3 | GEV_MMAP_ANON}
+#define MUNMAP(a, len) {GEV_MUNMAP, 0, (a), (len), 1, 0}
+/* A 2 MiB-aligned user address (PML4 index 254, PDPT 0, PD 0). */
+#define HUGE_VA UINT64_C(0x7f0000000000)
+#define MIB (UINT64_C(1) << 20)
 
 /*
  * One load under EPT with 2 MiB backing. The guest's frames all lie in
@@ -323,6 +331,258 @@ START_TEST(test_large_params_per_profile)
 }
 END_TEST
 
+
+/* ---- stage 2: guest THP and shadow large leaves ------------------------- */
+
+/*
+ * guest.thp=always, native: a first touch of a 4 MiB anonymous mmap region
+ * (2 MiB aligned) maps a 2 MiB page (do_huge_pmd_anonymous_page).
+ * Boot: PML4 zeroed through the 1 GiB direct map (a 2-ref walk, then the
+ * 1 GiB DTLB), its kernel PML4E stored. The load: walk 1 ref (PML4E) ->
+ * #PF; the handler zeroes the PDPT and the PD and stores PML4E and PDPTE,
+ * clears the 512 pages of the 2 MiB frame (512 x guest.page_zero_cycles)
+ * and stores one PDE with PS = 1; every kernel access hits the 1 GiB DTLB.
+ * The retry walks PML4E, PDPTE, PDE: 3 refs (a cold 2 MiB guest page), and
+ * fills the 2 MiB DTLB; a load 1 MiB further hits it. At exit the huge page
+ * goes whole: PDE, PDPTE, PML4E cleared (3 stores), frames all freed.
+ */
+START_TEST(test_large_thp_first_touch_maps_2m_native)
+{
+	static const struct guest_event ev[] = {MMAP_ANON(HUGE_VA, 4 * MIB), LOAD(HUGE_VA + 0x1234),
+						LOAD(HUGE_VA + MIB)};
+	struct rig m;
+	rig_init(&m, ev, 3, PAGE_SIZE_4K);
+	m.p.guest_thp = GUEST_THP_ALWAYS;
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_DONE);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PF], 1);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_THP_MAPPED], 1);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PAGES_MAPPED], 0);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PAGES_ZEROED], 1 + 2 + 512);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PT_PAGES], 3);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PTE_WRITES], 1 + 3 + 3);
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_COUNT], 3);
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_GUEST_REFS], 2 + 1 + 3);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_MISS], 1 + 2);
+	/* kernel: 1 + (2 + 2 + 512 + 1) + 3 = 521 hits on the 1 GiB entry;
+	 * the second load hits the 2 MiB entry. */
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_HIT_1G], 521);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_HIT_2M], 1);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_L1D_HIT], 522);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_THP_UNMAPPED], 1);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PT_PAGES_FREED], 3);
+	ck_assert_uint_eq(m.m.os.frames.in_use, 0);
+	rig_destroy(&m);
+
+	/* never (the default) maps the same load with 4 KiB pages; madvise
+	 * maps 2 MiB only where the region is marked. */
+	static const struct guest_event marked[] = {
+		{GEV_MMAP, 0, HUGE_VA, 4 * MIB, 1, 3 | GEV_MMAP_ANON | GEV_MMAP_HUGEPAGE}, LOAD(HUGE_VA)};
+	struct rig n, a, b;
+	rig_init(&n, ev, 2, PAGE_SIZE_4K);
+	rig_init(&a, ev, 2, PAGE_SIZE_4K);
+	rig_init(&b, marked, 2, PAGE_SIZE_4K);
+	a.p.guest_thp = b.p.guest_thp = GUEST_THP_MADVISE;
+	ck_assert_int_eq(rig_run(&n, MODE_NATIVE), RUN_DONE);
+	ck_assert_int_eq(rig_run(&a, MODE_NATIVE), RUN_DONE);
+	ck_assert_int_eq(rig_run(&b, MODE_NATIVE), RUN_DONE);
+	ck_assert_uint_eq(n.ctr.v[CTR_GUEST_THP_MAPPED], 0);
+	ck_assert_uint_eq(n.ctr.v[CTR_GUEST_PAGES_MAPPED], 1);
+	ck_assert_uint_eq(a.ctr.v[CTR_GUEST_THP_MAPPED], 0);
+	ck_assert_uint_eq(b.ctr.v[CTR_GUEST_THP_MAPPED], 1);
+	rig_destroy(&n);
+	rig_destroy(&a);
+	rig_destroy(&b);
+}
+END_TEST
+
+/*
+ * A region too small or misaligned for a whole 2 MiB range, and a file
+ * mapping, get 4 KiB pages under thp=always.
+ */
+START_TEST(test_large_thp_needs_a_whole_anonymous_range)
+{
+	static const struct guest_event ev[] = {
+		MMAP_ANON(HUGE_VA + 0x1000, 2 * MIB),                 /* [+4 KiB, +2 MiB + 4 KiB): no whole range */
+		LOAD(HUGE_VA + 0x1000),
+		{GEV_MMAP, 0, HUGE_VA + 4 * MIB, 4 * MIB, 1, 3}, /* a file mapping */
+		LOAD(HUGE_VA + 4 * MIB)};
+	struct rig m;
+	rig_init(&m, ev, 4, PAGE_SIZE_4K);
+	m.p.guest_thp = GUEST_THP_ALWAYS;
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_DONE);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_THP_MAPPED], 0);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PAGES_MAPPED], 2);
+	rig_destroy(&m);
+}
+END_TEST
+
+/*
+ * munmap of one 4 KiB page inside a huge page splits it first
+ * (split_huge_pmd): a new PT (zeroed), 512 PTE stores for the same frames
+ * (dirty: the store mapped the huge page dirty), the PDE pointed at the PT,
+ * INVLPG of the 2 MiB page; then the page's PTE is cleared, its frame freed
+ * and INVLPG'd. The next load elsewhere in the old huge page misses every
+ * TLB (the INVLPG removed the 2 MiB entries from the L1 2 MiB DTLB and the
+ * STLB) and walks the 4 levels: 4 refs.
+ */
+START_TEST(test_large_thp_partial_munmap_splits)
+{
+	static const struct guest_event ev[] = {MMAP_ANON(HUGE_VA, 4 * MIB), STORE(HUGE_VA),
+						MUNMAP(HUGE_VA + 0x1000, 0x1000), LOAD(HUGE_VA + 0x2000)};
+	struct rig m;
+	rig_init(&m, ev, 4, PAGE_SIZE_4K);
+	m.p.guest_thp = GUEST_THP_ALWAYS;
+	ck_assert_int_eq(rig_run(&m, MODE_NATIVE), RUN_DONE);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_THP_MAPPED], 1);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_THP_SPLIT], 1);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_THP_UNMAPPED], 0);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_INVLPG], 2);
+	ck_assert_uint_eq(m.ctr.v[CTR_TLB_INVLPG], 2);
+	/* PT pages: PML4, PDPT, PD, the split's PT. */
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PT_PAGES], 4);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PAGES_ZEROED], 1 + 2 + 512 + 1);
+	/* Stores: boot 1; fault 3; split 512 + 1; munmap's clear 1; at exit the
+	 * other 511 PTEs, then PDE, PDPTE, PML4E = 514. */
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PTE_WRITES], 1 + 3 + 513 + 1 + 514);
+	/* Walks: boot 2 refs, store #PF 1, retry 3, the load after the split 4. */
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_COUNT], 4);
+	ck_assert_uint_eq(m.ctr.v[CTR_WALK_GUEST_REFS], 2 + 1 + 3 + 4);
+	ck_assert_uint_eq(m.ctr.v[CTR_GUEST_PAGES_UNMAPPED], 1 + 511);
+	ck_assert_uint_eq(m.m.os.frames.in_use, 0);
+	rig_destroy(&m);
+}
+END_TEST
+
+/*
+ * EPT splinters (walk.c, nothing new in the VMM): a 2 MiB guest page.
+ * With 2 MiB backing, the first load: boot zeroing 11 refs, the #PF walk
+ * 3 + 1 = 4, the zeroing of the huge frame (GPA [2 MiB, 4 MiB), a new
+ * range): its first walk 2 + 2 x 3 + 3 = 11 ends in an EPT violation, the
+ * VMM backs the range, the retry is 11 refs and the 2 MiB combined entry
+ * serves the other 511 zeroings; the retry of the load is a cold 2 MiB
+ * guest page under 2 MiB EPT: 3 x (3 + 1) + 3 = 15. A load 1 MiB further
+ * then hits the 2 MiB DTLB (0 refs). With 4 KiB backing the combined
+ * entries are 4 KiB (splinters): that load walks 3 x (4 + 1) + 4 = 19.
+ */
+START_TEST(test_large_thp_under_ept_splinters)
+{
+	static const struct guest_event one[] = {MMAP_ANON(HUGE_VA, 4 * MIB), LOAD(HUGE_VA)};
+	static const struct guest_event two[] = {MMAP_ANON(HUGE_VA, 4 * MIB), LOAD(HUGE_VA), LOAD(HUGE_VA + MIB)};
+	struct rig r[4];
+	for (int i = 0; i < 4; i++) {
+		rig_init(&r[i], i & 1 ? two : one, i & 1 ? 3 : 2, i < 2 ? PAGE_SIZE_2M : PAGE_SIZE_4K);
+		r[i].p.guest_thp = GUEST_THP_ALWAYS;
+		ck_assert_int_eq(rig_run(&r[i], MODE_EPT), RUN_DONE);
+	}
+#define REFS(x) ((x).ctr.v[CTR_WALK_GUEST_REFS] + (x).ctr.v[CTR_WALK_EPT_REFS])
+	ck_assert_uint_eq(REFS(r[0]), 11 + 4 + 11 + 11 + 15);
+	ck_assert_uint_eq(r[0].m.cpu.exits[EXIT_REASON_EPT_VIOLATION].count, 1);
+	ck_assert_uint_eq(REFS(r[1]) - REFS(r[0]), 0);
+	ck_assert_uint_eq(r[1].ctr.v[CTR_TLB_L1D_HIT_2M] - r[0].ctr.v[CTR_TLB_L1D_HIT_2M], 1);
+	ck_assert_uint_eq(REFS(r[3]) - REFS(r[2]), 19);
+	for (int i = 0; i < 4; i++)
+		rig_destroy(&r[i]);
+#undef REFS
+}
+END_TEST
+
+/*
+ * Shadow paging of the same 2 MiB guest page. 4 KiB backing: KVM's direct
+ * shadow page, a PT of 4 KiB shadow leaves under the guest PDE, and the
+ * 512 zeroings of the huge frame through the guest's 1 GiB direct map take
+ * 512 hidden faults, each a 4 KiB leaf (plus one direct PT for that 2 MiB
+ * of the direct map). 2 MiB backing: the range [2 MiB, 4 MiB) holds no
+ * guest page table, so the direct map gets one 2 MiB shadow leaf there (1
+ * hidden fault) and the user's page one 2 MiB shadow PDE (no direct PT).
+ * Shadow entries written: user 4 (PDPT, PD, direct PT, leaf) vs 3; direct
+ * map 1 + 512 vs 1: 513 more with 4 KiB; shadow pages 2 more; hidden
+ * faults 511 more.
+ */
+START_TEST(test_large_thp_shadow_leaves_follow_backing)
+{
+	static const struct guest_event ev[] = {MMAP_ANON(HUGE_VA, 4 * MIB), LOAD(HUGE_VA + 0x1234)};
+	struct rig small, big;
+	rig_init(&small, ev, 2, PAGE_SIZE_4K);
+	rig_init(&big, ev, 2, PAGE_SIZE_2M);
+	small.p.guest_thp = big.p.guest_thp = GUEST_THP_ALWAYS;
+	ck_assert_int_eq(rig_run(&small, MODE_SHADOW), RUN_DONE);
+	ck_assert_int_eq(rig_run(&big, MODE_SHADOW), RUN_DONE);
+	ck_assert_uint_eq(small.ctr.v[CTR_GUEST_THP_MAPPED], 1);
+	ck_assert_uint_eq(big.ctr.v[CTR_GUEST_THP_MAPPED], 1);
+	ck_assert_uint_eq(small.ctr.v[CTR_VMM_SHADOW_LARGE_LEAVES], 0);
+	ck_assert_uint_eq(big.ctr.v[CTR_VMM_SHADOW_LARGE_LEAVES], 2);
+	ck_assert_uint_eq(small.ctr.v[CTR_VMM_SHADOW_ENTRY_WRITES] - big.ctr.v[CTR_VMM_SHADOW_ENTRY_WRITES], 513);
+	ck_assert_uint_eq(small.ctr.v[CTR_VMM_SHADOW_PAGES] - big.ctr.v[CTR_VMM_SHADOW_PAGES], 2);
+	ck_assert_uint_eq(small.ctr.v[CTR_VMM_SHADOW_HIDDEN_FAULTS] - big.ctr.v[CTR_VMM_SHADOW_HIDDEN_FAULTS], 511);
+	char err[256];
+	ck_assert_msg(shadow_check(&small.m.vmm.smmu, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(shadow_check(&big.m.vmm.smmu, err, sizeof(err)) == 0, "%s", err);
+	rig_destroy(&small);
+	rig_destroy(&big);
+}
+END_TEST
+
+/*
+ * Under shadow paging with 2 MiB backing, the guest's split of its huge
+ * page (INVLPG exits; the PDE store to the write-protected PD is emulated
+ * and now points to a PT) leaves no 2 MiB shadow PDE behind: a later load
+ * in the old huge page takes one hidden fault, filled with a 4 KiB shadow
+ * leaf under a new shadow page (the guest's PT), and no large leaf. The
+ * same run without that load is the baseline.
+ */
+START_TEST(test_large_thp_shadow_split_zaps_the_large_leaf)
+{
+	static const struct guest_event with[] = {MMAP_ANON(HUGE_VA, 4 * MIB), STORE(HUGE_VA),
+						  MUNMAP(HUGE_VA + 0x1000, 0x1000), LOAD(HUGE_VA + 0x2000)};
+	struct rig a, c;
+	rig_init(&a, with, 4, PAGE_SIZE_2M);
+	rig_init(&c, with, 3, PAGE_SIZE_2M);
+	a.p.guest_thp = c.p.guest_thp = GUEST_THP_ALWAYS;
+	ck_assert_int_eq(rig_run(&a, MODE_SHADOW), RUN_DONE);
+	ck_assert_int_eq(rig_run(&c, MODE_SHADOW), RUN_DONE);
+	ck_assert_uint_eq(a.ctr.v[CTR_GUEST_THP_SPLIT], 1);
+	/* the split's INVLPG of the 2 MiB page and the unmapped page's INVLPG */
+	ck_assert_uint_eq(a.m.cpu.exits[EXIT_REASON_INVLPG].count, 2);
+	ck_assert_uint_eq(a.ctr.v[CTR_VMM_SHADOW_HIDDEN_FAULTS] - c.ctr.v[CTR_VMM_SHADOW_HIDDEN_FAULTS], 1);
+	ck_assert_uint_eq(a.ctr.v[CTR_VMM_SHADOW_PAGES] - c.ctr.v[CTR_VMM_SHADOW_PAGES], 1);
+	ck_assert_uint_eq(a.ctr.v[CTR_VMM_SHADOW_LARGE_LEAVES], c.ctr.v[CTR_VMM_SHADOW_LARGE_LEAVES]);
+	/* the user's 2 MiB page and the direct map's [2 MiB, 4 MiB) */
+	ck_assert_uint_eq(c.ctr.v[CTR_VMM_SHADOW_LARGE_LEAVES], 2);
+	char err[256];
+	ck_assert_msg(shadow_check(&a.m.vmm.smmu, err, sizeof(err)) == 0, "%s", err);
+	rig_destroy(&a);
+	rig_destroy(&c);
+}
+END_TEST
+
+/* The shadow MMU stays consistent on the shipped multi-process trace with
+ * large backing and THP (shadow_check: large leaves over whole host blocks,
+ * none writable over a shadowed guest table), with and without unsync. */
+START_TEST(test_large_shadow_consistent_on_pipeline)
+{
+	char path[4096], err[256];
+	snprintf(path, sizeof(path), "%s/traces/pipeline.d", getenv("VTSIM_SRCDIR"));
+	static const unsigned backing[] = {PAGE_SIZE_2M, PAGE_SIZE_1G, PAGE_SIZE_2M};
+	for (int i = 0; i < 3; i++) {
+		struct traceset *ts = traceset_open(path, err);
+		ck_assert_msg(ts != NULL, "%s", err);
+		struct proc_source ps;
+		traceset_proc_source(ts, &ps);
+		struct rig r;
+		rig_init(&r, NULL, 0, backing[i]);
+		r.p.guest_thp = GUEST_THP_ALWAYS;
+		r.p.shadow_unsync = i == 2;
+		char cerr[CPU_ERR_LEN];
+		ck_assert_msg(machine_init_procs(&r.m, &r.p, MODE_SHADOW, &ps, &r.ctr, cerr) == 0, "%s", cerr);
+		ck_assert_int_eq(machine_run(&r.m), RUN_DONE);
+		ck_assert_msg(shadow_check(&r.m.vmm.smmu, err, sizeof(err)) == 0, "variant %d: %s", i, err);
+		ck_assert_uint_gt(r.ctr.v[CTR_VMM_SHADOW_LARGE_LEAVES], 0);
+		rig_destroy(&r);
+		traceset_close(ts);
+	}
+}
+END_TEST
+
 static Suite *large_suite(void)
 {
 	Suite *s = suite_create("large");
@@ -335,6 +595,15 @@ static Suite *large_suite(void)
 	tcase_add_test(tc, test_large_shadow_2m_backing_is_one_block);
 	tcase_add_test(tc, test_large_params_per_profile);
 	suite_add_tcase(s, tc);
+	TCase *t2 = tcase_create("stage2");
+	tcase_add_test(t2, test_large_thp_first_touch_maps_2m_native);
+	tcase_add_test(t2, test_large_thp_needs_a_whole_anonymous_range);
+	tcase_add_test(t2, test_large_thp_partial_munmap_splits);
+	tcase_add_test(t2, test_large_thp_under_ept_splinters);
+	tcase_add_test(t2, test_large_thp_shadow_leaves_follow_backing);
+	tcase_add_test(t2, test_large_thp_shadow_split_zaps_the_large_leaf);
+	tcase_add_test(t2, test_large_shadow_consistent_on_pipeline);
+	suite_add_tcase(s, t2);
 	return s;
 }
 
