@@ -169,7 +169,7 @@ static void assert_no_rows(void)
 
 START_TEST(test_db_store_reads_back)
 {
-	char err[DB_ERR_LEN], buf[256];
+	char err[DB_ERR_LEN], buf[256], key[DB_KEY_LEN];
 	struct db *db = db_open(dbpath, err);
 	struct db_run r = make_run("ept", "g1", "0123456789abcdef");
 	uint64_t v = 0;
@@ -180,7 +180,7 @@ START_TEST(test_db_store_reads_back)
 	ck_assert_msg(id > 0, "%s", err);
 
 	ck_assert_int_eq(q_int("SELECT CAST(value AS INTEGER) FROM meta"
-			       " WHERE key = 'schema_version'"), 1);
+			       " WHERE key = 'schema_version'"), 2);
 	ck_assert_str_eq(q_text("PRAGMA journal_mode", buf, sizeof(buf)), "wal");
 	ck_assert_int_eq(q_int("SELECT count(*) FROM run"), 1);
 	ck_assert_int_eq(q_int("SELECT id FROM run"), id);
@@ -197,6 +197,8 @@ START_TEST(test_db_store_reads_back)
 	ck_assert_str_eq(q_text("SELECT group_id FROM run", buf, sizeof(buf)), "g1");
 	ck_assert_str_eq(q_text("SELECT status FROM run", buf, sizeof(buf)), "done");
 	ck_assert_int_eq(q_int("SELECT sweep_id IS NULL FROM run"), 1);
+	ck_assert_int_eq(db_config_key("0.1.0", "0123456789abcdef", "ept", "{\"tlb.l2.entries\":1536}", key), 0);
+	ck_assert_str_eq(q_text("SELECT config_key FROM run", buf, sizeof(buf)), key);
 	ck_assert_int_eq(q_int("SELECT started_unix FROM run"), 1700000000);
 	ck_assert_int_eq(q_int("SELECT finished_unix FROM run"), 1700000003);
 	ck_assert_double_eq(q_real("SELECT wall_seconds FROM run"), 2.5);
@@ -526,6 +528,158 @@ START_TEST(test_db_concurrent_writers)
 }
 END_TEST
 
+/* The version 1 schema as vtsim 0.1.0 wrote it (before migrations). */
+static const char v1_schema[] =
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL);"
+	"CREATE TABLE sweep (id INTEGER PRIMARY KEY, name TEXT, grid TEXT);"
+	"CREATE TABLE run (id INTEGER PRIMARY KEY, group_id TEXT, sweep_id INTEGER REFERENCES sweep(id),"
+	" trace_path TEXT NOT NULL, trace_name TEXT NOT NULL, trace_checksum TEXT NOT NULL,"
+	" trace_format TEXT NOT NULL, mode TEXT NOT NULL, params_json TEXT NOT NULL, version TEXT NOT NULL,"
+	" started_unix INTEGER NOT NULL, finished_unix INTEGER NOT NULL, wall_seconds REAL NOT NULL,"
+	" status TEXT NOT NULL DEFAULT 'done');"
+	"CREATE INDEX run_group ON run(group_id, trace_checksum, mode);"
+	"CREATE INDEX run_sweep ON run(sweep_id);"
+	"CREATE TABLE counter (run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (run_id, name)) WITHOUT ROWID;"
+	"CREATE INDEX counter_name ON counter(name);"
+	"CREATE TABLE exit (run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE, reason INTEGER NOT NULL,"
+	" name TEXT NOT NULL, count INTEGER NOT NULL, cycles INTEGER NOT NULL,"
+	" PRIMARY KEY (run_id, reason)) WITHOUT ROWID;"
+	"CREATE TABLE sample (run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,"
+	" cycle INTEGER NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL);"
+	"CREATE INDEX sample_run ON sample(run_id, name, cycle);"
+	"CREATE VIEW run_summary AS SELECT r.id AS id FROM run r;"
+	"CREATE VIEW overhead AS SELECT r.id AS run_id FROM run r;"
+	"INSERT INTO meta VALUES('schema_version', 1);";
+
+START_TEST(test_db_migrates_v1)
+{
+	char err[DB_ERR_LEN], buf[64], k1[DB_KEY_LEN], k2[DB_KEY_LEN];
+	struct db *db;
+
+	raw_exec(v1_schema);
+	raw_exec("INSERT INTO run VALUES(1, 'g', NULL, 't/a', 'a', '00000000000000aa', 'lackey', 'native',"
+		 " '{\"x\":1}', '0.1.0', 1, 2, 0.5, 'done');"
+		 "INSERT INTO run VALUES(2, 'g', NULL, 't/a', 'a', '00000000000000aa', 'lackey', 'ept',"
+		 " '{\"x\":1}', '0.1.0', 1, 2, 0.5, 'done');"
+		 "INSERT INTO counter VALUES(1, 'cpu.cycles', 100), (2, 'cpu.cycles', 150);");
+	db = db_open(dbpath, err);
+	ck_assert_msg(db != NULL, "%s", err);
+	db_close(db);
+	ck_assert_int_eq(q_int("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'"), 2);
+	/* The runs kept their rows and got their configuration keys. */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM run"), 2);
+	ck_assert_int_eq(q_int("SELECT sum(value) FROM counter"), 250);
+	ck_assert_int_eq(db_config_key("0.1.0", "00000000000000aa", "native", "{\"x\":1}", k1), 0);
+	ck_assert_int_eq(db_config_key("0.1.0", "00000000000000aa", "ept", "{\"x\":1}", k2), 0);
+	ck_assert_str_eq(q_text("SELECT config_key FROM run WHERE id = 1", buf, sizeof(buf)), k1);
+	ck_assert_str_eq(q_text("SELECT config_key FROM run WHERE id = 2", buf, sizeof(buf)), k2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_schema WHERE name IN"
+			       " ('sweep_run', 'run_config', 'sweep_name', 'sweep_run_run')"), 4);
+	/* A store after the upgrade finds the migrated run by its key. */
+	db = db_open(dbpath, err);
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_int_eq(db_find_config(db, k2), 2);
+	db_close(db);
+}
+END_TEST
+
+START_TEST(test_db_migration_is_all_or_nothing)
+{
+	char err[DB_ERR_LEN];
+	struct db *db;
+
+	/* A v1 file that the migration cannot upgrade (a sweep name twice
+	 * breaks the new unique index): refused, and left as version 1. */
+	raw_exec(v1_schema);
+	raw_exec("INSERT INTO sweep VALUES(1, 's', '{}'), (2, 's', '{}');");
+	db = db_open(dbpath, err);
+	ck_assert_ptr_null(db);
+	ck_assert_msg(strstr(err, "migrating schema 1 -> 2") != NULL, "%s", err);
+	ck_assert_int_eq(q_int("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_schema WHERE name = 'sweep_run'"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM pragma_table_info('run') WHERE name = 'config_key'"), 0);
+}
+END_TEST
+
+START_TEST(test_db_config_key)
+{
+	char a[DB_KEY_LEN], b[DB_KEY_LEN], c[DB_KEY_LEN];
+
+	ck_assert_int_eq(db_config_key("0.1.0", "0123456789abcdef", "ept", "{}", a), 0);
+	ck_assert_int_eq(db_config_key("0.1.0", "0123456789abcdef", "ept", "{}", b), 0);
+	ck_assert_str_eq(a, b);
+	ck_assert_uint_eq(strlen(a), 32);
+	ck_assert_uint_eq(strspn(a, "0123456789abcdef"), 32);
+	/* Every input counts, and the parts are separated. */
+	ck_assert_int_eq(db_config_key("0.1.1", "0123456789abcdef", "ept", "{}", c), 0);
+	ck_assert_str_ne(a, c);
+	ck_assert_int_eq(db_config_key("0.1.0", "0123456789abcdef", "native", "{}", c), 0);
+	ck_assert_str_ne(a, c);
+	ck_assert_int_eq(db_config_key("0.1.0", "0123456789abcdee", "ept", "{}", c), 0);
+	ck_assert_str_ne(a, c);
+	ck_assert_int_eq(db_config_key("0.1.0", "0123456789abcdef", "ept", "{ }", c), 0);
+	ck_assert_str_ne(a, c);
+	ck_assert_int_eq(db_config_key("ab", "c", "", "", b), 0);
+	ck_assert_int_eq(db_config_key("a", "bc", "", "", c), 0);
+	ck_assert_str_ne(b, c);
+}
+END_TEST
+
+START_TEST(test_db_store_once_and_sweeps)
+{
+	char err[DB_ERR_LEN], buf[64];
+	struct db *db = db_open(dbpath, err);
+	struct db_run r = make_run("ept", "g1", "0123456789abcdef");
+	bool stored = true;
+	int64_t sweep, id1, id2, id3;
+
+	ck_assert_msg(db != NULL, "%s", err);
+	sweep = db_sweep_open(db, "s1", "{\"a\":1}", err);
+	ck_assert_msg(sweep > 0, "%s", err);
+	r.sweep_id = sweep;
+	id1 = db_store_run_once(db, &r, &stored, err);
+	ck_assert_msg(id1 > 0, "%s", err);
+	ck_assert(stored);
+	/* The same configuration again: not stored, the same id. */
+	id2 = db_store_run_once(db, &r, &stored, err);
+	ck_assert_int_eq(id2, id1);
+	ck_assert(!stored);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM run"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM counter"), 4);
+	/* db_store_run stores every time (vtsim run twice is two runs). */
+	r.sweep_id = 0;
+	id3 = db_store_run(db, &r, err);
+	ck_assert_int_eq(id3, id1 + 1);
+	ck_assert_int_eq(db_find_config(db, q_text("SELECT config_key FROM run WHERE id = 2", buf, sizeof(buf))),
+			 id1);
+	ck_assert_int_eq(db_find_config(db, "00000000000000000000000000000000"), 0);
+	/* The sweep: reopened by name with a new grid, same id. */
+	ck_assert_int_eq(db_sweep_open(db, "s1", "{\"a\":2}", err), sweep);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sweep"), 1);
+	ck_assert_str_eq(q_text("SELECT grid FROM sweep", buf, sizeof(buf)), "{\"a\":2}");
+	ck_assert_int_eq(db_sweep_open(db, "s2", "{}", err), sweep + 1);
+	/* Links: the run stored for s1 is in s1; links are idempotent. */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sweep_run"), 1);
+	ck_assert_int_eq(q_int("SELECT sweep_id FROM run WHERE id = 1"), sweep);
+	int64_t ids[2] = {id1, id3};
+	ck_assert_msg(db_sweep_link(db, sweep + 1, ids, 2, err) == 0, "%s", err);
+	ck_assert_msg(db_sweep_link(db, sweep + 1, ids, 2, err) == 0, "%s", err);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sweep_run"), 3);
+	/* A store once into s2 of the stored configuration links it there. */
+	r.sweep_id = sweep;
+	ck_assert_int_eq(db_store_run_once(db, &r, &stored, err), id1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sweep_run"), 3);
+	/* Linking a run that does not exist fails and links nothing. */
+	int64_t bad[2] = {id1, 999}, s3 = db_sweep_open(db, "s3", "{}", err);
+	ck_assert_int_eq(s3, sweep + 2);
+	ck_assert_int_eq(db_sweep_link(db, s3, bad, 2, err), -1);
+	ck_assert_msg(strstr(err, "FOREIGN KEY") != NULL, "%s", err);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sweep_run"), 3);
+	db_close(db);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
 	Suite *s = suite_create("db");
@@ -541,6 +695,10 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_db_reopen_keeps_runs);
 	tcase_add_test(tc, test_db_ensure_parent_dir);
 	tcase_add_test(tc, test_db_concurrent_writers);
+	tcase_add_test(tc, test_db_migrates_v1);
+	tcase_add_test(tc, test_db_migration_is_all_or_nothing);
+	tcase_add_test(tc, test_db_config_key);
+	tcase_add_test(tc, test_db_store_once_and_sweeps);
 	suite_add_tcase(s, tc);
 	return s;
 }

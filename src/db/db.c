@@ -3,12 +3,17 @@
  *
  * Notes:
  *  - Schema version. The `meta` table holds key 'schema_version'. A new
- *    (empty) file gets the whole schema and version DB_SCHEMA_VERSION in one
- *    transaction. A file whose version is newer than ours is refused before
- *    anything is written to it (not even the journal mode), so an old vtsim
- *    never touches a newer database. A file with tables but no `meta` is not
- *    ours and is refused too. Older versions would be migrated here; there
- *    are none yet.
+ *    (empty) file gets the version 1 schema and then every migration, so a
+ *    new database and an upgraded one are built by the same statements. An
+ *    older file is migrated step by step (1 -> 2 -> ...) when it is opened;
+ *    either way it is one transaction, so a failed or killed upgrade leaves
+ *    the file as it was. A file whose version is newer than ours is refused
+ *    before anything is written to it (not even the journal mode), so an old
+ *    vtsim never touches a newer database. A file with tables but no `meta`
+ *    is not ours and is refused too.
+ *  - Configuration keys. Every run carries db_config_key() of its version,
+ *    trace checksum, mode and parameters; sweeps skip a configuration that
+ *    is stored, and the check and the insert share one transaction.
  *  - Concurrency. Every connection uses WAL, a 10 s busy timeout and
  *    foreign keys. Writers take the write lock up front (BEGIN IMMEDIATE),
  *    so two processes storing runs at once serialise on the busy timeout
@@ -35,8 +40,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <xxhash.h>
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 #define DB_BUSY_TIMEOUT_MS 10000
 
 struct db {
@@ -47,10 +53,13 @@ struct db {
 	sqlite3_stmt *ins_exit;
 	sqlite3_stmt *get_counter;
 	sqlite3_stmt *count_runs;
+	sqlite3_stmt *find_config;
+	sqlite3_stmt *link_sweep;
 	char errmsg[DB_ERR_LEN];
 };
 
-static const char schema_sql[] =
+/* Version 1, as vtsim 0.1.0 created it; migrations take it to the current one. */
+static const char schema_v1_sql[] =
 	"CREATE TABLE meta (\n"
 	"	key TEXT PRIMARY KEY,\n"
 	"	value NOT NULL\n"
@@ -163,6 +172,88 @@ static void rollback(struct db *db)
 		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int db_config_key(const char *version, const char *trace_checksum, const char *mode, const char *params_json,
+		  char out[DB_KEY_LEN])
+{
+	const char *parts[4] = {version, trace_checksum, mode, params_json};
+	XXH3_state_t *st = XXH3_createState();
+	if (!st || XXH3_128bits_reset(st) == XXH_ERROR) {
+		XXH3_freeState(st);
+		return -1;
+	}
+	for (int i = 0; i < 4; i++)
+		XXH3_128bits_update(st, parts[i], strlen(parts[i]) + 1); /* with its NUL: "ab","c" != "a","bc" */
+	XXH128_hash_t h = XXH3_128bits_digest(st);
+	XXH3_freeState(st);
+	snprintf(out, DB_KEY_LEN, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+	return 0;
+}
+
+/*
+ * Version 2: configuration keys and sweep membership.
+ *  - run.config_key, computed here for the runs already stored;
+ *  - sweep names are unique (a rerun of a grid reuses its sweep);
+ *  - sweep_run links a sweep to every run of its grid, including runs
+ *    stored earlier by another sweep or command with the same key.
+ */
+static int migrate_1_to_2(struct db *db, char *err)
+{
+	static const char ddl[] =
+		"ALTER TABLE run ADD COLUMN config_key TEXT;\n"
+		"CREATE INDEX run_config ON run(config_key);\n"
+		"CREATE UNIQUE INDEX sweep_name ON sweep(name);\n"
+		"CREATE TABLE sweep_run (\n"
+		"	sweep_id INTEGER NOT NULL REFERENCES sweep(id) ON DELETE CASCADE,\n"
+		"	run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,\n"
+		"	PRIMARY KEY (sweep_id, run_id)\n"
+		") WITHOUT ROWID;\n"
+		"CREATE INDEX sweep_run_run ON sweep_run(run_id);\n"
+		"INSERT INTO sweep_run(sweep_id, run_id) SELECT sweep_id, id FROM run WHERE sweep_id IS NOT NULL;\n";
+	sqlite3_stmt *sel = NULL, *upd = NULL;
+	int rc;
+
+	if (exec(db, ddl, "migrating schema 1 -> 2", err))
+		return -1;
+	if (sqlite3_prepare_v2(db->sql, "SELECT id, version, trace_checksum, mode, params_json FROM run", -1, &sel,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db->sql, "UPDATE run SET config_key = ? WHERE id = ?", -1, &upd, NULL) != SQLITE_OK) {
+		set_err(err, db->path, "migrating schema 1 -> 2: %s", sqlite3_errmsg(db->sql));
+		goto fail;
+	}
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		char key[DB_KEY_LEN];
+		const char *col[4];
+		for (int i = 0; i < 4; i++)
+			col[i] = (const char *)sqlite3_column_text(sel, i + 1);
+		if (db_config_key(col[0], col[1], col[2], col[3], key) < 0) {
+			set_err(err, db->path, "migrating schema 1 -> 2: out of memory");
+			goto fail;
+		}
+		sqlite3_bind_text(upd, 1, key, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
+		if (sqlite3_step(upd) != SQLITE_DONE)
+			break;
+		sqlite3_reset(upd);
+	}
+	if (rc != SQLITE_DONE) {
+		set_err(err, db->path, "migrating schema 1 -> 2: computing configuration keys: %s",
+			sqlite3_errmsg(db->sql));
+		goto fail;
+	}
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	return 0;
+fail:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	return -1;
+}
+
+/* migrations[v - 1] takes the schema from version v to v + 1. */
+static int (*const migrations[DB_SCHEMA_VERSION - 1])(struct db *, char *) = {
+	migrate_1_to_2,
+};
+
 /*
  * Read the schema version: DB_SCHEMA_VERSION or another positive number
  * from `meta`, 0 for a new (empty) database; -1 with err set on an SQLite
@@ -226,7 +317,7 @@ static int64_t read_version(struct db *db, char *err)
 	return version;
 }
 
-/* Create the schema in a new database, or check an existing one. */
+/* Create the schema in a new database, or upgrade an older one. */
 static int setup_schema(struct db *db, char *err)
 {
 	char sql[128];
@@ -238,16 +329,21 @@ static int setup_schema(struct db *db, char *err)
 	version = read_version(db, err);
 	if (version < 0)
 		goto fail;
-	if (version == 0) {
-		if (exec(db, schema_sql, "creating schema", err))
-			goto fail;
-		snprintf(sql, sizeof(sql),
-			 "INSERT INTO meta(key, value) VALUES('schema_version', %d)",
-			 DB_SCHEMA_VERSION);
-		if (exec(db, sql, "creating schema", err))
-			goto fail;
+	if (version == DB_SCHEMA_VERSION) {
+		rollback(db);
+		return 0;
 	}
-	if (exec(db, "COMMIT", "creating schema", err))
+	if (version == 0) {
+		if (exec(db, schema_v1_sql, "creating schema", err) ||
+		    exec(db, "INSERT INTO meta(key, value) VALUES('schema_version', 1)", "creating schema", err))
+			goto fail;
+		version = 1;
+	}
+	for (; version < DB_SCHEMA_VERSION; version++)
+		if (migrations[version - 1](db, err))
+			goto fail;
+	snprintf(sql, sizeof(sql), "UPDATE meta SET value = %d WHERE key = 'schema_version'", DB_SCHEMA_VERSION);
+	if (exec(db, sql, "upgrading schema", err) || exec(db, "COMMIT", "upgrading schema", err))
 		goto fail;
 	return 0;
 fail:
@@ -318,8 +414,8 @@ struct db *db_open(const char *path, char *err)
 	if (prepare(db, &db->ins_run,
 		    "INSERT INTO run(group_id, trace_path, trace_name, trace_checksum,"
 		    " trace_format, mode, params_json, version, started_unix,"
-		    " finished_unix, wall_seconds, status)"
-		    " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'done')", err) ||
+		    " finished_unix, wall_seconds, status, sweep_id, config_key)"
+		    " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'done', ?, ?)", err) ||
 	    prepare(db, &db->ins_counter,
 		    "INSERT INTO counter(run_id, name, value) VALUES(?, ?, ?)", err) ||
 	    prepare(db, &db->ins_exit,
@@ -327,7 +423,9 @@ struct db *db_open(const char *path, char *err)
 		    err) ||
 	    prepare(db, &db->get_counter,
 		    "SELECT value FROM counter WHERE run_id = ? AND name = ?", err) ||
-	    prepare(db, &db->count_runs, "SELECT count(*) FROM run", err))
+	    prepare(db, &db->count_runs, "SELECT count(*) FROM run", err) ||
+	    prepare(db, &db->find_config, "SELECT min(id) FROM run WHERE config_key = ?", err) ||
+	    prepare(db, &db->link_sweep, "INSERT OR IGNORE INTO sweep_run(sweep_id, run_id) VALUES(?, ?)", err))
 		goto fail;
 	return db;
 fail:
@@ -359,19 +457,44 @@ static int bind_u64(struct db *db, sqlite3_stmt *st, int col, uint64_t v, const 
 	return 0;
 }
 
+/* Link run_id to sweep_id inside the caller's transaction; 0 or -1 with err. */
+static int link_run(struct db *db, int64_t sweep_id, int64_t run_id, char *err)
+{
+	sqlite3_bind_int64(db->link_sweep, 1, sweep_id);
+	sqlite3_bind_int64(db->link_sweep, 2, run_id);
+	return step_insert(db, db->link_sweep, "linking run to sweep", err);
+}
+
+/* The lowest run id with configuration key key, 0 if none, -1 with err set. */
+static int64_t find_config(struct db *db, const char *key, char *err)
+{
+	int64_t id = -1;
+	sqlite3_bind_text(db->find_config, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(db->find_config) == SQLITE_ROW)
+		id = sqlite3_column_int64(db->find_config, 0); /* min() of no row is NULL: 0 */
+	else
+		set_err(err, db->path, "looking up configuration %s: %s", key, sqlite3_errmsg(db->sql));
+	sqlite3_reset(db->find_config);
+	sqlite3_clear_bindings(db->find_config);
+	return id;
+}
+
 /*
  * Store one run, its counters and its exits in one transaction (BEGIN
- * IMMEDIATE ... COMMIT). Returns the new run id (> 0), or -1 with a one-line
- * message naming the database file and the SQLite error in err; on error the
- * transaction is rolled back and nothing of the run remains.
+ * IMMEDIATE ... COMMIT); with once, nothing if its configuration key is
+ * stored. Returns the run id (> 0), or -1 with a one-line message naming the
+ * database file and the SQLite error in err; on error the transaction is
+ * rolled back and nothing of the run remains.
  */
-int64_t db_store_run(struct db *db, const struct db_run *run, char *err)
+static int64_t store(struct db *db, const struct db_run *run, bool once, bool *stored, char *err)
 {
 	sqlite3_stmt *st;
 	int64_t id;
+	char key[DB_KEY_LEN];
 
 	if (err)
 		err[0] = '\0';
+	*stored = false;
 	if (!db || !run) {
 		set_err(err, db ? db->path : "(database)", "no database or no run");
 		return -1;
@@ -380,8 +503,24 @@ int64_t db_store_run(struct db *db, const struct db_run *run, char *err)
 		set_err(err, db->path, "storing run: counters or exits missing");
 		return -1;
 	}
+	if (db_config_key(run->version, run->trace_checksum, run->mode, run->params_json, key) < 0) {
+		set_err(err, db->path, "storing run: out of memory");
+		return -1;
+	}
 	if (exec(db, "BEGIN IMMEDIATE", "starting transaction", err))
 		return -1;
+	if (once) {
+		id = find_config(db, key, err);
+		if (id < 0)
+			goto fail;
+		if (id > 0) {
+			if (run->sweep_id && link_run(db, run->sweep_id, id, err))
+				goto fail;
+			if (exec(db, "COMMIT", "committing run", err))
+				goto fail;
+			return id;
+		}
+	}
 
 	st = db->ins_run;
 	sqlite3_bind_text(st, 1, run->group_id, -1, SQLITE_STATIC);
@@ -395,6 +534,9 @@ int64_t db_store_run(struct db *db, const struct db_run *run, char *err)
 	sqlite3_bind_int64(st, 9, run->started_unix);
 	sqlite3_bind_int64(st, 10, run->finished_unix);
 	sqlite3_bind_double(st, 11, run->wall_seconds);
+	if (run->sweep_id)
+		sqlite3_bind_int64(st, 12, run->sweep_id);
+	sqlite3_bind_text(st, 13, key, -1, SQLITE_STATIC);
 	if (step_insert(db, st, "storing run", err))
 		goto fail;
 	id = sqlite3_last_insert_rowid(db->sql);
@@ -429,12 +571,83 @@ int64_t db_store_run(struct db *db, const struct db_run *run, char *err)
 			goto fail;
 	}
 
+	if (run->sweep_id && link_run(db, run->sweep_id, id, err))
+		goto fail;
 	if (exec(db, "COMMIT", "committing run", err))
 		goto fail;
+	*stored = true;
 	return id;
 fail:
 	rollback(db);
 	return -1;
+}
+
+int64_t db_store_run(struct db *db, const struct db_run *run, char *err)
+{
+	bool stored;
+	return store(db, run, false, &stored, err);
+}
+
+int64_t db_store_run_once(struct db *db, const struct db_run *run, bool *stored, char *err)
+{
+	return store(db, run, true, stored, err);
+}
+
+int64_t db_find_config(struct db *db, const char *key)
+{
+	return db ? find_config(db, key, db->errmsg) : -1;
+}
+
+int64_t db_sweep_open(struct db *db, const char *name, const char *grid_json, char *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t id = -1;
+
+	if (exec(db, "BEGIN IMMEDIATE", "starting transaction", err))
+		return -1;
+	if (sqlite3_prepare_v2(db->sql,
+			       "INSERT INTO sweep(name, grid) VALUES(?1, ?2)"
+			       " ON CONFLICT(name) DO UPDATE SET grid = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, grid_json, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db->sql, "SELECT id FROM sweep WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto fail;
+	id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (exec(db, "COMMIT", "registering sweep", err))
+		goto fail_set;
+	return id;
+fail:
+	set_err(err, db->path, "registering sweep '%s': %s", name, sqlite3_errmsg(db->sql));
+fail_set:
+	sqlite3_finalize(st);
+	rollback(db);
+	return -1;
+}
+
+int db_sweep_link(struct db *db, int64_t sweep_id, const int64_t *ids, size_t n, char *err)
+{
+	if (exec(db, "BEGIN IMMEDIATE", "starting transaction", err))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (link_run(db, sweep_id, ids[i], err)) {
+			rollback(db);
+			return -1;
+		}
+	if (exec(db, "COMMIT", "linking runs to sweep", err)) {
+		rollback(db);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -540,7 +753,8 @@ out:
 }
 
 /* Close the database (NULL is allowed). Finalizes every statement. */
-const char *const db_export_tables[] = {"run", "counter", "exit", "sweep", "sample", "run_summary", "overhead", NULL};
+const char *const db_export_tables[] = {"run",    "counter",     "exit",     "sweep", "sweep_run",
+				       "sample", "run_summary", "overhead", NULL};
 
 static void csv_field(FILE *out, const char *v)
 {
@@ -615,6 +829,8 @@ void db_close(struct db *db)
 	sqlite3_finalize(db->ins_exit);
 	sqlite3_finalize(db->get_counter);
 	sqlite3_finalize(db->count_runs);
+	sqlite3_finalize(db->find_config);
+	sqlite3_finalize(db->link_sweep);
 	sqlite3_close(db->sql);
 	free(db->path);
 	free(db);

@@ -6,6 +6,7 @@
 #ifndef VTSIM_DB_DB_H
 #define VTSIM_DB_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 struct db;
 
 #define DB_ERR_LEN 512
+#define DB_KEY_LEN 33 /* a configuration key: 32 hex digits and the NUL */
 
 /* One named counter value of a run. */
 struct db_counter {
@@ -37,7 +39,8 @@ struct db_run {
 	const char *mode;           /* "native", "ept", ... */
 	const char *params_json;    /* every parameter, as a JSON object */
 	const char *version;        /* program version (PACKAGE_VERSION) */
-	const char *group_id;       /* runs of one `vtsim compare` share it; may be NULL */
+	const char *group_id;       /* runs of one `vtsim compare` (or one sweep point) share it; may be NULL */
+	int64_t sweep_id;           /* the sweep storing it (db_sweep_open), or 0 */
 	int64_t started_unix;       /* seconds since the epoch */
 	int64_t finished_unix;
 	double wall_seconds;        /* host wall-clock time of the simulation */
@@ -59,6 +62,45 @@ struct db *db_open(const char *path, char *err);
  * (> 0), or -1 with a message in err; on error nothing of the run is stored.
  */
 int64_t db_store_run(struct db *db, const struct db_run *run, char *err);
+
+/*
+ * The same, once per configuration: if a run with run's configuration key
+ * (db_config_key) is already stored, store nothing; either way link the run
+ * to run->sweep_id when it is not 0. The check and the insert are one
+ * transaction, so two processes storing the same configuration at once
+ * store it once. Returns the run's id (> 0) and sets *stored to whether it
+ * was stored now, or -1 with a message in err.
+ */
+int64_t db_store_run_once(struct db *db, const struct db_run *run, bool *stored, char *err);
+
+/*
+ * The configuration key of a run: XXH3-128 over the program version, the
+ * trace checksum, the mode and every parameter (params_json), each followed
+ * by a NUL byte, as 32 lower-case hex digits into out. Two runs with the same
+ * key simulate the same thing and give the same results. Returns 0, or -1
+ * when out of memory.
+ */
+int db_config_key(const char *version, const char *trace_checksum, const char *mode, const char *params_json,
+		  char out[DB_KEY_LEN]);
+
+/*
+ * The id of a stored run with configuration key key (the lowest if several),
+ * 0 if there is none, -1 on error (message in db_errmsg()).
+ */
+int64_t db_find_config(struct db *db, const char *key);
+
+/*
+ * The sweep called name: created if new, else reused with its grid replaced
+ * by grid_json (a rerun of an edited grid). Returns its id (> 0), or -1 with
+ * a message in err.
+ */
+int64_t db_sweep_open(struct db *db, const char *name, const char *grid_json, char *err);
+
+/*
+ * Link runs ids[0..n) (already stored) to sweep sweep_id, in one
+ * transaction; a link that exists stays. Returns 0, or -1 with err.
+ */
+int db_sweep_link(struct db *db, int64_t sweep_id, const int64_t *ids, size_t n, char *err);
 
 /*
  * Read counter name of run run_id into *out. Returns 0 if found, 1 if the
