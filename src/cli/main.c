@@ -18,6 +18,7 @@
 #include "cli/explain.h"
 #include "cli/plot.h"
 #include "cli/run.h"
+#include "cli/sweep.h"
 #include "cpu/params.h"
 #include "db/db.h"
 #include "stats/counters.h"
@@ -239,52 +240,18 @@ static struct db *open_db(const char *path)
 	return db;
 }
 
-/* The last component of path, trailing slashes dropped ("pipeline.d" for
- * "traces/pipeline.d/"); valid until the next call. */
+/* The last component of path (trace_base_name); valid until the next call. */
 static const char *base_name(const char *path)
 {
 	static char buf[256];
-	size_t n = strlen(path), s;
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	for (s = n; s > 0 && path[s - 1] != '/'; s--)
-		;
-	snprintf(buf, sizeof(buf), "%.*s", (int)(n - s), path + s);
-	return buf;
+	return trace_base_name(path, buf, sizeof(buf));
 }
 
 static int64_t store_run(struct db *db, const struct run_opts *o, enum sim_mode mode, const struct run_result *r,
 			 const char *group)
 {
-	struct db_counter ctrs[CTR_COUNT];
-	struct db_exit exits[EXIT_REASON_MAX];
-	size_t nexits = 0;
-	for (int i = 0; i < CTR_COUNT; i++)
-		ctrs[i] = (struct db_counter){counter_table[i].name, r->ctr.v[i]};
-	for (unsigned i = 0; i < EXIT_REASON_MAX; i++)
-		if (r->exits[i].count)
-			exits[nexits++] = (struct db_exit){i, exit_reason_name(i), r->exits[i].count, r->exits[i].cycles};
-	char *json = params_json(&o->params);
-	struct db_run run = {
-		.trace_path = o->trace,
-		.trace_name = base_name(o->trace),
-		.trace_checksum = r->checksum,
-		.trace_format = r->format,
-		.mode = mode_name(mode),
-		.params_json = json ? json : "{}",
-		.version = PACKAGE_VERSION,
-		.group_id = group,
-		.started_unix = r->started_unix,
-		.finished_unix = r->finished_unix,
-		.wall_seconds = r->wall_seconds,
-		.counters = ctrs,
-		.n_counters = CTR_COUNT,
-		.exits = exits,
-		.n_exits = nexits,
-	};
 	char err[DB_ERR_LEN];
-	int64_t id = db_store_run(db, &run, err);
-	free(json);
+	int64_t id = run_store(db, &o->params, mode, o->trace, r, group, 0, false, NULL, err);
 	if (id < 0)
 		fprintf(stderr, "vtsim: %s\n", err);
 	return id;
@@ -612,7 +579,8 @@ static int cmd_db(int argc, char **argv)
 		"\n"
 		"Write a table or view of the results database as CSV (RFC 4180, with a\n"
 		"header row) to standard output or FILE. NAME is one of: run, counter,\n"
-		"exit, sweep, sample, run_summary (default), overhead. docs/schema.md\n"
+		"exit, sweep, sweep_run, sample, run_summary (default), overhead.\n"
+		"docs/schema.md\n"
 		"describes every column.\n";
 	static const struct option longopts[] = {
 		{"csv", no_argument, NULL, 'c'},         {"table", required_argument, NULL, 't'},
@@ -981,6 +949,8 @@ static const char main_help[] =
 	"  compare --trace T     run a trace natively, under shadow paging and under EPT,\n"
 	"                        side by side (stored)\n"
 	"  run --trace T --mode M  one run (native, shadow or ept)\n"
+	"  sweep GRID.ini        every run of a grid of traces, modes and parameters,\n"
+	"                        in parallel, resumable (stored)\n"
 	"  trace info T          what a trace holds\n"
 	"  db export --csv       a table or view of the results database as CSV\n"
 	"  params                every parameter, its default, per-profile value, unit\n"
@@ -1020,6 +990,8 @@ int main(int argc, char **argv)
 		return cmd_explain(argc - 1, argv + 1);
 	if (!strcmp(cmd, "db"))
 		return cmd_db(argc - 1, argv + 1);
-	die_usage(NULL, "unknown command (run, compare, trace, db, params)");
+	if (!strcmp(cmd, "sweep"))
+		return cmd_sweep(argc - 1, argv + 1, &interrupted);
+	die_usage(NULL, "unknown command (run, compare, sweep, trace, db, params)");
 	return 2;
 }

@@ -1,4 +1,6 @@
 /* Notes: assembly of one run; no policy of its own beyond wiring. */
+#include "config.h"
+
 #include "cli/run.h"
 
 #include <inttypes.h>
@@ -9,6 +11,7 @@
 
 #include "trace/trace.h"
 #include "trace/traceset.h"
+#include "vmcs/vmcs.h"
 
 static const char *const mode_names[MODE_COUNT] = {[MODE_NATIVE] = "native", [MODE_SHADOW] = "shadow",
 						   [MODE_EPT] = "ept"};
@@ -243,4 +246,67 @@ int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_pa
 	}
 	trace_close(tr);
 	return rc;
+}
+
+const char *trace_base_name(const char *path, char *buf, size_t len)
+{
+	size_t n = strlen(path), s;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	for (s = n; s > 0 && path[s - 1] != '/'; s--)
+		;
+	snprintf(buf, len, "%.*s", (int)(n - s), path + s);
+	return buf;
+}
+
+int run_config_key(const struct sim_params *p, enum sim_mode mode, const char *checksum, char key[DB_KEY_LEN])
+{
+	char *json = params_json(p);
+	if (!json)
+		return -1;
+	int rc = db_config_key(PACKAGE_VERSION, checksum, mode_name(mode), json, key);
+	free(json);
+	return rc;
+}
+
+int64_t run_store(struct db *db, const struct sim_params *p, enum sim_mode mode, const char *trace_path,
+		  const struct run_result *r, const char *group, int64_t sweep_id, bool once, bool *stored, char *err)
+{
+	struct db_counter ctrs[CTR_COUNT];
+	struct db_exit exits[EXIT_REASON_MAX];
+	size_t nexits = 0;
+	for (int i = 0; i < CTR_COUNT; i++)
+		ctrs[i] = (struct db_counter){counter_table[i].name, r->ctr.v[i]};
+	for (unsigned i = 0; i < EXIT_REASON_MAX; i++)
+		if (r->exits[i].count)
+			exits[nexits++] = (struct db_exit){i, exit_reason_name(i), r->exits[i].count, r->exits[i].cycles};
+	char *json = params_json(p), name[256];
+	if (!json) {
+		snprintf(err, DB_ERR_LEN, "out of memory");
+		return -1;
+	}
+	struct db_run run = {
+		.trace_path = trace_path,
+		.trace_name = trace_base_name(trace_path, name, sizeof(name)),
+		.trace_checksum = r->checksum,
+		.trace_format = r->format,
+		.mode = mode_name(mode),
+		.params_json = json,
+		.version = PACKAGE_VERSION,
+		.group_id = group,
+		.sweep_id = sweep_id,
+		.started_unix = r->started_unix,
+		.finished_unix = r->finished_unix,
+		.wall_seconds = r->wall_seconds,
+		.counters = ctrs,
+		.n_counters = CTR_COUNT,
+		.exits = exits,
+		.n_exits = nexits,
+	};
+	bool now;
+	int64_t id = once ? db_store_run_once(db, &run, &now, err) : db_store_run(db, &run, err);
+	if (stored)
+		*stored = once ? now : id > 0;
+	free(json);
+	return id;
 }

@@ -13,6 +13,7 @@
 #include "arch/exit_reasons.h"
 #include "cpu/cpu.h"
 #include "cpu/params.h"
+#include "db/db.h"
 #include "guest/guest.h"
 #include "mem/mem.h"
 #include "stats/counters.h"
@@ -83,5 +84,28 @@ int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_pa
  */
 int sim_run_frontend(const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
 		     struct run_result *out, volatile sig_atomic_t *intr, char *err);
+
+/*
+ * Store r, the result of running trace_path in mode with parameters p, in db
+ * as one run (one transaction): every counter, the exits by reason, the
+ * parameters as JSON, PACKAGE_VERSION. group is shared by the runs of one
+ * comparison or sweep point (may be NULL); sweep_id is the sweep storing it
+ * or 0. With once, a configuration already stored is not stored again
+ * (db_store_run_once) and *stored tells whether it was stored now. Returns
+ * the run id, or -1 with a one-line message in err (DB_ERR_LEN).
+ */
+int64_t run_store(struct db *db, const struct sim_params *p, enum sim_mode mode, const char *trace_path,
+		  const struct run_result *r, const char *group, int64_t sweep_id, bool once, bool *stored, char *err);
+
+/*
+ * The configuration key (db_config_key) of running a trace whose checksum
+ * is checksum in mode with parameters p, into key. Returns 0, or -1 when out
+ * of memory.
+ */
+int run_config_key(const struct sim_params *p, enum sim_mode mode, const char *checksum, char key[DB_KEY_LEN]);
+
+/* The last component of path, trailing slashes dropped ("pipeline.d" for
+ * "traces/pipeline.d/"), into buf (len bytes); returns buf. */
+const char *trace_base_name(const char *path, char *buf, size_t len);
 
 #endif
