@@ -180,7 +180,7 @@ START_TEST(test_db_store_reads_back)
 	ck_assert_msg(id > 0, "%s", err);
 
 	ck_assert_int_eq(q_int("SELECT CAST(value AS INTEGER) FROM meta"
-			       " WHERE key = 'schema_version'"), 2);
+			       " WHERE key = 'schema_version'"), 3);
 	ck_assert_str_eq(q_text("PRAGMA journal_mode", buf, sizeof(buf)), "wal");
 	ck_assert_int_eq(q_int("SELECT count(*) FROM run"), 1);
 	ck_assert_int_eq(q_int("SELECT id FROM run"), id);
@@ -566,7 +566,7 @@ START_TEST(test_db_migrates_v1)
 	db = db_open(dbpath, err);
 	ck_assert_msg(db != NULL, "%s", err);
 	db_close(db);
-	ck_assert_int_eq(q_int("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'"), 2);
+	ck_assert_int_eq(q_int("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'"), 3);
 	/* The runs kept their rows and got their configuration keys. */
 	ck_assert_int_eq(q_int("SELECT count(*) FROM run"), 2);
 	ck_assert_int_eq(q_int("SELECT sum(value) FROM counter"), 250);
@@ -576,6 +576,9 @@ START_TEST(test_db_migrates_v1)
 	ck_assert_str_eq(q_text("SELECT config_key FROM run WHERE id = 2", buf, sizeof(buf)), k2);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_schema WHERE name IN"
 			       " ('sweep_run', 'run_config', 'sweep_name', 'sweep_run_run')"), 4);
+	/* ... and version 3's views, which pair the migrated ept run with its native one. */
+	ck_assert_int_eq(q_int("SELECT native_run_id FROM run_overhead WHERE run_id = 2"), 1);
+	ck_assert_double_eq(q_real("SELECT overhead_pct FROM run_overhead WHERE run_id = 2"), 50.0);
 	/* A store after the upgrade finds the migrated run by its key. */
 	db = db_open(dbpath, err);
 	ck_assert_msg(db != NULL, "%s", err);
@@ -680,6 +683,172 @@ START_TEST(test_db_store_once_and_sweeps)
 }
 END_TEST
 
+/* Store run mode of trace checksum with params json and cpu.cycles cycles. */
+static int64_t store_cfg(struct db *db, const char *mode, const char *checksum, const char *json, uint64_t cycles,
+			 int64_t sweep)
+{
+	char err[DB_ERR_LEN];
+	struct db_counter c[2] = {{"cpu.cycles", cycles}, {"walk.count", cycles / 100}};
+	struct db_run r = make_run(mode, NULL, checksum);
+	bool stored;
+	r.params_json = json;
+	r.counters = c;
+	r.n_counters = 2;
+	r.sweep_id = sweep;
+	int64_t id = db_store_run_once(db, &r, &stored, err);
+	ck_assert_msg(id > 0, "%s", err);
+	return id;
+}
+
+START_TEST(test_db_views_v3)
+{
+	char err[DB_ERR_LEN], buf[256];
+	struct db *db = db_open(dbpath, err);
+	ck_assert_msg(db != NULL, "%s", err);
+	int64_t sw = db_sweep_open(db, "tlb", "{\"name\":\"tlb\",\"traces\":[\"t\"],\"modes\":[\"native\",\"ept\"],"
+					      "\"axes\":[{\"name\":\"tlb.l2.entries\",\"values\":[\"512\",\"1024\"]},"
+					      "{\"name\":\"vmx.vpid\",\"values\":[\"off\"]}]}",
+				   err);
+	ck_assert_msg(sw == 1, "%s", err);
+	const char *p512 = "{\"tlb.l2.entries\":512,\"vmx.vpid\":\"off\"}";
+	const char *p1024 = "{\"tlb.l2.entries\":1024,\"vmx.vpid\":\"off\"}";
+	store_cfg(db, "native", "000000000000000a", p512, 1000, sw);  /* 1 */
+	store_cfg(db, "ept", "000000000000000a", p512, 1250, sw);     /* 2: +25% */
+	store_cfg(db, "native", "000000000000000a", p1024, 800, sw);  /* 3 */
+	store_cfg(db, "ept", "000000000000000a", p1024, 1200, sw);    /* 4: +50% */
+	store_cfg(db, "ept", "000000000000000b", p512, 999, 0);       /* 5: no native of its trace */
+	/* run_overhead pairs each run with the native run of its configuration. */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM run_overhead"), 2);
+	ck_assert_int_eq(q_int("SELECT native_run_id FROM run_overhead WHERE run_id = 2"), 1);
+	ck_assert_int_eq(q_int("SELECT native_run_id FROM run_overhead WHERE run_id = 4"), 3);
+	ck_assert_double_eq(q_real("SELECT overhead_pct FROM run_overhead WHERE run_id = 2"), 25.0);
+	ck_assert_double_eq(q_real("SELECT overhead_pct FROM run_overhead WHERE run_id = 4"), 50.0);
+	/* trace_overhead: per trace and mode over its configurations. */
+	ck_assert_int_eq(q_int("SELECT configurations FROM trace_overhead WHERE mode = 'ept'"), 2);
+	ck_assert_double_eq(q_real("SELECT min_overhead_pct FROM trace_overhead"), 25.0);
+	ck_assert_double_eq(q_real("SELECT avg_overhead_pct FROM trace_overhead"), 37.5);
+	ck_assert_double_eq(q_real("SELECT max_overhead_pct FROM trace_overhead"), 50.0);
+	/* sweep_axis: 4 runs x 2 axes; sweep_point: the point as text. */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sweep_axis"), 8);
+	ck_assert_str_eq(q_text("SELECT value FROM sweep_axis WHERE run_id = 3 AND axis = 'tlb.l2.entries'", buf,
+				sizeof(buf)),
+			 "1024");
+	ck_assert_str_eq(q_text("SELECT point FROM sweep_point WHERE run_id = 4", buf, sizeof(buf)),
+			 "tlb.l2.entries=1024 vmx.vpid=off");
+	ck_assert_double_eq(q_real("SELECT overhead_pct FROM sweep_point WHERE run_id = 4"), 50.0);
+	/* sweep_pivot_1: a column per axis. */
+	ck_assert_str_eq(q_text("SELECT group_concat(name, ',') FROM pragma_table_info('sweep_pivot_1')", buf,
+				sizeof(buf)),
+			 "run_id,trace_name,mode,tlb.l2.entries,vmx.vpid,cycles,overhead_pct");
+	ck_assert_str_eq(q_text("SELECT group_concat(\"tlb.l2.entries\" || '/' || mode || '/' || cycles, ' ')"
+				" FROM sweep_pivot_1",
+				buf, sizeof(buf)),
+			 "512/native/1000 512/ept/1250 1024/native/800 1024/ept/1200");
+	/* A rerun of an edited grid replaces the pivot's columns. */
+	ck_assert_int_eq(db_sweep_open(db, "tlb", "{\"axes\":[{\"name\":\"vmx.vpid\",\"values\":[\"off\"]}]}", err), 1);
+	ck_assert_str_eq(q_text("SELECT group_concat(name, ',') FROM pragma_table_info('sweep_pivot_1')", buf,
+				sizeof(buf)),
+			 "run_id,trace_name,mode,vmx.vpid,cycles,overhead_pct");
+	/* Views export as CSV; so does a pivot, and nothing else by that prefix. */
+	FILE *f = tmpfile();
+	ck_assert_int_eq(db_export_csv(db, "sweep_pivot_1", f, err), 4);
+	ck_assert_int_eq(db_export_csv(db, "trace_overhead", f, err), 1);
+	ck_assert_int_eq(db_export_csv(db, "sweep_pivot_2", f, err), -1);
+	ck_assert_int_eq(db_export_csv(db, "sweep_pivot_1; DROP TABLE run", f, err), -1);
+	fclose(f);
+	db_close(db);
+}
+END_TEST
+
+START_TEST(test_db_merge)
+{
+	char err[DB_ERR_LEN], in1[PATH_MAX + 16], in2[PATH_MAX + 16];
+	int64_t added, present;
+	struct db *a, *b, *out;
+
+	snprintf(in1, sizeof(in1), "%s/in1.db", tmpdir);
+	snprintf(in2, sizeof(in2), "%s/in2.db", tmpdir);
+	/* Two shards of sweep "s": in1 has runs A, B; in2 has B (again), C, and a
+	 * duplicate of C stored by `vtsim run` (same key, not linked). */
+	a = db_open(in1, err);
+	ck_assert_msg(a != NULL, "%s", err);
+	int64_t sa = db_sweep_open(a, "s", "{\"axes\":[]}", err);
+	store_cfg(a, "native", "000000000000000a", "{}", 100, sa);
+	store_cfg(a, "ept", "000000000000000a", "{}", 150, sa);
+	db_close(a);
+	b = db_open(in2, err);
+	ck_assert_msg(b != NULL, "%s", err);
+	db_sweep_open(b, "other", "{\"axes\":[]}", err); /* ids differ between shards */
+	int64_t sb = db_sweep_open(b, "s", "{\"axes\":[]}", err);
+	ck_assert_int_eq(sb, 2);
+	store_cfg(b, "ept", "000000000000000a", "{}", 150, sb);
+	store_cfg(b, "shadow", "000000000000000a", "{}", 170, sb);
+	struct db_run dup = make_run("shadow", NULL, "000000000000000a");
+	dup.params_json = "{}";
+	ck_assert_int_gt(db_store_run(b, &dup, err), 0);
+	db_close(b);
+
+	out = db_open(dbpath, err);
+	ck_assert_msg(out != NULL, "%s", err);
+	ck_assert_msg(db_merge(out, in1, &added, &present, err) == 0, "%s", err);
+	ck_assert_int_eq(added, 2);
+	ck_assert_int_eq(present, 0);
+	ck_assert_msg(db_merge(out, in2, &added, &present, err) == 0, "%s", err);
+	ck_assert_int_eq(added, 1);
+	ck_assert_int_eq(present, 2);
+	/* Again: nothing new. */
+	ck_assert_msg(db_merge(out, in1, &added, &present, err) == 0, "%s", err);
+	ck_assert_int_eq(added, 0);
+	ck_assert_int_eq(present, 2);
+	db_close(out);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM run"), 3);
+	ck_assert_int_eq(q_int("SELECT count(DISTINCT config_key) FROM run"), 3);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM counter"), 6);
+	ck_assert_int_eq(q_int("SELECT value FROM counter c JOIN run r ON r.id = c.run_id"
+			       " WHERE r.mode = 'shadow' AND c.name = 'cpu.cycles'"),
+			 170);
+	/* Sweep "s" has its three runs; "other" came along, empty. */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sweep"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sweep_run sr JOIN sweep s ON s.id = sr.sweep_id"
+			       " WHERE s.name = 's'"),
+			 3);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM run r JOIN sweep s ON s.id = r.sweep_id WHERE s.name = 's'"), 3);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sweep_pivot_1"), 3);
+	ck_assert_double_eq(q_real("SELECT overhead_pct FROM run_overhead WHERE mode = 'shadow'"), 70.0);
+	/* The inputs are unchanged. */
+	char saved[PATH_MAX + 16];
+	memcpy(saved, dbpath, sizeof(saved));
+	snprintf(dbpath, sizeof(dbpath), "%s", in2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM run"), 3);
+	memcpy(dbpath, saved, sizeof(saved));
+}
+END_TEST
+
+START_TEST(test_db_merge_refuses)
+{
+	char err[DB_ERR_LEN], in[PATH_MAX + 16];
+	int64_t added = 7, present = 7;
+	struct db *out = db_open(dbpath, err);
+	ck_assert_msg(out != NULL, "%s", err);
+
+	snprintf(in, sizeof(in), "%s/none.db", tmpdir);
+	ck_assert_int_eq(db_merge(out, in, &added, &present, err), -1);
+	ck_assert_msg(strstr(err, "none.db: No such file or directory") != NULL, "%s", err);
+	ck_assert_int_eq(access(in, F_OK), -1); /* not created */
+	ck_assert_int_eq(db_merge(out, dbpath, &added, &present, err), -1);
+	ck_assert_msg(strstr(err, "is the output database itself") != NULL, "%s", err);
+	FILE *f = fopen(in, "w");
+	fputs("not a database, not at all, not even close to one; just text\n", f);
+	fclose(f);
+	ck_assert_int_eq(db_merge(out, in, &added, &present, err), -1);
+	ck_assert_msg(strstr(err, "none.db: reading schema: file is not a database") != NULL, "%s", err);
+	ck_assert_int_eq(added, 0);
+	ck_assert_int_eq(present, 0);
+	db_close(out);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM run"), 0);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
 	Suite *s = suite_create("db");
@@ -699,6 +868,9 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_db_migration_is_all_or_nothing);
 	tcase_add_test(tc, test_db_config_key);
 	tcase_add_test(tc, test_db_store_once_and_sweeps);
+	tcase_add_test(tc, test_db_views_v3);
+	tcase_add_test(tc, test_db_merge);
+	tcase_add_test(tc, test_db_merge_refuses);
 	suite_add_tcase(s, tc);
 	return s;
 }

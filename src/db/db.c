@@ -42,7 +42,7 @@
 #include <sys/types.h>
 #include <xxhash.h>
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 #define DB_BUSY_TIMEOUT_MS 10000
 
 struct db {
@@ -249,9 +249,144 @@ fail:
 	return -1;
 }
 
+/*
+ * (Re)create view sweep_pivot_<id>: one row per run of the sweep, one
+ * column per axis of its grid (the run's value of that parameter), and its
+ * cycles and overhead over native. Called inside the caller's transaction.
+ */
+static int make_pivot(struct db *db, int64_t sweep_id, char *err)
+{
+	sqlite3_stmt *st = NULL;
+	char *sql = sqlite3_mprintf("DROP VIEW IF EXISTS sweep_pivot_%lld;"
+				    " CREATE VIEW sweep_pivot_%lld AS SELECT r.id AS run_id,"
+				    " r.trace_name AS trace_name, r.mode AS mode",
+				    (long long)sweep_id, (long long)sweep_id);
+	int rc = sqlite3_prepare_v2(db->sql,
+				    "SELECT json_extract(a.value, '$.name') FROM sweep s,"
+				    " json_each(s.grid, '$.axes') a WHERE s.id = ? ORDER BY a.key",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, sweep_id);
+		while (sql && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *axis = (const char *)sqlite3_column_text(st, 0);
+			char *more = sqlite3_mprintf("%s, json_extract(r.params_json, '$.\"%q\"') AS \"%w\"", sql,
+						     axis ? axis : "", axis ? axis : "");
+			sqlite3_free(sql);
+			sql = more;
+		}
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (sql && rc == SQLITE_OK) {
+		char *more = sqlite3_mprintf(
+			"%s, (SELECT c.value FROM counter c WHERE c.run_id = r.id AND c.name = 'cpu.cycles') AS cycles,"
+			" (SELECT o.overhead_pct FROM run_overhead o WHERE o.run_id = r.id) AS overhead_pct"
+			" FROM sweep_run sr JOIN run r ON r.id = sr.run_id WHERE sr.sweep_id = %lld",
+			sql, (long long)sweep_id);
+		sqlite3_free(sql);
+		sql = more;
+	}
+	if (!sql) {
+		set_err(err, db->path, "creating view sweep_pivot_%lld: out of memory", (long long)sweep_id);
+		return -1;
+	}
+	if (rc != SQLITE_OK || sqlite3_exec(db->sql, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		set_err(err, db->path, "creating view sweep_pivot_%lld: %s", (long long)sweep_id,
+			sqlite3_errmsg(db->sql));
+		sqlite3_free(sql);
+		return -1;
+	}
+	sqlite3_free(sql);
+	return 0;
+}
+
+/* make_pivot for every sweep. */
+static int make_pivots(struct db *db, char *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int rc = sqlite3_prepare_v2(db->sql, "SELECT id FROM sweep ORDER BY id", -1, &st, NULL);
+	while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t *g = realloc(ids, (n + 1) * sizeof(*ids));
+		if (!g) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		ids = g;
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		set_err(err, db->path, "listing sweeps: %s", rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db->sql));
+		free(ids);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (make_pivot(db, ids[i], err)) {
+			free(ids);
+			return -1;
+		}
+	free(ids);
+	return 0;
+}
+
+/*
+ * Version 3: views for the common questions.
+ *  - run_overhead: each non-native run against the native run of the same
+ *    configuration (trace checksum, parameters, version), whatever command
+ *    or sweep stored either;
+ *  - trace_overhead: per trace and mode, over every configuration;
+ *  - sweep_axis: the value of each axis of each run of each sweep (long form);
+ *  - sweep_point: each run of each sweep with its point as text;
+ *  - sweep_pivot_<id>: per sweep, one column per axis (make_pivot).
+ */
+static int migrate_2_to_3(struct db *db, char *err)
+{
+	static const char ddl[] =
+		"CREATE INDEX run_native ON run(trace_checksum, mode);\n"
+		"CREATE VIEW run_overhead AS\n"
+		"SELECT r.id AS run_id, r.trace_name AS trace_name, r.trace_checksum AS trace_checksum,\n"
+		"	r.mode AS mode, r.params_json AS params_json, rc.value AS cycles,\n"
+		"	n.id AS native_run_id, nc.value AS native_cycles,\n"
+		"	100.0 * (rc.value - nc.value) / nc.value AS overhead_pct\n"
+		"FROM run r\n"
+		"JOIN run n ON n.id = (SELECT max(n2.id) FROM run n2\n"
+		"	WHERE n2.trace_checksum = r.trace_checksum AND n2.mode = 'native'\n"
+		"	AND n2.params_json = r.params_json AND n2.version = r.version)\n"
+		"JOIN counter rc ON rc.run_id = r.id AND rc.name = 'cpu.cycles'\n"
+		"JOIN counter nc ON nc.run_id = n.id AND nc.name = 'cpu.cycles'\n"
+		"WHERE r.mode <> 'native';\n"
+		"CREATE VIEW trace_overhead AS\n"
+		"SELECT trace_name, trace_checksum, mode, count(*) AS configurations,\n"
+		"	min(overhead_pct) AS min_overhead_pct, avg(overhead_pct) AS avg_overhead_pct,\n"
+		"	max(overhead_pct) AS max_overhead_pct\n"
+		"FROM run_overhead GROUP BY trace_checksum, trace_name, mode;\n"
+		"CREATE VIEW sweep_axis AS\n"
+		"SELECT s.id AS sweep_id, s.name AS sweep_name, sr.run_id AS run_id,\n"
+		"	a.key AS axis_index, json_extract(a.value, '$.name') AS axis,\n"
+		"	json_extract(r.params_json, '$.\"' || json_extract(a.value, '$.name') || '\"') AS value\n"
+		"FROM sweep s JOIN json_each(s.grid, '$.axes') a\n"
+		"JOIN sweep_run sr ON sr.sweep_id = s.id JOIN run r ON r.id = sr.run_id;\n"
+		"CREATE VIEW sweep_point AS\n"
+		"SELECT s.id AS sweep_id, s.name AS sweep_name, r.id AS run_id, r.trace_name AS trace_name,\n"
+		"	r.mode AS mode,\n"
+		"	(SELECT group_concat(x.axis || '=' || x.value, ' ') FROM (SELECT axis, value FROM sweep_axis x\n"
+		"	 WHERE x.sweep_id = s.id AND x.run_id = r.id ORDER BY x.axis_index) x) AS point,\n"
+		"	(SELECT c.value FROM counter c WHERE c.run_id = r.id AND c.name = 'cpu.cycles') AS cycles,\n"
+		"	(SELECT o.overhead_pct FROM run_overhead o WHERE o.run_id = r.id) AS overhead_pct\n"
+		"FROM sweep s JOIN sweep_run sr ON sr.sweep_id = s.id JOIN run r ON r.id = sr.run_id;\n";
+
+	if (exec(db, ddl, "migrating schema 2 -> 3", err))
+		return -1;
+	return make_pivots(db, err);
+}
+
 /* migrations[v - 1] takes the schema from version v to v + 1. */
 static int (*const migrations[DB_SCHEMA_VERSION - 1])(struct db *, char *) = {
 	migrate_1_to_2,
+	migrate_2_to_3,
 };
 
 /*
@@ -386,7 +521,8 @@ struct db *db_open(const char *path, char *err)
 		return NULL;
 	}
 
-	rc = sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	/* URI file names only so that db_merge can ATTACH any path. */
+	rc = sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL);
 	if (rc != SQLITE_OK) {
 		set_err(err, path, "%s",
 			db->sql ? sqlite3_errmsg(db->sql) : sqlite3_errstr(rc));
@@ -623,7 +759,7 @@ int64_t db_sweep_open(struct db *db, const char *name, const char *grid_json, ch
 	id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	st = NULL;
-	if (exec(db, "COMMIT", "registering sweep", err))
+	if (make_pivot(db, id, err) || exec(db, "COMMIT", "registering sweep", err))
 		goto fail_set;
 	return id;
 fail:
@@ -752,9 +888,138 @@ out:
 	return ret;
 }
 
+/* path percent-encoded for an SQLite URI ("file:" + path). */
+static char *uri_path(const char *path)
+{
+	size_t n = strlen(path);
+	char *u = malloc(5 + 3 * n + 1), *o = u;
+	if (!u)
+		return NULL;
+	o += sprintf(o, "file:");
+	for (const char *p = path; *p; p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			o += sprintf(o, "%%%02X", (unsigned char)*p);
+		else
+			*o++ = *p;
+	}
+	*o = '\0';
+	return u;
+}
+
+int db_merge(struct db *db, const char *in_path, int64_t *added, int64_t *present, char *err)
+{
+	struct stat a, b;
+	char in_err[DB_ERR_LEN];
+	sqlite3_stmt *st = NULL;
+	int64_t max_before = 0, n_src = 0;
+	char *uri = NULL;
+	bool attached = false;
+
+	*added = *present = 0;
+	if (stat(in_path, &a) != 0) {
+		set_err(err, in_path, "%s", strerror(errno));
+		return -1;
+	}
+	if (stat(db->path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		set_err(err, in_path, "is the output database itself");
+		return -1;
+	}
+	/* Open it as any command would: refused if foreign or newer, upgraded
+	 * if older (the upgrade keeps every row). */
+	struct db *in = db_open(in_path, in_err);
+	if (!in) {
+		snprintf(err, DB_ERR_LEN, "%s", in_err);
+		return -1;
+	}
+	db_close(in);
+	if (!(uri = uri_path(in_path))) {
+		set_err(err, in_path, "out of memory");
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db->sql, "ATTACH ? AS src", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	attached = true;
+	if (exec(db, "BEGIN IMMEDIATE", "starting merge", err))
+		goto out;
+	if (sqlite3_prepare_v2(db->sql, "SELECT (SELECT coalesce(max(id), 0) FROM main.run), (SELECT count(*) FROM src.run)",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto fail;
+	max_before = sqlite3_column_int64(st, 0);
+	n_src = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	st = NULL;
+
+	static const char runs_sql[] =
+		/* The first run of each configuration key of IN that OUT lacks. */
+		"INSERT INTO main.run(group_id, trace_path, trace_name, trace_checksum, trace_format, mode,\n"
+		"	params_json, version, started_unix, finished_unix, wall_seconds, status, config_key)\n"
+		"SELECT group_id, trace_path, trace_name, trace_checksum, trace_format, mode, params_json,\n"
+		"	version, started_unix, finished_unix, wall_seconds, status, config_key FROM src.run s\n"
+		"WHERE s.id = (SELECT min(s2.id) FROM src.run s2 WHERE s2.config_key = s.config_key)\n"
+		"	AND NOT EXISTS (SELECT 1 FROM main.run m WHERE m.config_key = s.config_key)\n"
+		"ORDER BY s.id;\n";
+	if (exec(db, runs_sql, "merging runs", err))
+		goto out;
+	*added = sqlite3_changes(db->sql);
+	*present = n_src - *added;
+	char *rest = sqlite3_mprintf(
+		/* Every run of IN -> its run in OUT; new = its rows are to be copied. */
+		"CREATE TEMP TABLE merge_map(src_id INTEGER PRIMARY KEY, dst_id INTEGER NOT NULL, new INTEGER NOT NULL);\n"
+		"INSERT INTO temp.merge_map SELECT s.id, m.id, m.id > %lld AND s.id =\n"
+		"	(SELECT min(s2.id) FROM src.run s2 WHERE s2.config_key = s.config_key)\n"
+		"FROM src.run s JOIN main.run m ON m.id = (SELECT min(m2.id) FROM main.run m2\n"
+		"	WHERE m2.config_key = s.config_key);\n"
+		"INSERT INTO main.counter(run_id, name, value) SELECT mm.dst_id, c.name, c.value\n"
+		"	FROM src.counter c JOIN temp.merge_map mm ON mm.src_id = c.run_id WHERE mm.new;\n"
+		"INSERT INTO main.exit(run_id, reason, name, count, cycles) SELECT mm.dst_id, e.reason, e.name,\n"
+		"	e.count, e.cycles FROM src.exit e JOIN temp.merge_map mm ON mm.src_id = e.run_id WHERE mm.new;\n"
+		"INSERT INTO main.sample(run_id, cycle, name, value) SELECT mm.dst_id, x.cycle, x.name, x.value\n"
+		"	FROM src.sample x JOIN temp.merge_map mm ON mm.src_id = x.run_id WHERE mm.new ORDER BY x.rowid;\n"
+		/* Sweeps by name (OUT's grid stays when both have the sweep). */
+		"INSERT INTO main.sweep(name, grid) SELECT name, grid FROM src.sweep WHERE true\n"
+		"	ON CONFLICT(name) DO NOTHING;\n"
+		"INSERT OR IGNORE INTO main.sweep_run(sweep_id, run_id) SELECT ms.id, mm.dst_id\n"
+		"	FROM src.sweep_run sr JOIN src.sweep ss ON ss.id = sr.sweep_id\n"
+		"	JOIN main.sweep ms ON ms.name = ss.name JOIN temp.merge_map mm ON mm.src_id = sr.run_id;\n"
+		"UPDATE main.run SET sweep_id = (SELECT ms.id FROM temp.merge_map mm JOIN src.run s ON s.id = mm.src_id\n"
+		"	JOIN src.sweep ss ON ss.id = s.sweep_id JOIN main.sweep ms ON ms.name = ss.name\n"
+		"	WHERE mm.dst_id = main.run.id AND mm.new) WHERE id > %lld;\n"
+		"DROP TABLE temp.merge_map;\n",
+		(long long)max_before, (long long)max_before);
+	if (!rest) {
+		set_err(err, db->path, "merging %s: out of memory", in_path);
+		goto out;
+	}
+	int rc = exec(db, rest, "merging rows", err);
+	sqlite3_free(rest);
+	if (rc || make_pivots(db, err) || exec(db, "COMMIT", "committing merge", err))
+		goto out;
+	exec(db, "DETACH src", "detaching", err);
+	free(uri);
+	return 0;
+fail:
+	set_err(err, db->path, "merging %s: %s", in_path, sqlite3_errmsg(db->sql));
+out:
+	sqlite3_finalize(st);
+	rollback(db);
+	sqlite3_exec(db->sql, "DROP TABLE IF EXISTS temp.merge_map", NULL, NULL, NULL);
+	if (attached)
+		sqlite3_exec(db->sql, "DETACH src", NULL, NULL, NULL);
+	free(uri);
+	*added = *present = 0;
+	return -1;
+}
+
 /* Close the database (NULL is allowed). Finalizes every statement. */
-const char *const db_export_tables[] = {"run",    "counter",     "exit",     "sweep", "sweep_run",
-				       "sample", "run_summary", "overhead", NULL};
+const char *const db_export_tables[] = {"run",          "counter",        "exit",        "sweep",
+				       "sweep_run",    "sample",         "run_summary", "overhead",
+				       "run_overhead", "trace_overhead", "sweep_axis",  "sweep_point", NULL};
 
 static void csv_field(FILE *out, const char *v)
 {
@@ -776,6 +1041,17 @@ int64_t db_export_csv(struct db *db, const char *table, FILE *out, char *err)
 	bool known = false;
 	for (int i = 0; db_export_tables[i]; i++)
 		known |= !strcmp(db_export_tables[i], table);
+	/* A sweep's pivot view, sweep_pivot_<id>, when it exists. */
+	if (!known && !strncmp(table, "sweep_pivot_", 12) && table[12] && strlen(table) < 40 &&
+	    strspn(table + 12, "0123456789") == strlen(table + 12)) {
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(db->sql, "SELECT 1 FROM sqlite_schema WHERE type = 'view' AND name = ?", -1, &q,
+				       NULL) == SQLITE_OK) {
+			sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+			known = sqlite3_step(q) == SQLITE_ROW;
+		}
+		sqlite3_finalize(q);
+	}
 	if (!known) {
 		set_err(err, db->path, "no table or view '%s' to export", table);
 		return -1;

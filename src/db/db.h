@@ -122,7 +122,20 @@ const char *db_errmsg(const struct db *db);
  */
 int db_ensure_parent_dir(const char *path, char *err);
 
-/* Tables and views db_export_csv() writes (NULL-terminated). */
+/*
+ * Merge the database at in_path into db without duplicates: every run of
+ * in_path whose configuration key db lacks (the first of each key), with its
+ * counters, exits and samples; its sweeps by name (db's grid stays when both
+ * have one) with their run links, mapped to db's run ids. One transaction.
+ * in_path is opened as any command opens a database (refused if it is not a
+ * vtsim database or is newer; upgraded if older) and otherwise only read.
+ * Sets *added (runs stored now) and *present (runs of in_path that db had).
+ * Returns 0, or -1 with a one-line message in err naming the file.
+ */
+int db_merge(struct db *db, const char *in_path, int64_t *added, int64_t *present, char *err);
+
+/* Tables and views db_export_csv() writes (NULL-terminated); a sweep's
+ * pivot view sweep_pivot_<id> too. */
 extern const char *const db_export_tables[];
 
 /*
