@@ -55,6 +55,19 @@ EOF
 "$vtsim" sweep "$work/one.ini" --db "$work/one.db" >"$work/out" 2>&1; rc=$?
 check "a configuration stored by vtsim run is skipped" '[ $rc -eq 0 ] && grep -q "^sweep one: 1 runs: 0 stored now, 1 stored before" "$work/out" && [ "$(q "$work/one.db" "select count(*) from run")" = 1 ]'
 
+# --- db merge: two databases into one without duplicates
+"$vtsim" db merge "$work/merged.db" "$work/small.db" "$work/one.db" "$work/small.db" >"$work/out" 2>"$work/err"; rc=$?
+check "db merge reports each input" '[ $rc -eq 0 ] && [ "$(cat "$work/out")" = "$work/small.db: 8 runs added, 0 already in $work/merged.db
+$work/one.db: 1 runs added, 0 already in $work/merged.db
+$work/small.db: 0 runs added, 8 already in $work/merged.db" ]'
+check "the merged database holds the 9 configurations once" '[ "$(q "$work/merged.db" "select count(*) || \" \" || count(distinct config_key) from run")" = "9 9" ]'
+check "the merged runs have the same counters as the inputs" '[ "$(q "$work/merged.db" "select count(*) from counter")" = "$(( $(q "$work/small.db" "select count(*) from counter") + $(q "$work/one.db" "select count(*) from counter") ))" ] && [ "$(q "$work/merged.db" "select sum(value) from counter where name = '\''cpu.cycles'\''")" = "$(( $(q "$work/small.db" "select sum(value) from counter where name = '\''cpu.cycles'\''") + $(q "$work/one.db" "select sum(value) from counter where name = '\''cpu.cycles'\''") ))" ]'
+check "the sweeps came along with their runs and pivot views" '[ "$(q "$work/merged.db" "select group_concat(x) from (select name || \":\" || (select count(*) from sweep_run where sweep_id = sweep.id) as x from sweep order by id)")" = "small:8,one:1" ] && [ "$(q "$work/merged.db" "select count(*) from sweep_pivot_1")" = 8 ] && [ "$(q "$work/merged.db" "select count(*) from sweep_pivot_2")" = 1 ]'
+"$vtsim" db merge "$work/merged.db" "$work/nosuch.db" >/dev/null 2>"$work/err"; rc=$?
+check "db merge of a missing input fails naming it" '[ $rc -eq 1 ] && [ "$(cat "$work/err")" = "vtsim: $work/nosuch.db: No such file or directory" ]'
+"$vtsim" db merge "$work/merged.db" >/dev/null 2>"$work/err"; rc=$?
+check "db merge needs an input" '[ $rc -eq 2 ] && grep -q "expects OUT and at least one IN" "$work/err"'
+
 # --- the shipped example grid has at least 48 runs
 "$vtsim" sweep "$src/results/examples/tlb-sweep.ini" --db "$work/none.db" --list >"$work/out" 2>"$work/err"; rc=$?
 check "results/examples/tlb-sweep.ini has 48 runs over the shipped traces" '[ $rc -eq 0 ] && [ "$(wc -l <"$work/out")" = 48 ] && [ "$(cut -f3 "$work/out" | sort -u | paste -sd,)" = "gzip.lackey.zst,pipeline.d,sort.lackey.zst,sqlite3.lackey.zst" ]'

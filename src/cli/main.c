@@ -572,16 +572,50 @@ static int cmd_trace(int argc, char **argv)
 
 /* ---- db export ------------------------------------------------------------ */
 
+/* vtsim db merge OUT IN...: argv[0] is "merge". */
+static int db_merge_cmd(int argc, char **argv, const char *help)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(help, stdout);
+			return 0;
+		} else if (argv[i][0] == '-') {
+			die_usage("db merge", "takes no options: OUT IN...");
+		}
+	if (argc < 3)
+		die_usage("db merge", "expects OUT and at least one IN");
+	struct db *db = open_db(argv[1]);
+	if (!db)
+		return 1;
+	int status = 0;
+	for (int i = 2; i < argc && !status; i++) {
+		char err[DB_ERR_LEN];
+		int64_t added, present;
+		if (db_merge(db, argv[i], &added, &present, err) < 0) {
+			fprintf(stderr, "vtsim: %s\n", err);
+			status = 1;
+		} else {
+			printf("%s: %" PRId64 " runs added, %" PRId64 " already in %s\n", argv[i], added, present, argv[1]);
+		}
+	}
+	db_close(db);
+	return status;
+}
+
 static int cmd_db(int argc, char **argv)
 {
 	static const char help[] =
 		"Usage: vtsim db export --csv [--table NAME] [--db PATH] [--out FILE]\n"
+		"       vtsim db merge OUT IN...\n"
 		"\n"
-		"Write a table or view of the results database as CSV (RFC 4180, with a\n"
-		"header row) to standard output or FILE. NAME is one of: run, counter,\n"
-		"exit, sweep, sweep_run, sample, run_summary (default), overhead.\n"
-		"docs/schema.md\n"
-		"describes every column.\n";
+		"export: write a table or view of the results database as CSV (RFC 4180,\n"
+		"with a header row) to standard output or FILE. NAME is one of: run,\n"
+		"counter, exit, sweep, sweep_run, sample, run_summary (default), overhead,\n"
+		"run_overhead, trace_overhead, sweep_axis, sweep_point, sweep_pivot_ID.\n"
+		"merge: add to OUT (created if new) every run of each IN whose configuration\n"
+		"OUT lacks, with its rows and sweeps (e.g. the shards of a sweep run on\n"
+		"several machines); one transaction per IN, so a rerun after a failure\n"
+		"adds the rest. docs/schema.md describes every column.\n";
 	static const struct option longopts[] = {
 		{"csv", no_argument, NULL, 'c'},         {"table", required_argument, NULL, 't'},
 		{"db", required_argument, NULL, 'd'},    {"out", required_argument, NULL, 'o'},
@@ -591,8 +625,10 @@ static int cmd_db(int argc, char **argv)
 		fputs(help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (!strcmp(argv[1], "merge"))
+		return db_merge_cmd(argc - 1, argv + 1, help);
 	if (strcmp(argv[1], "export"))
-		die_usage("db", "unknown subcommand (available: export)");
+		die_usage("db", "unknown subcommand (available: export, merge)");
 	const char *table = "run_summary", *path = DEFAULT_DB, *out_path = NULL;
 	bool csv = false;
 	optind = 1;
