@@ -1,5 +1,5 @@
 /*
- * The vtsim command: run, compare, trace info, params.
+ * The vtsim command: run, compare, trace info/import, db export, params, explain.
  * Exit status: 0 success, 1 a run or input failed (one-line message on
  * stderr), 2 a usage error, 130 interrupted (finished runs are kept).
  */
@@ -23,6 +23,8 @@
 #include "db/db.h"
 #include "stats/counters.h"
 #include "trace/trace.h"
+#include "trace/vtt.h"
+#include "trace/vtt_format.h"
 #include "util/u64map.h"
 #include "vmcs/vmcs.h"
 
@@ -422,12 +424,13 @@ static const char run_help[] =
 	"Usage: vtsim run --trace T --mode native|shadow|ept [options]\n"
 	"       vtsim compare --trace T [--modes native,shadow,ept] [options]\n"
 	"\n"
-	"Run a trace (a Valgrind lackey log, plain or zstd-compressed, or a trace\n"
+	"Run a trace (a Valgrind lackey log, plain or zstd-compressed, a trace\n"
 	"set: a directory of per-process logs from --trace-children=yes\n"
-	"--log-file=DIR/trace.%p[.%n]) in one mode (run) or in several side by side\n"
+	"--log-file=DIR/trace.%p[.%n], or a .vtt from `vtsim trace import`; the\n"
+	"format is told by content) in one mode (run) or in several side by side\n"
 	"(compare), print the results and store every run in the SQLite database.\n"
 	"\n"
-	"  -t, --trace T        the trace file or trace-set directory\n"
+	"  -t, --trace T        the trace file (lackey or .vtt) or trace-set directory\n"
 	"  -m, --mode M         run: native, shadow or ept\n"
 	"      --modes M,M      compare: modes to run (default native,shadow,ept)\n"
 	"      --vpid on|off    \"enable VPID\" for VMX modes (default on); off flushes\n"
@@ -497,36 +500,103 @@ static int cmd_run(int argc, char **argv, const char *cmd)
 	return status;
 }
 
-/* ---- trace info --------------------------------------------------------- */
+/* ---- trace info / import ------------------------------------------------ */
 
-static int cmd_trace(int argc, char **argv)
+static const char *const event_names[GEV_KIND_COUNT] = {
+	"fetch", "load", "store", "modify", "mmap", "munmap", "brk", "process/thread create", "process exit",
+	"wait", "exec", "cpuid", "port I/O"};
+
+/* trace info of a .vtt: every stream read to its END (checksums verified). */
+static int trace_info_vtt(const char *path, const char *sum)
 {
-	static const char help[] = "Usage: vtsim trace info TRACE\n"
-				   "\n"
-				   "Read a trace to its end and print its format, checksum, event counts and\n"
-				   "footprint (distinct 4 KiB pages touched).\n";
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	char err[TRACE_ERR_LEN], src_sum[17];
+	struct vtt *f = vtt_open(path, err);
+	if (!f) {
+		fprintf(stderr, "vtsim: %s\n", err);
+		return 1;
 	}
-	if (strcmp(argv[1], "info"))
-		die_usage("trace", "unknown subcommand (available: info)");
-	if (argc != 3)
-		die_usage("trace info", "expects exactly one TRACE");
-	const char *path = argv[2];
+	uint64_t counts[GEV_KIND_COUNT] = {0}, pages_total = 0, record_bytes = 0;
+	struct progress pg = {"trace info", 0, false};
+	bool tty = isatty(STDERR_FILENO);
+	int rc = 0;
+	for (size_t i = 0; i < vtt_streams(f) && rc == 0; i++) {
+		const struct vtt_stream_info *si = vtt_stream(f, i);
+		struct frontend fe;
+		struct guest_event ev;
+		struct u64map pages;
+		uint64_t n = 0;
+		if (u64map_init(&pages, 1 << 16) < 0) {
+			snprintf(err, sizeof(err), "out of memory");
+			rc = -1;
+			break;
+		}
+		if (vtt_open_proc(f, si->pid, &fe, err) < 0) {
+			u64map_free(&pages);
+			rc = -1;
+			break;
+		}
+		while ((rc = fe.next(fe.ctx, &ev, err)) == 1) {
+			counts[ev.kind]++;
+			if (ev.kind <= GEV_MODIFY && u64map_put(&pages, ev.gva >> 12, 1) < 0) {
+				snprintf(err, sizeof(err), "out of memory");
+				rc = -1;
+				break;
+			}
+			if (interrupted) {
+				rc = -2;
+				break;
+			}
+			if (tty && !(++n & 0xfffff))
+				show_progress(&pg, vtt_bytes_read(f), vtt_file_size(f), 0);
+		}
+		vtt_close_proc(f, si->pid);
+		pages_total += pages.count;
+		record_bytes += si->record_bytes;
+		u64map_free(&pages);
+	}
+	end_progress(&pg);
+	if (rc == 0) {
+		unsigned major, minor;
+		vtt_version(f, &major, &minor);
+		vtt_source_checksum(f, src_sum);
+		printf("trace      %s\nformat     vtt %u.%u\nsize       %" PRIu64 " bytes\nxxh3-64    %s\n"
+		       "source     %s, xxh3 %s\nrecords    %" PRIu64 " bytes (checksums verified)\n"
+		       "processes  %zu (root %u)\n",
+		       path, major, minor, vtt_file_size(f), sum, vtt_source_format(f), src_sum, record_bytes,
+		       vtt_streams(f), vtt_root(f));
+		for (size_t i = 0; i < vtt_streams(f); i++) {
+			const struct vtt_stream_info *si = vtt_stream(f, i);
+			printf("  process %-10u %" PRIu64 " events, %" PRIu64 " record bytes, %" PRIu64
+			       " compressed bytes\n",
+			       si->pid, si->events, si->record_bytes, si->compressed);
+		}
+		for (int k = 0; k < GEV_KIND_COUNT; k++)
+			printf("%-22s %" PRIu64 "\n", event_names[k], counts[k]);
+		printf("%-22s %" PRIu64 " (%.1f MiB; summed over processes)\n", "distinct 4 KiB pages", pages_total,
+		       (double)pages_total / 256.0);
+	} else if (rc == -2) {
+		fprintf(stderr, "vtsim: interrupted\n");
+	} else {
+		fprintf(stderr, "vtsim: %s\n", err);
+	}
+	vtt_close(f);
+	return rc == 0 ? 0 : rc == -2 ? 130 : 1;
+}
+
+static int trace_info(const char *path)
+{
 	char err[TRACE_ERR_LEN], sum[17];
 	if (trace_file_checksum(path, sum, err) < 0) {
 		fprintf(stderr, "vtsim: %s\n", err);
 		return 1;
 	}
+	if (vtt_sniff_file(path))
+		return trace_info_vtt(path, sum);
 	struct trace_reader *tr = trace_open(path, err);
 	if (!tr) {
 		fprintf(stderr, "vtsim: %s\n", err);
 		return 1;
 	}
-	static const char *const names[GEV_KIND_COUNT] = {
-		"fetch", "load", "store", "modify", "mmap", "munmap", "brk", "process/thread create", "process exit",
-		"wait", "exec", "cpuid", "port I/O"};
 	uint64_t counts[GEV_KIND_COUNT] = {0};
 	struct u64map pages;
 	if (u64map_init(&pages, 1 << 16) < 0) {
@@ -558,7 +628,7 @@ static int cmd_trace(int argc, char **argv)
 		       "\n",
 		       path, trace_format(tr), trace_file_size(tr), sum, trace_line(tr));
 		for (int k = 0; k < GEV_KIND_COUNT; k++)
-			printf("%-22s %" PRIu64 "\n", names[k], counts[k]);
+			printf("%-22s %" PRIu64 "\n", event_names[k], counts[k]);
 		printf("%-22s %zu (%.1f MiB)\n", "distinct 4 KiB pages", pages.count, (double)pages.count / 256.0);
 	} else if (rc == -2) {
 		fprintf(stderr, "vtsim: interrupted\n");
@@ -568,6 +638,52 @@ static int cmd_trace(int argc, char **argv)
 	u64map_free(&pages);
 	trace_close(tr);
 	return rc == 0 ? 0 : rc == -2 ? 130 : 1;
+}
+
+static int trace_import(const char *in, const char *out)
+{
+	char err[TRACE_ERR_LEN];
+	struct vtt_import_stats st;
+	if (vtt_import(in, out, &st, err) < 0) {
+		fprintf(stderr, "vtsim: %s\n", err);
+		return 1;
+	}
+	printf("imported   %s (%s, %" PRIu64 " bytes)\ninto       %s (vtt %u.%u, %" PRIu64 " bytes)\n"
+	       "processes  %" PRIu64 "\nevents     %" PRIu64 "\n",
+	       in, st.source_format, st.source_bytes, out, VTT_VERSION_MAJOR, VTT_VERSION_MINOR, st.out_bytes,
+	       st.processes, st.events);
+	return 0;
+}
+
+static int cmd_trace(int argc, char **argv)
+{
+	static const char help[] =
+		"Usage: vtsim trace info TRACE\n"
+		"       vtsim trace import IN OUT.vtt\n"
+		"\n"
+		"info: read a trace to its end and print its format, checksum, event counts\n"
+		"and footprint (distinct 4 KiB pages touched); for a .vtt also where it came\n"
+		"from and its processes, with every stream's checksum verified.\n"
+		"\n"
+		"import: convert IN (a lackey log, plain or zstd, or a trace-set directory)\n"
+		"to vtsim's own format, OUT.vtt (docs/trace-format.md): replaying it gives\n"
+		"the same counters as replaying IN, several times faster.\n";
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "info")) {
+		if (argc != 3)
+			die_usage("trace info", "expects exactly one TRACE");
+		return trace_info(argv[2]);
+	}
+	if (!strcmp(argv[1], "import")) {
+		if (argc != 4)
+			die_usage("trace import", "expects IN and OUT.vtt");
+		return trace_import(argv[2], argv[3]);
+	}
+	die_usage("trace", "unknown subcommand (available: info, import)");
+	return 2;
 }
 
 /* ---- db export ------------------------------------------------------------ */
@@ -988,6 +1104,7 @@ static const char main_help[] =
 	"  sweep GRID.ini        every run of a grid of traces, modes and parameters,\n"
 	"                        in parallel, resumable (stored)\n"
 	"  trace info T          what a trace holds\n"
+	"  trace import IN OUT.vtt  convert a lackey log or trace set to .vtt\n"
 	"  db export --csv       a table or view of the results database as CSV\n"
 	"  params                every parameter, its default, per-profile value, unit\n"
 	"                        and source\n"

@@ -11,6 +11,7 @@
 
 #include "trace/trace.h"
 #include "trace/traceset.h"
+#include "trace/vtt.h"
 #include "vmcs/vmcs.h"
 
 static const char *const mode_names[MODE_COUNT] = {[MODE_NATIVE] = "native", [MODE_SHADOW] = "shadow",
@@ -220,6 +221,44 @@ static int sim_run_set(const struct sim_params *p, enum sim_mode mode, const cha
 	return rc;
 }
 
+struct vtt_fe {
+	struct vtt *f;
+	run_progress_fn progress;
+	void *progress_ctx;
+};
+
+static void vtt_progress(void *ctx, const struct cpu *cpu)
+{
+	struct vtt_fe *f = ctx;
+	if (f->progress)
+		f->progress(f->progress_ctx, vtt_bytes_read(f->f), vtt_file_size(f->f), cpu->cycles);
+}
+
+/* sim_run of a .vtt file (one stream per process). */
+static int sim_run_vtt(const struct sim_params *p, enum sim_mode mode, const char *path, struct run_result *out,
+		       volatile sig_atomic_t *intr, run_progress_fn progress, void *progress_ctx, char *err)
+{
+	if (trace_file_checksum(path, out->checksum, err) < 0)
+		return -1;
+	struct vtt *f = vtt_open(path, err);
+	if (!f)
+		return -1;
+	snprintf(out->format, sizeof(out->format), "vtt");
+	out->trace_bytes = vtt_file_size(f);
+
+	struct vtt_fe fe_ctx = {f, progress, progress_ctx};
+	struct proc_source ps;
+	vtt_proc_source(f, &ps);
+	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
+	int rc = run_machine(p, mode, NULL, &ps, vtt_progress, &fe_ctx, out, intr, cpu_err);
+	if (rc < 0) {
+		vtt_where(f, where, sizeof(where));
+		locate_error(err, cpu_err, path, where);
+	}
+	vtt_close(f);
+	return rc;
+}
+
 int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_path, struct run_result *out,
 	    volatile sig_atomic_t *intr, run_progress_fn progress, void *progress_ctx, char *err)
 {
@@ -228,6 +267,8 @@ int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_pa
 		return -1;
 	if (traceset_is_dir(trace_path))
 		return sim_run_set(p, mode, trace_path, out, intr, progress, progress_ctx, err);
+	if (vtt_sniff_file(trace_path))
+		return sim_run_vtt(p, mode, trace_path, out, intr, progress, progress_ctx, err);
 	if (trace_file_checksum(trace_path, out->checksum, err) < 0)
 		return -1;
 	struct trace_reader *tr = trace_open(trace_path, err);
