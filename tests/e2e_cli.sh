@@ -161,6 +161,55 @@ touch "$work/file"
 "$vtsim" run --trace "$trace" --mode native --db "$work/file/sub/x.db" >/dev/null 2>"$work/err"; rc=$?
 check "unwritable database named" '[ $rc -eq 1 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q "$work/file" "$work/err"'
 
+# --- .vtt: import, replay with every counter identical, trace info, corrupt files
+for src in sort.lackey.zst gzip.lackey.zst sqlite3.lackey.zst pipeline.d; do
+	name="${src%%.*}"
+	"$vtsim" trace import "$VTSIM_SRCDIR/traces/$src" "$work/$name.vtt" >"$work/imp" 2>"$work/err"; rc=$?
+	check "trace import $src" '[ $rc -eq 0 ] && grep -q "^into *$work/$name.vtt (vtt 1.0, [0-9]* bytes)$" "$work/imp" && [ ! -s "$work/err" ]'
+	vdb="$work/vtt-$name.db"
+	"$vtsim" compare --trace "$VTSIM_SRCDIR/traces/$src" --db "$vdb" >/dev/null 2>&1; rc1=$?
+	"$vtsim" compare --trace "$work/$name.vtt" --db "$vdb" >/dev/null 2>&1; rc2=$?
+	# Pairs (mode, counter) of the source's runs and the .vtt's runs with equal values: all of them.
+	q_src="select count(*) from counter c join run r on r.id = c.run_id where r.trace_format <> 'vtt'"
+	q_vtt="select count(*) from counter c join run r on r.id = c.run_id where r.trace_format = 'vtt'"
+	q_eq="select count(*) from counter a join run ra on ra.id = a.run_id join run rb on rb.mode = ra.mode and rb.trace_format = 'vtt' join counter b on b.run_id = rb.id and b.name = a.name and b.value = a.value where ra.trace_format <> 'vtt'"
+	q_ex="select count(*) from exit a join run ra on ra.id = a.run_id join run rb on rb.mode = ra.mode and rb.trace_format = 'vtt' join exit b on b.run_id = rb.id and b.reason = a.reason and b.count = a.count and b.cycles = a.cycles where ra.trace_format <> 'vtt'"
+	q_exn="select count(*) from exit e join run r on r.id = e.run_id where r.trace_format <> 'vtt'"
+	n_src="$(sqlite3 "$vdb" "$q_src")"
+	check "$src: the .vtt replays with every counter identical in native, shadow and ept" '[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ "$(sqlite3 "$vdb" "select group_concat(mode) from (select mode from run where trace_format = '\''vtt'\'' order by id)")" = "native,shadow,ept" ] && [ "$n_src" -gt 300 ] && [ "$(sqlite3 "$vdb" "$q_vtt")" = "$n_src" ] && [ "$(sqlite3 "$vdb" "$q_eq")" = "$n_src" ]'
+	check "$src: the .vtt replays with identical exits by reason" '[ "$(sqlite3 "$vdb" "$q_exn")" -gt 0 ] && [ "$(sqlite3 "$vdb" "$q_ex")" = "$(sqlite3 "$vdb" "$q_exn")" ]'
+done
+"$vtsim" trace info "$work/pipeline.vtt" >"$work/info" 2>&1; rc=$?
+check "trace info of a .vtt: format, source, processes" '[ $rc -eq 0 ] && grep -q "^format *vtt 1.0$" "$work/info" && grep -q "^source *lackey+zstd set, xxh3 335b25d70380ce18$" "$work/info" && grep -q "^processes *5 (root 20013)$" "$work/info"'
+check "trace info of a .vtt: event counts as in traces/README.md" 'grep -q "^fetch *2742590$" "$work/info" && grep -q "^modify *13517$" "$work/info" && grep -q "^exec *4$" "$work/info"'
+"$vtsim" trace info "$work/sort.vtt" >"$work/info" 2>&1
+"$vtsim" trace info "$trace" >"$work/info2" 2>&1
+check "trace info: a .vtt counts what its lackey source counts" '[ -n "$(grep "^fetch *3139999$" "$work/info")" ] && [ "$(grep -A12 "^fetch " "$work/info")" = "$(grep -A12 "^fetch " "$work/info2")" ] && [ "$(grep "^distinct" "$work/info" | cut -c1-26)" = "$(grep "^distinct" "$work/info2" | cut -c1-26)" ]'
+"$vtsim" trace import "$work/sort.vtt" "$work/again.vtt" >/dev/null 2>"$work/err"; rc=$?
+check "trace import refuses a .vtt" '[ $rc -eq 1 ] && [ "$(cat "$work/err")" = "vtsim: $work/sort.vtt: already a .vtt trace" ] && [ ! -e "$work/again.vtt" ]'
+"$vtsim" trace import "$bad_trace" "$work/bad.vtt" >/dev/null 2>"$work/err"; rc=$?
+check "trace import of a bad log: the reader's line, nothing written" '[ $rc -eq 1 ] && grep -q "^vtsim: $bad_trace:3: " "$work/err" && [ -z "$(ls "$work" | grep "^bad.vtt")" ]'
+# Corrupt files (fuzz/corpus/vtt, written by fuzz/vtt_corpus.c): one line
+# naming the file and the byte offset, status 1, no run stored.
+corpus="$VTSIM_SRCDIR/fuzz/corpus/vtt"
+n_before="$(sqlite3 "$db" "select count(*) from run")"
+while IFS='|' read -r f want; do
+	"$vtsim" run --trace "$corpus/$f" --mode ept --db "$db" >/dev/null 2>"$work/err"; rc=$?
+	check "corrupt .vtt $f: $want" '[ $rc -eq 1 ] && [ "$(wc -l <"$work/err")" = 1 ] && [ "$(cat "$work/err")" = "vtsim: $corpus/$f: $want" ]'
+done <<'EOF'
+truncated.vtt|file byte 207: truncated: the file does not end with its index ("VTTINDEX")
+version2.vtt|file byte 8: unsupported .vtt version 2.0 (this vtsim reads version 1.x)
+bad_magic.vtt|file byte 4: bad magic: not a .vtt file, or one altered in transfer
+bad_index_sum.vtt|file byte 193: header and index checksum mismatch (stored 885ed3f1cb9ab2af, computed 04ad9645f522af50)
+bad_stream_sum.vtt|process 1, record byte 87: checksum mismatch: the records hash to e954c8f269a2c01d, the index gives e954c8f269a2c01c
+unknown_type.vtt|process 1, record byte 15: unknown record type 0x5a
+hlt.vtt|process 1, record byte 15: record type 0xa2 (HLT) is defined by the format but this vtsim cannot execute it yet
+after_end.vtt|process 1, record byte 16: records after the END record
+EOF
+check "corrupt .vtt files store nothing" '[ "$(sqlite3 "$db" "select count(*) from run")" = "$n_before" ]'
+"$vtsim" run --trace "$corpus/set.vtt" --mode shadow --no-store >"$work/out" 2>"$work/err"; rc=$?
+check "a small three-process .vtt runs" '[ $rc -eq 0 ] && grep -q "^processes (peak) *3$" "$work/out" && grep -q "^instructions *6$" "$work/out"'
+
 # --- trace info and params
 "$vtsim" trace info "$trace" >"$work/info" 2>&1; rc=$?
 check "trace info works" '[ $rc -eq 0 ] && grep -q "^fetch " "$work/info" && grep -q "^format *lackey+zstd" "$work/info"'
