@@ -179,6 +179,10 @@ for src in sort.lackey.zst gzip.lackey.zst sqlite3.lackey.zst pipeline.d; do
 	check "$src: the .vtt replays with every counter identical in native, shadow and ept" '[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ "$(sqlite3 "$vdb" "select group_concat(mode) from (select mode from run where trace_format = '\''vtt'\'' order by id)")" = "native,shadow,ept" ] && [ "$n_src" -gt 300 ] && [ "$(sqlite3 "$vdb" "$q_vtt")" = "$n_src" ] && [ "$(sqlite3 "$vdb" "$q_eq")" = "$n_src" ]'
 	check "$src: the .vtt replays with identical exits by reason" '[ "$(sqlite3 "$vdb" "$q_exn")" -gt 0 ] && [ "$(sqlite3 "$vdb" "$q_ex")" = "$(sqlite3 "$vdb" "$q_exn")" ]'
 done
+# mmap's anonymous flag survives the import: transparent huge pages come out the same.
+"$vtsim" run --trace "$trace" --mode ept --set guest.thp=always --no-store >"$work/a" 2>&1
+"$vtsim" run --trace "$work/sort.vtt" --mode ept --set guest.thp=always --no-store >"$work/b" 2>&1
+check "guest.thp=always: the .vtt gives the source's table" '[ "$(grep -v "^trace " "$work/a")" = "$(grep -v "^trace " "$work/b")" ] && grep -q "^cycles " "$work/a"'
 "$vtsim" trace info "$work/pipeline.vtt" >"$work/info" 2>&1; rc=$?
 check "trace info of a .vtt: format, source, processes" '[ $rc -eq 0 ] && grep -q "^format *vtt 1.0$" "$work/info" && grep -q "^source *lackey+zstd set, xxh3 335b25d70380ce18$" "$work/info" && grep -q "^processes *5 (root 20013)$" "$work/info"'
 check "trace info of a .vtt: event counts as in traces/README.md" 'grep -q "^fetch *2742590$" "$work/info" && grep -q "^modify *13517$" "$work/info" && grep -q "^exec *4$" "$work/info"'

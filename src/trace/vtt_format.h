@@ -121,7 +121,7 @@ _Static_assert(VTT_H_SRC_FMT + VTT_SRC_FMT_LEN == VTT_HEADER_LEN, "header fields
  */
 enum vtt_rec {
 	VTT_REC_PID = 0x80,         /* pid */
-	VTT_REC_MMAP = 0x81,        /* pid, gva, len, prot (PROT_* bits) */
+	VTT_REC_MMAP = 0x81,        /* pid, gva, len, prot (the event's arg: PROT_* | GEV_MMAP_* flags) */
 	VTT_REC_MUNMAP = 0x82,      /* pid, gva, len */
 	VTT_REC_BRK = 0x83,         /* pid, gva (the new break) */
 	VTT_REC_PROC_CREATE = 0x84, /* pid (the child), parent pid, flags (1 = thread) */
