@@ -5,7 +5,7 @@
  * first), with the peak RSS of each run. Each measurement runs in its own
  * child process so RSS is per run; each is taken 3 times and the fastest
  * kept (the machine's noise only ever adds time). A trace set (directory)
- * is measured end to end only. Prints a table; asserts nothing.
+ * or a .vtt is measured end to end only. Prints a table; asserts nothing.
  *
  * Usage: bench_sim [TRACE...]   (default: the traces in $VTSIM_SRCDIR/traces)
  */
@@ -22,6 +22,7 @@
 #include "cli/run.h"
 #include "trace/event_array.h"
 #include "trace/trace.h"
+#include "trace/vtt.h"
 
 static int load_events(const char *path, struct event_array *f)
 {
@@ -125,7 +126,8 @@ int main(int argc, char **argv)
 	for (int t = 0; t < n; t++) {
 		const char *name = strrchr(traces[t], '/') ? strrchr(traces[t], '/') + 1 : traces[t];
 		struct stat st;
-		bool set = stat(traces[t], &st) == 0 && S_ISDIR(st.st_mode);
+		/* a set or a .vtt (several streams) is measured end to end only */
+		bool set = (stat(traces[t], &st) == 0 && S_ISDIR(st.st_mode)) || vtt_sniff_file(traces[t]);
 		for (int m = 0; m < MODE_COUNT; m++) {
 			uint64_t refs = 0, refs2 = 0;
 			double e2e = 1e30, sim = 1e30;
