@@ -849,6 +849,36 @@ START_TEST(test_db_merge_refuses)
 }
 END_TEST
 
+START_TEST(test_db_samples)
+{
+	char err[DB_ERR_LEN], out[PATH_MAX + 16];
+	struct db_sample smp[3] = {{1000, "walk.count", 5}, {2000, "walk.count", 9}, {2000, "vmx.exits", 2}};
+	struct db_run r = make_run("ept", "g", "0123456789abcdef");
+	int64_t added, present;
+	struct db *db = db_open(dbpath, err);
+	ck_assert_msg(db != NULL, "%s", err);
+	r.samples = smp;
+	r.n_samples = 3;
+	ck_assert_int_gt(db_store_run(db, &r, err), 0);
+	/* A sample that does not fit is refused with the whole run. */
+	smp[2].value = UINT64_MAX;
+	ck_assert_int_eq(db_store_run(db, &r, err), -1);
+	ck_assert_msg(strstr(err, "sample 'vmx.exits': value 18446744073709551615 does not fit") != NULL, "%s", err);
+	db_close(db);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM run"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sample"), 3);
+	ck_assert_int_eq(q_int("SELECT value FROM sample WHERE cycle = 2000 AND name = 'walk.count'"), 9);
+	/* Merging copies them. */
+	snprintf(out, sizeof(out), "%s/out.db", tmpdir);
+	db = db_open(out, err);
+	ck_assert_msg(db != NULL, "%s", err);
+	ck_assert_msg(db_merge(db, dbpath, &added, &present, err) == 0, "%s", err);
+	db_close(db);
+	snprintf(dbpath, sizeof(dbpath), "%s", out);
+	ck_assert_int_eq(q_int("SELECT count(*) || sum(value) FROM sample"), 316);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
 	Suite *s = suite_create("db");
@@ -871,6 +901,7 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_db_views_v3);
 	tcase_add_test(tc, test_db_merge);
 	tcase_add_test(tc, test_db_merge_refuses);
+	tcase_add_test(tc, test_db_samples);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -125,6 +125,47 @@ void machine_destroy(struct machine *m)
 	mem_destroy(&m->mem);
 }
 
+const enum counter_id run_sampled_counters[RUN_SAMPLED_COUNTERS] = {
+	CTR_CPU_INSTRUCTIONS, CTR_TLB_L1D_MISS, CTR_TLB_L2_MISS, CTR_WALK_COUNT,
+	CTR_WALK_GUEST_REFS,  CTR_WALK_EPT_REFS, CTR_VMX_EXITS,  CTR_GUEST_PF,
+};
+
+/* The CPU's progress hook during a run: take a sample, then call the front
+ * end's own progress function. */
+struct sampler {
+	struct cpu *cpu;
+	struct run_result *out;
+	void (*inner)(void *, const struct cpu *);
+	void *inner_ctx;
+};
+
+static void take_sample(struct sampler *s)
+{
+	struct run_result *o = s->out;
+	if (o->nsamples == RUN_MAX_SAMPLES) {
+		/* Keep the 2nd, 4th, ...: still evenly spaced, twice as far apart. */
+		for (uint32_t i = 0; i < RUN_MAX_SAMPLES / 2; i++) {
+			o->sample_cycle[i] = o->sample_cycle[2 * i + 1];
+			memcpy(o->sample_value[i], o->sample_value[2 * i + 1], sizeof(o->sample_value[i]));
+		}
+		o->nsamples = RUN_MAX_SAMPLES / 2;
+		s->cpu->progress_every *= 2;
+		s->cpu->progress_countdown = s->cpu->progress_every;
+	}
+	o->sample_cycle[o->nsamples] = s->cpu->cycles;
+	for (int k = 0; k < RUN_SAMPLED_COUNTERS; k++)
+		o->sample_value[o->nsamples][k] = s->cpu->ctr->v[run_sampled_counters[k]];
+	o->nsamples++;
+}
+
+static void sampler_progress(void *ctx, const struct cpu *cpu)
+{
+	struct sampler *s = ctx;
+	take_sample(s);
+	if (s->inner)
+		s->inner(s->inner_ctx, cpu);
+}
+
 /* Build the machine, run it over fe (or the processes of ps), collect the
  * results into out. Returns 0, 1 (interrupted) or -1 with the simulator's
  * message in cpu_err. */
@@ -140,15 +181,20 @@ static int run_machine(const struct sim_params *p, enum sim_mode mode, const str
 	cpu_err[0] = '\0';
 	int rc = -1;
 	if (machine_assemble(m, p, mode, fe, ps, &out->ctr, cpu_err) == 0) {
+		struct sampler smp = {&m->cpu, out, progress, progress_ctx};
 		m->cpu.interrupt_flag = intr;
-		m->cpu.progress = progress;
-		m->cpu.progress_ctx = progress_ctx;
+		m->cpu.progress = sampler_progress;
+		m->cpu.progress_ctx = &smp;
+		/* The front end's progress comes more often than before (every
+		 * 2^12 events, then less as samples are thinned): it rate-limits. */
+		m->cpu.progress_every = m->cpu.progress_countdown = RUN_SAMPLE_FIRST_EVERY;
 		out->started_unix = (int64_t)time(NULL);
 		double t0 = now_seconds();
 		enum run_status st = machine_run(m);
 		out->wall_seconds = now_seconds() - t0;
 		out->finished_unix = (int64_t)time(NULL);
 		if (st == RUN_DONE) {
+			take_sample(&smp); /* the end */
 			out->ctr.v[CTR_CPU_CYCLES] = m->cpu.cycles;
 			out->ctr.v[CTR_MEM_HOST_PAGES_STORED] = m->mem.peak_pages;
 			memcpy(out->exits, m->cpu.exits, sizeof(out->exits));
@@ -322,10 +368,18 @@ int64_t run_store(struct db *db, const struct sim_params *p, enum sim_mode mode,
 		if (r->exits[i].count)
 			exits[nexits++] = (struct db_exit){i, exit_reason_name(i), r->exits[i].count, r->exits[i].cycles};
 	char *json = params_json(p), name[256];
-	if (!json) {
+	struct db_sample *smp = malloc(((size_t)r->nsamples * RUN_SAMPLED_COUNTERS + 1) * sizeof(*smp));
+	if (!json || !smp) {
+		free(json);
+		free(smp);
 		snprintf(err, DB_ERR_LEN, "out of memory");
 		return -1;
 	}
+	size_t nsmp = 0;
+	for (uint32_t i = 0; i < r->nsamples; i++)
+		for (int k = 0; k < RUN_SAMPLED_COUNTERS; k++)
+			smp[nsmp++] = (struct db_sample){r->sample_cycle[i], counter_table[run_sampled_counters[k]].name,
+							 r->sample_value[i][k]};
 	struct db_run run = {
 		.trace_path = trace_path,
 		.trace_name = trace_base_name(trace_path, name, sizeof(name)),
@@ -343,11 +397,14 @@ int64_t run_store(struct db *db, const struct sim_params *p, enum sim_mode mode,
 		.n_counters = CTR_COUNT,
 		.exits = exits,
 		.n_exits = nexits,
+		.samples = smp,
+		.n_samples = nsmp,
 	};
 	bool now;
 	int64_t id = once ? db_store_run_once(db, &run, &now, err) : db_store_run(db, &run, err);
 	if (stored)
 		*stored = once ? now : id > 0;
 	free(json);
+	free(smp);
 	return id;
 }

@@ -53,6 +53,18 @@ int machine_init_procs(struct machine *m, const struct sim_params *p, enum sim_m
 enum run_status machine_run(struct machine *m);
 void machine_destroy(struct machine *m);
 
+/*
+ * Interval samples: the values of run_sampled_counters[] (cumulative) at
+ * evenly spaced points of the run, every `every` guest events (trace
+ * records); when RUN_MAX_SAMPLES are taken, every other one is dropped and
+ * the spacing doubles, so a run of any length keeps between half and all of
+ * them; the last sample is at the end of the run.
+ */
+#define RUN_MAX_SAMPLES 256
+#define RUN_SAMPLED_COUNTERS 8
+#define RUN_SAMPLE_FIRST_EVERY (1u << 12)
+extern const enum counter_id run_sampled_counters[RUN_SAMPLED_COUNTERS];
+
 struct run_result {
 	struct counters ctr;
 	struct exit_stat exits[EXIT_REASON_MAX];
@@ -61,6 +73,9 @@ struct run_result {
 	uint64_t trace_bytes;    /* size of the trace file */
 	double wall_seconds;     /* host time of the simulation */
 	int64_t started_unix, finished_unix;
+	uint32_t nsamples;
+	uint64_t sample_cycle[RUN_MAX_SAMPLES];  /* simulated cycle of each sample */
+	uint64_t sample_value[RUN_MAX_SAMPLES][RUN_SAMPLED_COUNTERS];
 };
 
 /* Progress callback: bytes of the trace consumed, of total, and events so far. */

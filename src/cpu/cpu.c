@@ -119,7 +119,7 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 	for (int i = 0; i < CPU_NTLBS; i++)
 		if (all[i]->e)
 			c->tlbs[c->ntlbs++] = all[i];
-	c->progress_countdown = 1u << 20;
+	c->progress_every = c->progress_countdown = 1u << 20;
 	c->base_cpi_milli = (uint64_t)(p->cpu_base_cpi * 1000.0 + 0.5);
 	return 0;
 }
@@ -861,7 +861,7 @@ enum run_status cpu_run_guest(struct cpu *c)
 				c->have_ev = true;
 			}
 			if (--c->progress_countdown == 0) {
-				c->progress_countdown = 1u << 20;
+				c->progress_countdown = c->progress_every;
 				if (c->interrupt_flag && *c->interrupt_flag)
 					return RUN_INTERRUPTED;
 				if (c->progress)

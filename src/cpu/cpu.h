@@ -197,6 +197,7 @@ struct cpu {
 	volatile sig_atomic_t *interrupt_flag; /* set by SIGINT: stop soon */
 	void (*progress)(void *ctx, const struct cpu *cpu);
 	void *progress_ctx;
+	uint64_t progress_every;     /* events between progress calls and interrupt checks (2^20 by cpu_init) */
 	uint64_t progress_countdown;
 
 	char err[CPU_ERR_LEN];

@@ -51,6 +51,7 @@ struct db {
 	sqlite3_stmt *ins_run;
 	sqlite3_stmt *ins_counter;
 	sqlite3_stmt *ins_exit;
+	sqlite3_stmt *ins_sample;
 	sqlite3_stmt *get_counter;
 	sqlite3_stmt *count_runs;
 	sqlite3_stmt *find_config;
@@ -557,6 +558,7 @@ struct db *db_open(const char *path, char *err)
 	    prepare(db, &db->ins_exit,
 		    "INSERT INTO exit(run_id, reason, name, count, cycles) VALUES(?, ?, ?, ?, ?)",
 		    err) ||
+	    prepare(db, &db->ins_sample, "INSERT INTO sample(run_id, cycle, name, value) VALUES(?, ?, ?, ?)", err) ||
 	    prepare(db, &db->get_counter,
 		    "SELECT value FROM counter WHERE run_id = ? AND name = ?", err) ||
 	    prepare(db, &db->count_runs, "SELECT count(*) FROM run", err) ||
@@ -635,8 +637,9 @@ static int64_t store(struct db *db, const struct db_run *run, bool once, bool *s
 		set_err(err, db ? db->path : "(database)", "no database or no run");
 		return -1;
 	}
-	if ((run->n_counters && !run->counters) || (run->n_exits && !run->exits)) {
-		set_err(err, db->path, "storing run: counters or exits missing");
+	if ((run->n_counters && !run->counters) || (run->n_exits && !run->exits) ||
+	    (run->n_samples && !run->samples)) {
+		set_err(err, db->path, "storing run: counters, exits or samples missing");
 		return -1;
 	}
 	if (db_config_key(run->version, run->trace_checksum, run->mode, run->params_json, key) < 0) {
@@ -704,6 +707,21 @@ static int64_t store(struct db *db, const struct db_run *run, bool once, bool *s
 			goto fail;
 		}
 		if (step_insert(db, st, "storing exits", err))
+			goto fail;
+	}
+
+	st = db->ins_sample;
+	for (size_t i = 0; i < run->n_samples; i++) {
+		const struct db_sample *x = &run->samples[i];
+
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 3, x->name, -1, SQLITE_STATIC);
+		if (bind_u64(db, st, 2, x->cycle, "sample cycle", x->name, err) ||
+		    bind_u64(db, st, 4, x->value, "sample", x->name, err)) {
+			sqlite3_clear_bindings(st);
+			goto fail;
+		}
+		if (step_insert(db, st, "storing samples", err))
 			goto fail;
 	}
 
@@ -886,6 +904,65 @@ int db_ensure_parent_dir(const char *path, char *err)
 out:
 	free(dir);
 	return ret;
+}
+
+int64_t db_query(struct db *db, const char *sql, const char *const *params, int nparams, db_row_fn fn, void *ctx,
+		 char *err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	int64_t rows = 0;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, &tail) != SQLITE_OK) {
+		set_err(err, db->path, "query: %s", sqlite3_errmsg(db->sql));
+		return -1;
+	}
+	if (!st) {
+		set_err(err, db->path, "query: no statement");
+		return -1;
+	}
+	while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' || *tail == ';'))
+		tail++;
+	if (tail && *tail) {
+		set_err(err, db->path, "query: one statement only (more after '%.40s')", sqlite3_sql(st));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	if (!sqlite3_stmt_readonly(st) || sqlite3_column_count(st) == 0) {
+		set_err(err, db->path, "query: only a statement that reads rows is allowed");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	for (int i = 0; i < nparams; i++)
+		sqlite3_bind_text(st, i + 1, params[i], -1, SQLITE_STATIC);
+	int ncol = sqlite3_column_count(st);
+	const char **names = calloc((size_t)ncol, sizeof(*names)), **vals = calloc((size_t)ncol, sizeof(*vals));
+	if (!names || !vals) {
+		set_err(err, db->path, "query: out of memory");
+		rows = -1;
+		goto out;
+	}
+	for (int c = 0; c < ncol; c++)
+		names[c] = sqlite3_column_name(st, c);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int c = 0; c < ncol; c++)
+			vals[c] = (const char *)sqlite3_column_text(st, c);
+		if (fn(ctx, ncol, names, vals)) {
+			rows = -1;
+			goto out;
+		}
+		rows++;
+	}
+	if (rc != SQLITE_DONE) {
+		set_err(err, db->path, "query: %s", sqlite3_errmsg(db->sql));
+		rows = -1;
+	}
+out:
+	free(names);
+	free(vals);
+	sqlite3_finalize(st);
+	return rows;
 }
 
 /* path percent-encoded for an SQLite URI ("file:" + path). */
@@ -1103,6 +1180,7 @@ void db_close(struct db *db)
 	sqlite3_finalize(db->ins_run);
 	sqlite3_finalize(db->ins_counter);
 	sqlite3_finalize(db->ins_exit);
+	sqlite3_finalize(db->ins_sample);
 	sqlite3_finalize(db->get_counter);
 	sqlite3_finalize(db->count_runs);
 	sqlite3_finalize(db->find_config);

@@ -30,6 +30,13 @@ struct db_exit {
 	uint64_t cycles;    /* cycles charged to these exits (round trip + VMM work) */
 };
 
+/* One interval sample: a counter's (cumulative) value at a simulated cycle. */
+struct db_sample {
+	uint64_t cycle;
+	const char *name;   /* counter name */
+	uint64_t value;
+};
+
 /* One run: its identity, configuration and results. */
 struct db_run {
 	const char *trace_path;     /* as given on the command line */
@@ -48,6 +55,8 @@ struct db_run {
 	size_t n_counters;
 	const struct db_exit *exits;
 	size_t n_exits;
+	const struct db_sample *samples; /* interval samples, in cycle order; may be none */
+	size_t n_samples;
 };
 
 /*
@@ -58,7 +67,7 @@ struct db_run {
 struct db *db_open(const char *path, char *err);
 
 /*
- * Store one run and all its rows in one transaction. Returns the new run id
+ * Store one run and all its rows (counters, exits, samples) in one transaction. Returns the new run id
  * (> 0), or -1 with a message in err; on error nothing of the run is stored.
  */
 int64_t db_store_run(struct db *db, const struct db_run *run, char *err);
@@ -133,6 +142,23 @@ int db_ensure_parent_dir(const char *path, char *err);
  * Returns 0, or -1 with a one-line message in err naming the file.
  */
 int db_merge(struct db *db, const char *in_path, int64_t *added, int64_t *present, char *err);
+
+/*
+ * One row of db_query: ncol columns, their names and their values as text
+ * (NULL for an SQL NULL; numbers as SQLite writes them). Return 0 to go on,
+ * non-zero to stop (db_query then returns -1 with err untouched).
+ */
+typedef int (*db_row_fn)(void *ctx, int ncol, const char *const *names, const char *const *values);
+
+/*
+ * Run one SQL statement that only reads (a SELECT; anything that would
+ * write is refused) with params[0..nparams) bound as text to ?1, ?2, ...,
+ * calling fn for every row. Returns the number of rows, or -1 with a
+ * one-line message in err naming the database (a second statement, a
+ * statement that writes, an SQLite error).
+ */
+int64_t db_query(struct db *db, const char *sql, const char *const *params, int nparams, db_row_fn fn, void *ctx,
+		 char *err);
 
 /* Tables and views db_export_csv() writes (NULL-terminated); a sweep's
  * pivot view sweep_pivot_<id> too. */
