@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/dbplot.h"
 #include "cli/explain.h"
 #include "cli/plot.h"
 #include "cli/run.h"
@@ -1103,6 +1104,7 @@ static const char main_help[] =
 	"  run --trace T --mode M  one run (native, shadow or ept)\n"
 	"  sweep GRID.ini        every run of a grid of traces, modes and parameters,\n"
 	"                        in parallel, resumable (stored)\n"
+	"  plot PRESET|--sql Q   gnuplot plots of the database (PNG or SVG)\n"
 	"  trace info T          what a trace holds\n"
 	"  trace import IN OUT.vtt  convert a lackey log or trace set to .vtt\n"
 	"  db export --csv       a table or view of the results database as CSV\n"
@@ -1145,6 +1147,8 @@ int main(int argc, char **argv)
 		return cmd_db(argc - 1, argv + 1);
 	if (!strcmp(cmd, "sweep"))
 		return cmd_sweep(argc - 1, argv + 1, &interrupted);
-	die_usage(NULL, "unknown command (run, compare, sweep, trace, db, params)");
+	if (!strcmp(cmd, "plot"))
+		return cmd_plot(argc - 1, argv + 1);
+	die_usage(NULL, "unknown command (run, compare, sweep, plot, trace, db, params)");
 	return 2;
 }
