@@ -48,7 +48,8 @@
 #define DEFAULT_DB "results/vtsim.db"
 
 static const char sweep_help[] =
-	"Usage: vtsim sweep GRID.ini [--jobs N] [--db PATH] [--list]\n"
+	"Usage: vtsim sweep GRID.ini [--jobs N] [--db PATH] [--shard I/N] [--list]\n"
+	"       vtsim sweep GRID.ini --emit slurm|parallel [--shards N] [--shard-dir DIR]\n"
 	"\n"
 	"Run every point of a grid: traces x modes x parameter axes (docs/manual.md,\n"
 	"\"Sweeps\"; example: results/examples/tlb-sweep.ini). Each run is one process;\n"
@@ -59,8 +60,19 @@ static const char sweep_help[] =
 	"\n"
 	"  -j, --jobs N      runs at once (default: the number of online CPUs)\n"
 	"  -d, --db PATH     results database (default: the grid's db, else " DEFAULT_DB ")\n"
+	"      --shard I/N   only the runs whose index modulo N is I (0 <= I < N): one\n"
+	"                    of N disjoint shards that together make the grid\n"
 	"      --list        print the runs (index, stored or to do, trace, mode,\n"
 	"                    parameters, configuration key) and run nothing\n"
+	"      --emit slurm  print a Slurm job-array script: one array task per shard,\n"
+	"                    each `vtsim sweep --shard I/N --jobs 1` into its own\n"
+	"                    database shard in DIR; then `vtsim db merge OUT DIR/*.db`\n"
+	"      --emit parallel  print a GNU parallel job list, one shard per line\n"
+	"                    (`parallel < LIST`, or with --sshlogin over a shared\n"
+	"                    file system); merge the same way\n"
+	"      --shards N    shards to emit (default: one per run, at most 1000)\n"
+	"      --shard-dir DIR  where shards go (default: the database's path\n"
+	"                    without .db, plus .shards)\n"
 	"  -h, --help        this help\n"
 	"\n"
 	"Exit status: 0 every run is stored, 1 a run failed (each failure is one\n"
@@ -372,16 +384,155 @@ static int trace_checksum(const char *path, char out[17], char *err)
 	return traceset_is_dir(path) ? traceset_checksum(path, out, err) : trace_file_checksum(path, out, err);
 }
 
+/* A path as an absolute one (for jobs that start elsewhere); malloc'd. */
+static char *absolute(const char *path)
+{
+	if (path[0] == '/')
+		return strdup(path);
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	char *out = malloc(strlen(cwd) + strlen(path) + 2);
+	if (out)
+		sprintf(out, "%s/%s", cwd, path);
+	return out;
+}
+
+/* s single-quoted for a POSIX shell. */
+static void shq(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
+/* The program itself, for jobs to run: /proc/self/exe, else argv0. */
+static char *self_path(const char *argv0)
+{
+	char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		return strdup(buf);
+	}
+	return absolute(argv0);
+}
+
+/*
+ * --emit: a Slurm array script or a GNU parallel job list for nshards shards
+ * of the grid at grid_path, shard k into DIR/NAME-shard-k.db.
+ */
+static int emit(const struct grid *g, const char *what, const char *argv0, const char *grid_path, const char *db_path,
+		const char *shard_dir, size_t nshards)
+{
+	char *exe = self_path(argv0), *grid = absolute(grid_path), *dir = NULL;
+	if (shard_dir) {
+		dir = absolute(shard_dir);
+	} else {
+		size_t n = strlen(db_path);
+		char *base = strndup(db_path, n > 3 && !strcmp(db_path + n - 3, ".db") ? n - 3 : n);
+		char *with = base ? malloc(strlen(base) + 8) : NULL;
+		if (with)
+			sprintf(with, "%s.shards", base);
+		dir = with ? absolute(with) : NULL;
+		free(base);
+		free(with);
+	}
+	if (!exe || !grid || !dir) {
+		free(exe);
+		free(grid);
+		free(dir);
+		fprintf(stderr, "vtsim sweep: out of memory\n");
+		return 1;
+	}
+	if (!strcmp(what, "slurm")) {
+		printf("#!/bin/bash\n"
+		       "# Sweep %s: %zu runs in %zu shards, one Slurm array task each (written by\n"
+		       "# vtsim " PACKAGE_VERSION " sweep --emit slurm). Submit from any directory:\n"
+		       "#   mkdir -p ",
+		       g->name, g->nruns, nshards);
+		shq(stdout, dir);
+		printf(" && sbatch THIS_SCRIPT\n# then merge the shards:\n#   ");
+		shq(stdout, exe);
+		printf(" db merge OUT.db ");
+		shq(stdout, dir);
+		printf("/*.db\n"
+		       "#SBATCH --job-name=vtsim-%s\n"
+		       "#SBATCH --array=0-%zu\n"
+		       "#SBATCH --ntasks=1\n"
+		       "#SBATCH --cpus-per-task=1\n"
+		       "#SBATCH --output=%s/slurm-%%A_%%a.out\n"
+		       "set -euo pipefail\n"
+		       "i=\"$SLURM_ARRAY_TASK_ID\"\n"
+		       "exec ",
+		       g->name, nshards - 1, dir);
+		shq(stdout, exe);
+		printf(" sweep ");
+		shq(stdout, grid);
+		printf(" --shard \"$i/%zu\" --jobs 1 --db ", nshards);
+		shq(stdout, dir);
+		printf("/");
+		shq(stdout, g->name);
+		printf("-shard-\"$i\".db\n");
+	} else {
+		for (size_t k = 0; k < nshards; k++) {
+			shq(stdout, exe);
+			printf(" sweep ");
+			shq(stdout, grid);
+			printf(" --shard %zu/%zu --jobs 1 --db ", k, nshards);
+			shq(stdout, dir);
+			printf("/");
+			shq(stdout, g->name);
+			printf("-shard-%zu.db\n", k);
+		}
+	}
+	free(exe);
+	free(grid);
+	free(dir);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "vtsim sweep: writing the %s %s: %s\n", what, !strcmp(what, "slurm") ? "script" : "job list",
+			strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* "I/N" into *i, *n; -1 if not 0 <= I < N. */
+static int parse_shard(const char *s, size_t *i, size_t *n)
+{
+	char *end;
+	errno = 0;
+	unsigned long long a = strtoull(s, &end, 10);
+	if (errno || end == s || *end != '/' || s[0] == '-')
+		return -1;
+	const char *b = end + 1;
+	unsigned long long c = strtoull(b, &end, 10);
+	if (errno || end == b || *end || b[0] == '-' || c == 0 || a >= c || c > GRID_MAX_RUNS)
+		return -1;
+	*i = (size_t)a;
+	*n = (size_t)c;
+	return 0;
+}
+
 int cmd_sweep(int argc, char **argv, volatile sig_atomic_t *intr)
 {
+	enum { O_SHARD = 256, O_EMIT, O_SHARDS, O_SHARD_DIR };
 	static const struct option longopts[] = {
-		{"jobs", required_argument, NULL, 'j'}, {"db", required_argument, NULL, 'd'},
-		{"list", no_argument, NULL, 'l'},       {"help", no_argument, NULL, 'h'},
+		{"jobs", required_argument, NULL, 'j'},       {"db", required_argument, NULL, 'd'},
+		{"list", no_argument, NULL, 'l'},             {"help", no_argument, NULL, 'h'},
+		{"shard", required_argument, NULL, O_SHARD},  {"emit", required_argument, NULL, O_EMIT},
+		{"shards", required_argument, NULL, O_SHARDS}, {"shard-dir", required_argument, NULL, O_SHARD_DIR},
 		{NULL, 0, NULL, 0},
 	};
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
-	const char *db_opt = NULL;
+	const char *db_opt = NULL, *emit_what = NULL, *shard_dir = NULL;
 	bool list = false;
+	size_t shard = 0, nshard = 1, emit_shards = 0;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "j:d:h", longopts, NULL)) != -1) {
@@ -402,6 +553,33 @@ int cmd_sweep(int argc, char **argv, volatile sig_atomic_t *intr)
 		case 'l':
 			list = true;
 			break;
+		case O_SHARD:
+			if (parse_shard(optarg, &shard, &nshard) < 0) {
+				usage("--shard takes I/N with 0 <= I < N, e.g. 0/4");
+				return 2;
+			}
+			break;
+		case O_EMIT:
+			if (strcmp(optarg, "slurm") && strcmp(optarg, "parallel")) {
+				usage("--emit takes slurm or parallel");
+				return 2;
+			}
+			emit_what = optarg;
+			break;
+		case O_SHARDS: {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v < 1 || v > 1000) {
+				usage("--shards takes a number from 1 to 1000");
+				return 2;
+			}
+			emit_shards = (size_t)v;
+			break;
+		}
+		case O_SHARD_DIR:
+			shard_dir = optarg;
+			break;
 		case 'h':
 			fputs(sweep_help, stdout);
 			return 0;
@@ -416,6 +594,14 @@ int cmd_sweep(int argc, char **argv, volatile sig_atomic_t *intr)
 	}
 	if (jobs < 1)
 		jobs = 1; /* sysconf could not tell */
+	if (emit_what && (list || nshard > 1)) {
+		usage("--emit writes the shards' commands: not with --list or --shard");
+		return 2;
+	}
+	if (!emit_what && (emit_shards || shard_dir)) {
+		usage("--shards and --shard-dir go with --emit");
+		return 2;
+	}
 
 	struct sweep s;
 	memset(&s, 0, sizeof(s));
@@ -425,6 +611,13 @@ int cmd_sweep(int argc, char **argv, volatile sig_atomic_t *intr)
 		fprintf(stderr, "vtsim sweep: %s\n", gerr);
 		grid_free(&s.g);
 		return 2;
+	}
+	if (emit_what) {
+		size_t n = emit_shards ? emit_shards : s.g.nruns < 1000 ? s.g.nruns : 1000;
+		int rc = emit(&s.g, emit_what, argv[0], argv[optind],
+			      db_opt ? db_opt : s.g.db ? s.g.db : DEFAULT_DB, shard_dir, n > s.g.nruns ? s.g.nruns : n);
+		grid_free(&s.g);
+		return rc;
 	}
 	int status = 1;
 	size_t *queue = NULL;
@@ -457,7 +650,7 @@ int cmd_sweep(int argc, char **argv, volatile sig_atomic_t *intr)
 	}
 	/* What is stored already? */
 	size_t nq = 0, nskip = 0;
-	for (size_t i = 0; i < s.g.nruns; i++) {
+	for (size_t i = shard; i < s.g.nruns; i += nshard) {
 		size_t t, pt;
 		enum sim_mode m;
 		struct sim_params p;
@@ -498,15 +691,18 @@ int cmd_sweep(int argc, char **argv, volatile sig_atomic_t *intr)
 	run_all(&s, queue, nq, (size_t)jobs > nq ? (nq ? (int)nq : 1) : (int)jobs);
 	clear_progress(&s);
 	double el = mono() - s.t0;
-	printf("sweep %s: %zu runs: %zu stored now, %zu stored before, %zu failed, %zu not run; %.1f s with --jobs %ld\n"
+	size_t nsel = nq + nskip, left = nsel - s.done - s.skipped - s.failed;
+	char label[64] = "";
+	if (nshard > 1)
+		snprintf(label, sizeof(label), " shard %zu/%zu", shard, nshard);
+	printf("sweep %s%s: %zu runs: %zu stored now, %zu stored before, %zu failed, %zu not run; %.1f s with --jobs %ld\n"
 	       "database %s, sweep id %" PRId64 "\n",
-	       s.g.name, s.g.nruns, s.done, s.skipped, s.failed, s.g.nruns - s.done - s.skipped - s.failed, el, jobs,
-	       s.db_path, s.sweep_id);
+	       s.g.name, label, nsel, s.done, s.skipped, s.failed, left, el, jobs, s.db_path, s.sweep_id);
 	if (s.db_failed)
 		status = 1;
 	else if (*intr) {
 		fprintf(stderr, "vtsim sweep: interrupted; %zu runs stored now, %zu left: run the same command again\n",
-			s.done, s.g.nruns - s.done - s.skipped - s.failed);
+			s.done, left);
 		status = 130;
 	} else {
 		status = s.failed ? 1 : 0;
