@@ -179,6 +179,62 @@ const struct param_info param_table[] = {
 	 "0 = preempt at every timer tick when another process is runnable: CFS with two or more runnable tasks "
 	 "(sched_latency 6 ms / nr_running) at CONFIG_HZ=250 (4 ms ticks) has a slice shorter than a tick",
 	 0, 100000},
+	{"iommu.cap", PARAM_HEX, P(iommu_cap), "0xd2008c40660462", "bits",
+	 "VT-d CAP of the Skylake client platform's remapping unit (ACPI DMAR table \"INTEL SKL\"; Linux dmesg \"dmar0: "
+	 "reg_base_addr fed90000 ver 1:0 cap d2008c40660462 ecap f050da\"): 256 domain-ids (ND 2), SAGAW 48-bit "
+	 "4-level only, MGAW 39, FRO 0x40 (FRCD at 0x400), one fault record (NFR 0), 2 MiB + 1 GiB second-level pages, "
+	 "PSI with MAMV 18, CM 0, PI 0 (reference sheet §7.2 decodes it)",
+	 0, UINT64_MAX},
+	{"iommu.ecap", PARAM_HEX, P(iommu_ecap), "0xf050da", "bits",
+	 "VT-d ECAP of the same unit (same dmesg line): QI, IR, EIM, PT, SC, IRO 0x50 (IVA at 0x500, IOTLB at 0x508), "
+	 "MHMV 15; no page-walk coherency (C 0), no device-TLB (DT 0), no scalable mode",
+	 0, UINT64_MAX},
+	{"iommu.haw", PARAM_U64, P(iommu_haw), "39", "bits",
+	 "host address width of the same platform (Linux dmesg \"DMAR: Host address width 39\", from the ACPI DMAR table)",
+	 32, 52},
+	{"iommu.context_cache.entries", PARAM_U64, P(iommu_cc_entries), "16", "entries",
+	 "assumed: no published context-cache size (cpu-parameters.md §5, §6: 16, sweep it); 0 = none", 0, 1 << 16},
+	{"iommu.context_cache.ways", PARAM_U64, P(iommu_cc_ways), "16", "ways", "assumed: fully associative", 1, 1 << 16},
+	{"iommu.iotlb.entries", PARAM_U64, P(iommu_iotlb_entries), "64", "entries",
+	 "assumed: 64 4 KiB entries, the HSW/BDW-EP IOTLB-reach bound (pcie-bench [PCIEB]) and the \"speculated 64\" of "
+	 "[FAR] App. B (cpu-parameters.md §5, §6 skylake); one array for all page sizes ([FAR]); 0 = none",
+	 0, 1 << 20},
+	{"iommu.iotlb.ways", PARAM_U64, P(iommu_iotlb_ways), "64", "ways", "assumed: fully associative (no source gives it)", 1, 1 << 20},
+	{"iommu.ptcache.pml4e.entries", PARAM_U64, P(iommu_ptc_entries[0]), "4", "entries",
+	 "assumed: cpu-parameters.md §6 skylake \"IO PTcache L1/L2/L3 4/8/64\" (Cascade Lake has level 1-3 caches, sizes not "
+	 "public, [FNS] §2); SL-PML4E entries keyed by IOVA[47:39] and domain-id; 0 = none",
+	 0, 1 << 16},
+	{"iommu.ptcache.pml4e.ways", PARAM_U64, P(iommu_ptc_ways[0]), "4", "ways", "assumed: fully associative", 1, 1 << 16},
+	{"iommu.ptcache.pdpe.entries", PARAM_U64, P(iommu_ptc_entries[1]), "8", "entries",
+	 "assumed: cpu-parameters.md §6 skylake; SL-PDPE entries keyed by IOVA[47:30] and domain-id; 0 = none", 0, 1 << 16},
+	{"iommu.ptcache.pdpe.ways", PARAM_U64, P(iommu_ptc_ways[1]), "8", "ways", "assumed: fully associative", 1, 1 << 16},
+	{"iommu.ptcache.pde.entries", PARAM_U64, P(iommu_ptc_entries[2]), "64", "entries",
+	 "assumed: cpu-parameters.md §6 skylake (PTcache-L3 likely 64-128 entries, [FNS] footnote 3); SL-PDE entries keyed by "
+	 "IOVA[47:21] and domain-id; 0 = none",
+	 0, 1 << 16},
+	{"iommu.ptcache.pde.ways", PARAM_U64, P(iommu_ptc_ways[2]), "64", "ways", "assumed: fully associative", 1, 1 << 16},
+	{"iommu.iec.entries", PARAM_U64, P(iommu_iec_entries), "64", "entries",
+	 "assumed: no published interrupt-entry-cache size; 0 = none", 0, 1 << 16},
+	{"iommu.iec.ways", PARAM_U64, P(iommu_iec_ways), "64", "ways", "assumed: fully associative", 1, 1 << 16},
+	{"iommu.mem_read_cycles", PARAM_U64, P(iommu_mem_read_cycles), "1000", "cycles",
+	 "derived: one memory read of the remapping unit, 250 ns at 4.0 GHz: cpu-parameters.md §6 skylake \"IOTLB miss penalty "
+	 "250 ns\" (HSW-BDW +213-280 ns per miss, [PCIEB]) taken as one read per miss, the upper levels being cached; "
+	 "charged per reference, not through the core's caches (the unit sits outside them; [FNS] l_m = 197 ns per read)",
+	 0, 10000000},
+	{"iommu.inv_cycles", PARAM_U64, P(iommu_inv_cycles), "1000", "cycles",
+	 "assumed: half of cpu-parameters.md §6 \"PSI+wait cost 2000 cycles\" (no source found; sweep it): one context-cache, "
+	 "IOTLB or IEC invalidation, queued or by register",
+	 0, 10000000},
+	{"iommu.inv_wait_cycles", PARAM_U64, P(iommu_inv_wait_cycles), "1000", "cycles",
+	 "assumed: the other half of cpu-parameters.md §6 \"PSI+wait cost 2000 cycles\": one invalidation-wait descriptor with "
+	 "its status write",
+	 0, 10000000},
+	{"swiotlb.pool_mib", PARAM_U64, P(swiotlb_pool_mib), "64", "MiB",
+	 "Linux IO_TLB_DEFAULT_SIZE = 64 MiB = 32768 slots of 2 KiB, allocated in low memory (kernel/dma/swiotlb.c, reference "
+	 "sheet §8.1); at least 1 MiB (IO_TLB_MIN_SLABS)",
+	 1, 4096},
+	{"swiotlb.copy_cycles_per_kib", PARAM_U64, P(swiotlb_copy_cycles_per_kib), "250", "cycles/KiB",
+	 "assumed: a bounce copy at about 4 bytes/cycle, the rate host.page_zero_cycles assumes", 0, 1000000},
 };
 const size_t param_count = sizeof(param_table) / sizeof(param_table[0]);
 
@@ -186,8 +242,9 @@ const size_t param_count = sizeof(param_table) / sizeof(param_table[0]);
  * CPU profiles: cpu-parameters.md §6 "Proposed profiles", for the
  * parameters vtsim has. Each profile gives the same parameters, so that
  * `vtsim params` can show them side by side; the skylake values are the
- * defaults (a test checks it). Not modelled: page-walker counts, L3/DRAM
- * latency, IOTLB and VT-d caches.
+ * defaults (a test checks it). Not modelled: page-walker counts. The VT-d
+ * rows (IOTLB entries, IO PTcache, IOTLB miss penalty) are all assumed or
+ * derived there.
  */
 #define PWC_ASSUMED(row) \
 	"assumed: no measured Intel paging-structure-cache size; cpu-parameters.md §6 " row " row"
@@ -249,6 +306,13 @@ static const struct profile_value nehalem_values[] = {
 	 "with [LNX] vmx.h; cpu-parameters.md §6 \"EPT large pages\")"},
 	{"vmx.roundtrip_cycles", "950",
 	 "Nehalem i5-760 VMRESUME->CPUID->exit loop about 950 (933-982) TSC cycles ([VML] yulyugin/vmlatency)"},
+	{"iommu.iotlb.entries", "128", "assumed: cpu-parameters.md §6 nehalem (SNB-EP IOTLB-reach bound, [PCIEB])"},
+	{"iommu.iotlb.ways", "128", "assumed: fully associative"},
+	{"iommu.ptcache.pml4e.entries", "0", "assumed: cpu-parameters.md §6 nehalem \"IO PTcache 0\""},
+	{"iommu.ptcache.pdpe.entries", "0", "assumed: cpu-parameters.md §6 nehalem"},
+	{"iommu.ptcache.pde.entries", "0", "assumed: cpu-parameters.md §6 nehalem"},
+	{"iommu.mem_read_cycles", "614",
+	 "derived: cpu-parameters.md §6 nehalem \"IOTLB miss penalty 230 ns\" (SNB-EP +227-240 ns, [PCIEB]) at 2.67 GHz"},
 };
 
 static const struct profile_value skylake_values[] = {
@@ -298,6 +362,13 @@ static const struct profile_value skylake_values[] = {
 	{"ept.ad", "on", "Skylake IA32_VMX_EPT_VPID_CAP 0x...06334141: EPT A/D ([VML] decoded with [LNX] vmx.h)"},
 	{"ept.1g", "on", "Skylake IA32_VMX_EPT_VPID_CAP 0x...06334141: 2 MiB and 1 GiB EPT pages ([VML] decoded with [LNX] vmx.h)"},
 	{"vmx.roundtrip_cycles", "630", "Skylake i7-6700K VMRESUME->CPUID->exit loop 608-671 TSC cycles ([VML] yulyugin/vmlatency)"},
+	{"iommu.iotlb.entries", "64", "assumed: cpu-parameters.md §6 skylake (HSW/BDW-EP IOTLB-reach bound, [PCIEB]; [FAR])"},
+	{"iommu.iotlb.ways", "64", "assumed: fully associative"},
+	{"iommu.ptcache.pml4e.entries", "4", "assumed: cpu-parameters.md §6 skylake"},
+	{"iommu.ptcache.pdpe.entries", "8", "assumed: cpu-parameters.md §6 skylake"},
+	{"iommu.ptcache.pde.entries", "64", "assumed: cpu-parameters.md §6 skylake"},
+	{"iommu.mem_read_cycles", "1000",
+	 "derived: cpu-parameters.md §6 skylake \"IOTLB miss penalty 250 ns\" (HSW-BDW +213-280 ns, [PCIEB]) at 4.0 GHz"},
 };
 
 static const struct profile_value sapphirerapids_values[] = {
@@ -368,6 +439,14 @@ static const struct profile_value sapphirerapids_values[] = {
 	 "00806F8_SapphireRapids_05_CPUID.txt MSR 0x48C)"},
 	{"vmx.roundtrip_cycles", "500",
 	 "assumed: no Sapphire Rapids measurement; Cascade Lake Gold 6252N 439-532 TSC cycles ([VML] yulyugin/vmlatency)"},
+	{"iommu.iotlb.entries", "64", "assumed: cpu-parameters.md §6 sapphirerapids"},
+	{"iommu.iotlb.ways", "64", "assumed: fully associative"},
+	{"iommu.ptcache.pml4e.entries", "4", "assumed: cpu-parameters.md §6 sapphirerapids"},
+	{"iommu.ptcache.pdpe.entries", "8", "assumed: cpu-parameters.md §6 sapphirerapids"},
+	{"iommu.ptcache.pde.entries", "128", "assumed: cpu-parameters.md §6 sapphirerapids (PTcache-L3 64-128, [FNS] footnote 3)"},
+	{"iommu.ptcache.pde.ways", "128", "assumed: fully associative"},
+	{"iommu.mem_read_cycles", "749",
+	 "derived: Cascade Lake l_m = 197 ns per IOMMU memory read ([FNS] §2.2; cpu-parameters.md §6 \"200 ns\") at 3.8 GHz"},
 };
 
 #define PROFILE(n, part) {#n, part, n##_values, sizeof(n##_values) / sizeof(n##_values[0])}
@@ -461,6 +540,7 @@ static int parse_value(struct sim_params *p, const struct param_info *pi, const 
 		*(double *)field = d;
 		return 0;
 	}
+	case PARAM_HEX:
 	case PARAM_U64: {
 		errno = 0;
 		if (*v == '-' || *v == '\0') {
@@ -575,6 +655,15 @@ int params_validate(const struct sim_params *p, char *err)
 		}
 	if (p->ntlb_entries && check_geometry("ntlb", p->ntlb_entries, p->ntlb_ways, err))
 		return -1;
+	static const char *const iommu_names[] = {"iommu.context_cache", "iommu.iotlb", "iommu.ptcache.pml4e",
+						  "iommu.ptcache.pdpe", "iommu.ptcache.pde", "iommu.iec"};
+	const uint64_t ie[] = {p->iommu_cc_entries, p->iommu_iotlb_entries, p->iommu_ptc_entries[0],
+			       p->iommu_ptc_entries[1], p->iommu_ptc_entries[2], p->iommu_iec_entries};
+	const uint64_t iw[] = {p->iommu_cc_ways, p->iommu_iotlb_ways, p->iommu_ptc_ways[0],
+			       p->iommu_ptc_ways[1], p->iommu_ptc_ways[2], p->iommu_iec_ways};
+	for (int i = 0; i < 6; i++)
+		if (ie[i] && check_geometry(iommu_names[i], ie[i], iw[i], err))
+			return -1;
 	if (p->guest_paging_levels == 5 && !p->cpu_la57) {
 		snprintf(err, 256, "guest.paging_levels=5 needs a core with 5-level paging (cpu.la57=on; the %s profile has "
 				   "none)", cpu_profiles[p->cpu_profile].name);
@@ -630,6 +719,9 @@ void params_format(const struct sim_params *p, const struct param_info *pi, char
 	case PARAM_U64:
 		snprintf(buf, len, "%" PRIu64, *(const uint64_t *)field);
 		break;
+	case PARAM_HEX:
+		snprintf(buf, len, "0x%" PRIx64, *(const uint64_t *)field);
+		break;
 	}
 }
 
@@ -654,7 +746,7 @@ char *params_json(const struct sim_params *p)
 		char v[64];
 		params_format(p, sorted[i], v, sizeof(v));
 		bool quote = sorted[i]->type == PARAM_BOOL || sorted[i]->type == PARAM_PROFILE ||
-			     sorted[i]->type == PARAM_CHOICE;
+			     sorted[i]->type == PARAM_CHOICE || sorted[i]->type == PARAM_HEX;
 		used += (size_t)snprintf(s + used, cap - used, "%s\"%s\":%s%s%s", i ? "," : "", sorted[i]->name,
 					 quote ? "\"" : "", v, quote ? "\"" : "");
 	}

@@ -67,6 +67,19 @@ struct sim_params {
 	uint64_t guest_paging_levels; /* the guest kernel's paging: 4, or 5 (CR4.LA57) */
 	unsigned guest_thp;           /* transparent huge pages: enum guest_thp_mode */
 	uint64_t guest_timeslice_ms;  /* a process runs this long before a tick preempts it; 0 = every tick */
+	/* VT-d remapping unit (src/iommu) */
+	uint64_t iommu_cap, iommu_ecap; /* CAP / ECAP register values (reference sheet §7.2) */
+	uint64_t iommu_haw;           /* host address width (ACPI DMAR), bits */
+	uint64_t iommu_cc_entries, iommu_cc_ways;       /* context cache */
+	uint64_t iommu_iotlb_entries, iommu_iotlb_ways; /* IOTLB */
+	uint64_t iommu_ptc_entries[3], iommu_ptc_ways[3]; /* SL-PML4E / SL-PDPE / SL-PDE caches; 0 entries = none */
+	uint64_t iommu_iec_entries, iommu_iec_ways;     /* interrupt-entry cache */
+	uint64_t iommu_mem_read_cycles; /* one memory reference of the unit */
+	uint64_t iommu_inv_cycles;      /* one invalidation (descriptor or register command) */
+	uint64_t iommu_inv_wait_cycles; /* one invalidation-wait descriptor */
+	/* swiotlb (src/vmm/swiotlb.c) */
+	uint64_t swiotlb_pool_mib;      /* bounce pool in low memory */
+	uint64_t swiotlb_copy_cycles_per_kib; /* bounce copy cost */
 };
 
 /* Values of a page-size parameter (vmm.backing): index i is the page of
@@ -84,8 +97,9 @@ static inline unsigned page_size_shift(unsigned choice)
 
 /* PARAM_PROFILE: the name of one of cpu_profiles[] (cpu.profile only).
  * PARAM_CHOICE: one of the words of the unit ("4k/2m/1g": the words
- * separated by '/'), stored as its index (an unsigned). */
-enum param_type { PARAM_U64, PARAM_DOUBLE, PARAM_BOOL, PARAM_PROFILE, PARAM_CHOICE };
+ * separated by '/'), stored as its index (an unsigned).
+ * PARAM_HEX: a uint64_t register value, shown in hex (0x...), quoted in JSON. */
+enum param_type { PARAM_U64, PARAM_DOUBLE, PARAM_BOOL, PARAM_PROFILE, PARAM_CHOICE, PARAM_HEX };
 
 struct param_info {
 	const char *name;    /* e.g. "tlb.l2.entries" */
