@@ -873,6 +873,175 @@ START_TEST(test_iommu_isolation_property)
 }
 END_TEST
 
+
+/* ---- interrupt remapping (§7.10, §7.11) ------------------------------ */
+
+#define IRT_HPA 0x40000u
+/* IR on: 256 entries (S = 7), x2APIC mode, queue on for IEC invalidation. */
+static void ir_enable(void)
+{
+	w64(VTD_REG_IRTA, IRT_HPA | VTD_IRTA_EIME | 7);
+	gcmd(VTD_GCMD_SIRTP);
+	gcmd(VTD_GCMD_IRE);
+}
+
+static void set_irte(unsigned index, uint64_t lo, uint64_t hi)
+{
+	mem_write64(&R.mem, IRT_HPA + 16 * index, lo);
+	mem_write64(&R.mem, IRT_HPA + 16 * index + 8, hi);
+}
+
+/* Remapped IRTE: present, vector, x2APIC destination, SVT/SQ/SID. */
+static uint64_t irte_lo(uint8_t vector, uint32_t dest)
+{
+	return VTD_IRTE_P | ((uint64_t)vector << 16) | ((uint64_t)dest << 32);
+}
+
+static uint64_t msi_addr(unsigned handle)
+{
+	return 0xfee00000 | VTD_MSI_ADDR_IF | ((uint64_t)(handle & 0x7fff) << 5) | ((handle & 0x8000) ? 4 : 0);
+}
+
+/* The IR fault record: index in 63:48, T = 0 (a write). */
+static void expect_ir_fault(uint16_t sid, uint64_t addr, uint32_t data, unsigned index, unsigned reason)
+{
+	struct vtd_ir_result r;
+	ck_assert_uint_eq(iommu_msi(&R.u, sid, addr, data, &r), reason);
+	ck_assert_int_eq(r.disp, VTD_FAULT_RECORDED);
+	expect_record((uint64_t)index << 48, sid, reason, false);
+}
+
+/* SVT = 01, SQ = 00: the IRTE names 00:02.0; 00:02.1 is refused (0x26). */
+START_TEST(test_iommu_ir_svt01_rejects_mismatching_sid)
+{
+	ir_enable();
+	set_irte(10, irte_lo(0x61, 7), SID_A | ((uint64_t)VTD_SVT_SID << 18));
+	struct vtd_ir_result r;
+	ck_assert_uint_eq(iommu_msi(&R.u, SID_A, msi_addr(10), 0, &r), VTD_FR_NONE);
+	ck_assert_uint_eq(R.last.vector, 0x61);
+	ck_assert_uint_eq(R.last.dest, 7);
+	ck_assert_int_eq(R.last.origin, VTD_IRQ_REMAPPED);
+	expect_ir_fault(VTD_SID(0, 2, 1), msi_addr(10), 0, 10, VTD_FR_IR_SID);
+	/* SQ = 01 ignores SID bit 2: 00:02.4 passes, 00:02.1 still fails */
+	set_irte(11, irte_lo(0x62, 7), SID_A | (UINT64_C(1) << 16) | ((uint64_t)VTD_SVT_SID << 18));
+	ck_assert_uint_eq(iommu_msi(&R.u, VTD_SID(0, 2, 4), msi_addr(11), 0, &r), VTD_FR_NONE);
+	expect_ir_fault(VTD_SID(0, 2, 1), msi_addr(11), 0, 11, VTD_FR_IR_SID);
+	/* SVT = 00: anyone */
+	set_irte(12, irte_lo(0x63, 7), 0);
+	ck_assert_uint_eq(iommu_msi(&R.u, VTD_SID(9, 9, 1), msi_addr(12), 0, &r), VTD_FR_NONE);
+}
+END_TEST
+
+START_TEST(test_iommu_ir_faults)
+{
+	ir_enable();
+	set_irte(3, irte_lo(0x50, 1), 0);
+	/* 0x20: data bits 31:16 set in a remappable request */
+	expect_ir_fault(SID_A, msi_addr(3), 0x10000, 3, VTD_FR_IR_REQUEST_RESERVED);
+	/* 0x21: index 256 with S = 7 (256 entries); HANDLE + SUBHANDLE with SHV */
+	expect_ir_fault(SID_A, msi_addr(256), 0, 256, VTD_FR_IR_INDEX);
+	expect_ir_fault(SID_A, msi_addr(250) | VTD_MSI_ADDR_SHV, 6, 256, VTD_FR_IR_INDEX);
+	/* 0x22: IRTE 4 not present */
+	expect_ir_fault(SID_A, msi_addr(4), 0, 4, VTD_FR_IR_NOT_PRESENT);
+	/* 0x24: reserved bit 12; SVT = 11; IM = 1 (posted) without CAP.PI */
+	set_irte(5, irte_lo(0x50, 1) | VTD_BIT(12), 0);
+	expect_ir_fault(SID_A, msi_addr(5), 0, 5, VTD_FR_IR_RESERVED);
+	set_irte(6, irte_lo(0x50, 1), UINT64_C(3) << 18);
+	expect_ir_fault(SID_A, msi_addr(6), 0, 6, VTD_FR_IR_RESERVED);
+	set_irte(7, VTD_IRTE_P | VTD_IRTE_IM | (0x50 << 16), 0);
+	expect_ir_fault(SID_A, msi_addr(7), 0, 7, VTD_FR_IR_RESERVED);
+	/* 0x25: compatibility format with CFI = 0 */
+	expect_ir_fault(SID_A, 0xfee02000, 0x33, 0, VTD_FR_IR_COMPAT_BLOCKED);
+	/* FPD in the IRTE suppresses */
+	set_irte(8, VTD_IRTE_FPD, 0);
+	struct vtd_ir_result r;
+	ck_assert_uint_eq(iommu_msi(&R.u, SID_A, msi_addr(8), 0, &r), VTD_FR_IR_NOT_PRESENT);
+	ck_assert_int_eq(r.disp, VTD_FAULT_SUPPRESSED);
+	ck_assert_uint_eq(r32(VTD_REG_FSTS), 0);
+	/* 0x23: the table beyond host memory */
+	w64(VTD_REG_IRTA, MEM_END | 7);
+	gcmd(VTD_GCMD_SIRTP);
+	expect_ir_fault(SID_A, msi_addr(1), 0, 1, VTD_FR_IR_TABLE_ACCESS);
+}
+END_TEST
+
+/* Compatibility format passes with CFI = 1 (EIME = 0), and when IR is off. */
+START_TEST(test_iommu_ir_compat)
+{
+	struct vtd_ir_result r;
+	ck_assert_uint_eq(iommu_msi(&R.u, SID_A, 0xfee02000, 0x4033, &r), VTD_FR_NONE); /* IR off */
+	ck_assert(r.compat);
+	ck_assert_uint_eq(R.last.dest, 2);
+	ck_assert_uint_eq(R.last.vector, 0x33);
+	ck_assert_uint_eq(R.last.dlm, 0);
+	w64(VTD_REG_IRTA, IRT_HPA | 7); /* xAPIC mode */
+	gcmd(VTD_GCMD_SIRTP);
+	gcmd(VTD_GCMD_IRE);
+	gcmd(VTD_GCMD_CFI);
+	ck_assert_uint_eq(iommu_msi(&R.u, SID_A, 0xfee03000, 0x34, &r), VTD_FR_NONE);
+	ck_assert(r.compat);
+	ck_assert_uint_eq(R.last.dest, 3);
+	/* xAPIC-mode IRTE: destination in bits 47:40 */
+	set_irte(2, VTD_IRTE_P | (0x70 << 16) | (UINT64_C(5) << 40), 0);
+	ck_assert_uint_eq(iommu_msi(&R.u, SID_A, msi_addr(2), 0, &r), VTD_FR_NONE);
+	ck_assert_uint_eq(R.last.dest, 5);
+	set_irte(3, VTD_IRTE_P | (0x70 << 16) | (UINT64_C(5) << 32), 0); /* bits 39:32 reserved in xAPIC mode */
+	expect_ir_fault(SID_A, msi_addr(3), 0, 3, VTD_FR_IR_RESERVED);
+}
+END_TEST
+
+/* The interrupt-entry cache keeps a changed IRTE until an IEC invalidation;
+ * index-selective invalidation of 2^IM entries from IIDX. */
+START_TEST(test_iommu_iec_invalidation)
+{
+	ir_enable();
+	w64(VTD_REG_IQT, 0);
+	w64(VTD_REG_IQA, 0x30000);
+	gcmd(VTD_GCMD_QIE);
+	set_irte(20, irte_lo(0x80, 1), 0);
+	set_irte(21, irte_lo(0x81, 1), 0);
+	set_irte(22, irte_lo(0x82, 1), 0);
+	struct vtd_ir_result r;
+	for (unsigned i = 20; i < 23; i++)
+		iommu_msi(&R.u, SID_A, msi_addr(i), 0, &r);
+	set_irte(20, irte_lo(0x90, 1), 0);
+	set_irte(21, irte_lo(0x91, 1), 0);
+	set_irte(22, irte_lo(0x92, 1), 0);
+	ck_assert_uint_eq(iommu_msi(&R.u, SID_A, msi_addr(21), 0, &r), VTD_FR_NONE);
+	ck_assert_uint_eq(r.msg.vector, 0x81); /* stale: cached */
+	/* index-selective, IIDX 21, IM 1: entries 20 and 21 */
+	mem_write64(&R.mem, 0x30000, VTD_QI_IEC | VTD_QI_IEC_G | (UINT64_C(1) << 27) | (UINT64_C(21) << 32));
+	w64(VTD_REG_IQT, 1 << 4);
+	iommu_msi(&R.u, SID_A, msi_addr(20), 0, &r);
+	ck_assert_uint_eq(r.msg.vector, 0x90);
+	iommu_msi(&R.u, SID_A, msi_addr(21), 0, &r);
+	ck_assert_uint_eq(r.msg.vector, 0x91);
+	iommu_msi(&R.u, SID_A, msi_addr(22), 0, &r);
+	ck_assert_uint_eq(r.msg.vector, 0x82);
+	/* global */
+	mem_write64(&R.mem, 0x30010, VTD_QI_IEC);
+	w64(VTD_REG_IQT, 2 << 4);
+	iommu_msi(&R.u, SID_A, msi_addr(22), 0, &r);
+	ck_assert_uint_eq(r.msg.vector, 0x92);
+	ck_assert_uint_eq(R.ctr.v[CTR_IOMMU_INV_IEC], 2);
+}
+END_TEST
+
+/* An I/O APIC entry in remappable format: INDEX[14:0] in 63:49, INDEX[15] in 11. */
+START_TEST(test_iommu_ir_ioapic)
+{
+	ir_enable();
+	set_irte(33, irte_lo(0x55, 4) | VTD_IRTE_TM, VTD_SID(0, 0x1f, 0) | ((uint64_t)VTD_SVT_SID << 18));
+	struct vtd_ir_result r;
+	uint64_t rte = VTD_RTE_FORMAT | (UINT64_C(33) << 49) | VTD_BIT(15) | 0x55;
+	ck_assert_uint_eq(iommu_ioapic(&R.u, VTD_SID(0, 0x1f, 0), rte, &r), VTD_FR_NONE);
+	ck_assert_uint_eq(R.last.vector, 0x55);
+	ck_assert_uint_eq(R.last.dest, 4);
+	ck_assert(R.last.level);
+	ck_assert_uint_eq(iommu_ioapic(&R.u, VTD_SID(0, 0x1f, 0), rte | VTD_BIT(20), &r), VTD_FR_IR_REQUEST_RESERVED);
+}
+END_TEST
+
 static Suite *iommu_suite(void)
 {
 	Suite *s = suite_create("iommu");
@@ -916,6 +1085,14 @@ static Suite *iommu_suite(void)
 	tcase_add_test(tc, test_iommu_psi_mask_and_ih);
 	tcase_add_test(tc, test_iommu_context_cache_invalidation);
 	tcase_add_test(tc, test_iommu_qi_invalid_descriptor);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("interrupt_remapping");
+	tcase_add_checked_fixture(tc, rig_setup, rig_teardown);
+	tcase_add_test(tc, test_iommu_ir_svt01_rejects_mismatching_sid);
+	tcase_add_test(tc, test_iommu_ir_faults);
+	tcase_add_test(tc, test_iommu_ir_compat);
+	tcase_add_test(tc, test_iommu_iec_invalidation);
+	tcase_add_test(tc, test_iommu_ir_ioapic);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("isolation");
 	tcase_add_checked_fixture(tc, rig_setup, rig_teardown);
