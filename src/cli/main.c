@@ -23,7 +23,9 @@
 #include "cpu/params.h"
 #include "db/db.h"
 #include "stats/counters.h"
+#include "trace/drmem.h"
 #include "trace/trace.h"
+#include "trace/traceset.h"
 #include "trace/vtt.h"
 #include "trace/vtt_format.h"
 #include "util/u64map.h"
@@ -584,9 +586,97 @@ static int trace_info_vtt(const char *path, const char *sum)
 	return rc == 0 ? 0 : rc == -2 ? 130 : 1;
 }
 
-static int trace_info(const char *path)
+/* trace info of a drmemtrace trace: every process read from the root
+ * down in creation order, as a run and an import read them. */
+static int trace_info_drmem(const char *path, unsigned how)
 {
 	char err[TRACE_ERR_LEN], sum[17];
+	struct drmem *d;
+	if ((traceset_is_dir(path) ? traceset_checksum(path, sum, err) : trace_file_checksum(path, sum, err)) < 0 ||
+	    !(d = drmem_open(path, (enum drmem_threads)how, err))) {
+		fprintf(stderr, "vtsim: %s\n", err);
+		return 1;
+	}
+	uint64_t counts[GEV_KIND_COUNT] = {0}, pages_total = 0;
+	struct proc_source ps;
+	struct progress pg = {"trace info", 0, false};
+	bool tty = isatty(STDERR_FILENO);
+	size_t nq = 0, cap = drmem_processes(d) + 1;
+	uint32_t *queue = malloc(cap * sizeof(*queue));
+	uint64_t *per = calloc(cap, sizeof(*per));
+	int rc = 0;
+	drmem_proc_source(d, &ps);
+	if (!queue || !per) {
+		snprintf(err, sizeof(err), "out of memory");
+		rc = -1;
+	} else {
+		queue[nq++] = ps.root;
+	}
+	for (size_t q = 0; q < nq && rc == 0; q++) {
+		struct frontend fe;
+		struct guest_event ev;
+		struct u64map pages;
+		uint64_t n = 0;
+		if (u64map_init(&pages, 1 << 16) < 0) {
+			snprintf(err, sizeof(err), "out of memory");
+			rc = -1;
+			break;
+		}
+		if ((rc = ps.open(ps.ctx, queue[q], &fe, err)) != 0) {
+			u64map_free(&pages);
+			rc = rc > 0 ? 0 : -1;
+			continue;
+		}
+		while ((rc = fe.next(fe.ctx, &ev, err)) == 1) {
+			counts[ev.kind]++;
+			per[q]++;
+			if (ev.kind == GEV_PROC_CREATE && !(ev.arg & 1) && nq < cap)
+				queue[nq++] = ev.pid;
+			if (ev.kind <= GEV_MODIFY && u64map_put(&pages, ev.gva >> 12, 1) < 0) {
+				snprintf(err, sizeof(err), "out of memory");
+				rc = -1;
+				break;
+			}
+			if (interrupted) {
+				rc = -2;
+				break;
+			}
+			if (tty && !(++n & 0xfffff))
+				show_progress(&pg, drmem_bytes_read(d), drmem_total_bytes(d), 0);
+		}
+		ps.close(ps.ctx, queue[q]);
+		pages_total += pages.count;
+		u64map_free(&pages);
+	}
+	end_progress(&pg);
+	if (rc == 0) {
+		printf("trace      %s\nformat     %s, version %u\nsize       %" PRIu64 " bytes\nxxh3-64    %s\n"
+		       "records    %" PRIu64 " bytes (decompressed)\nthreads    %zu, as %s\nprocesses  %zu (root %u)\n",
+		       path, drmem_format(d), drmem_version(d), drmem_file_bytes(d), sum, drmem_total_bytes(d),
+		       drmem_threads(d), how == DRMEM_AS_PROCESSES ? "processes" : "threads", drmem_processes(d),
+		       drmem_root(d));
+		for (size_t i = 0; i < nq; i++)
+			printf("  process %-10u %" PRIu64 " events\n", queue[i], per[i]);
+		for (int k = 0; k < GEV_KIND_COUNT; k++)
+			printf("%-22s %" PRIu64 "\n", event_names[k], counts[k]);
+		printf("%-22s %" PRIu64 " (%.1f MiB; summed over processes)\n", "distinct 4 KiB pages", pages_total,
+		       (double)pages_total / 256.0);
+	} else if (rc == -2) {
+		fprintf(stderr, "vtsim: interrupted\n");
+	} else {
+		fprintf(stderr, "vtsim: %s\n", err);
+	}
+	free(queue);
+	free(per);
+	drmem_close(d);
+	return rc == 0 ? 0 : rc == -2 ? 130 : 1;
+}
+
+static int trace_info(const char *path, unsigned how)
+{
+	char err[TRACE_ERR_LEN], sum[17];
+	if (drmem_is_dir(path) || (!traceset_is_dir(path) && drmem_sniff_file(path)))
+		return trace_info_drmem(path, how);
 	if (trace_file_checksum(path, sum, err) < 0) {
 		fprintf(stderr, "vtsim: %s\n", err);
 		return 1;
@@ -641,11 +731,11 @@ static int trace_info(const char *path)
 	return rc == 0 ? 0 : rc == -2 ? 130 : 1;
 }
 
-static int trace_import(const char *in, const char *out)
+static int trace_import(const char *in, const char *out, unsigned how)
 {
 	char err[TRACE_ERR_LEN];
 	struct vtt_import_stats st;
-	if (vtt_import(in, out, &st, err) < 0) {
+	if (vtt_import_as(in, out, how, &st, err) < 0) {
 		fprintf(stderr, "vtsim: %s\n", err);
 		return 1;
 	}
@@ -659,29 +749,49 @@ static int trace_import(const char *in, const char *out)
 static int cmd_trace(int argc, char **argv)
 {
 	static const char help[] =
-		"Usage: vtsim trace info TRACE\n"
-		"       vtsim trace import IN OUT.vtt\n"
+		"Usage: vtsim trace info [--threads thread|process] TRACE\n"
+		"       vtsim trace import [--threads thread|process] IN OUT.vtt\n"
 		"\n"
 		"info: read a trace to its end and print its format, checksum, event counts\n"
 		"and footprint (distinct 4 KiB pages touched); for a .vtt also where it came\n"
-		"from and its processes, with every stream's checksum verified.\n"
+		"from and its processes, with every stream's checksum verified; for a\n"
+		"drmemtrace trace its threads and processes.\n"
 		"\n"
-		"import: convert IN (a lackey log, plain or zstd, or a trace-set directory)\n"
-		"to vtsim's own format, OUT.vtt (docs/trace-format.md): replaying it gives\n"
-		"the same counters as replaying IN, several times faster.\n";
+		"import: convert IN (a lackey log, plain or zstd, a trace-set directory, or\n"
+		"a DynamoRIO drmemtrace .trace.zip or directory of them) to vtsim's own\n"
+		"format, OUT.vtt (docs/trace-format.md): replaying it gives the same\n"
+		"counters as replaying IN, several times faster.\n"
+		"\n"
+		"--threads: how a drmemtrace trace's threads become guest tasks, as the\n"
+		"run parameter trace.threads: thread (default; threads of one process per\n"
+		"pid) or process (a process per thread). Other formats ignore it.\n";
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	unsigned how = DRMEM_AS_THREADS;
+	int a = 2;
+	if (argc >= 3 && !strcmp(argv[2], "--threads")) {
+		if (argc < 4)
+			die_usage(!strcmp(argv[1], "info") ? "trace info" : "trace import", "--threads needs thread or process");
+		if (!strcmp(argv[3], "thread"))
+			how = DRMEM_AS_THREADS;
+		else if (!strcmp(argv[3], "process"))
+			how = DRMEM_AS_PROCESSES;
+		else
+			die_usage(!strcmp(argv[1], "info") ? "trace info" : "trace import",
+				  "--threads takes thread or process");
+		a = 4;
+	}
 	if (!strcmp(argv[1], "info")) {
-		if (argc != 3)
+		if (argc - a != 1)
 			die_usage("trace info", "expects exactly one TRACE");
-		return trace_info(argv[2]);
+		return trace_info(argv[a], how);
 	}
 	if (!strcmp(argv[1], "import")) {
-		if (argc != 4)
+		if (argc - a != 2)
 			die_usage("trace import", "expects IN and OUT.vtt");
-		return trace_import(argv[2], argv[3]);
+		return trace_import(argv[a], argv[a + 1], how);
 	}
 	die_usage("trace", "unknown subcommand (available: info, import)");
 	return 2;

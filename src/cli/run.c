@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "trace/drmem.h"
 #include "trace/trace.h"
 #include "trace/traceset.h"
 #include "trace/vtt.h"
@@ -305,12 +306,53 @@ static int sim_run_vtt(const struct sim_params *p, enum sim_mode mode, const cha
 	return rc;
 }
 
+struct drmem_fe {
+	struct drmem *d;
+	run_progress_fn progress;
+	void *progress_ctx;
+};
+
+static void drmem_progress(void *ctx, const struct cpu *cpu)
+{
+	struct drmem_fe *f = ctx;
+	if (f->progress)
+		f->progress(f->progress_ctx, drmem_bytes_read(f->d), drmem_total_bytes(f->d), cpu->cycles);
+}
+
+/* sim_run of a drmemtrace trace (a .trace.zip or a directory of them). */
+static int sim_run_drmem(const struct sim_params *p, enum sim_mode mode, const char *path, struct run_result *out,
+			 volatile sig_atomic_t *intr, run_progress_fn progress, void *progress_ctx, char *err)
+{
+	if ((traceset_is_dir(path) ? traceset_checksum(path, out->checksum, err)
+				   : trace_file_checksum(path, out->checksum, err)) < 0)
+		return -1;
+	struct drmem *d = drmem_open(path, (enum drmem_threads)p->trace_threads, err);
+	if (!d)
+		return -1;
+	snprintf(out->format, sizeof(out->format), "%s", drmem_format(d));
+	out->trace_bytes = drmem_file_bytes(d);
+
+	struct drmem_fe fe_ctx = {d, progress, progress_ctx};
+	struct proc_source ps;
+	drmem_proc_source(d, &ps);
+	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
+	int rc = run_machine(p, mode, NULL, &ps, drmem_progress, &fe_ctx, out, intr, cpu_err);
+	if (rc < 0) {
+		drmem_where(d, where, sizeof(where));
+		locate_error(err, cpu_err, path, where);
+	}
+	drmem_close(d);
+	return rc;
+}
+
 int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_path, struct run_result *out,
 	    volatile sig_atomic_t *intr, run_progress_fn progress, void *progress_ctx, char *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (params_validate(p, err) < 0)
 		return -1;
+	if (drmem_is_dir(trace_path) || (!traceset_is_dir(trace_path) && drmem_sniff_file(trace_path)))
+		return sim_run_drmem(p, mode, trace_path, out, intr, progress, progress_ctx, err);
 	if (traceset_is_dir(trace_path))
 		return sim_run_set(p, mode, trace_path, out, intr, progress, progress_ctx, err);
 	if (vtt_sniff_file(trace_path))

@@ -82,10 +82,13 @@ struct run_result {
 typedef void (*run_progress_fn)(void *ctx, uint64_t done_bytes, uint64_t total_bytes, uint64_t cycles);
 
 /*
- * Run trace_path in mode with parameters p: a trace file (a lackey log, or
- * a .vtt, src/trace/vtt.h, told apart by content), or a directory holding
- * a trace set (one lackey log per process, src/trace/traceset.h; its
- * checksum covers every file's name and bytes). Returns 0 on success, 1 if
+ * Run trace_path in mode with parameters p: a trace file (a lackey log, a
+ * .vtt, src/trace/vtt.h, or a DynamoRIO drmemtrace .trace.zip,
+ * src/trace/drmem.h, told apart by content), or a directory holding a
+ * drmemtrace trace (NAME.trace.zip files, one per thread; p->trace_threads
+ * says how they become guest tasks) or else a trace set (one lackey log per
+ * process, src/trace/traceset.h); a directory's checksum covers every
+ * file's name and bytes. Returns 0 on success, 1 if
  * interrupted (*intr became non-zero; nothing to store), -1 on error with a
  * one-line message in err (CPU_ERR_LEN) naming the file and line (for a
  * .vtt the byte offset) where the trace is at fault.

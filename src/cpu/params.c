@@ -235,6 +235,11 @@ const struct param_info param_table[] = {
 	 1, 4096},
 	{"swiotlb.copy_cycles_per_kib", PARAM_U64, P(swiotlb_copy_cycles_per_kib), "250", "cycles/KiB",
 	 "assumed: a bounce copy at about 4 bytes/cycle, the rate host.page_zero_cycles assumes", 0, 1000000},
+	{"trace.threads", PARAM_CHOICE, P(trace_threads), "thread", "thread/process",
+	 "how the threads of a DynamoRIO drmemtrace trace become guest tasks: thread = threads of one guest process per "
+	 "traced pid, sharing its address space, interleaved in timestamp order; process = a guest process (own address "
+	 "space) per thread. Other trace formats ignore it (a .vtt keeps the choice made at import)",
+	 0, 0},
 };
 const size_t param_count = sizeof(param_table) / sizeof(param_table[0]);
 

@@ -80,6 +80,8 @@ struct sim_params {
 	/* swiotlb (src/vmm/swiotlb.c) */
 	uint64_t swiotlb_pool_mib;      /* bounce pool in low memory */
 	uint64_t swiotlb_copy_cycles_per_kib; /* bounce copy cost */
+	/* trace front ends */
+	unsigned trace_threads;       /* drmemtrace threads as guest threads or processes: enum drmem_threads */
 };
 
 /* Values of a page-size parameter (vmm.backing): index i is the page of

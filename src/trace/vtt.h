@@ -136,8 +136,9 @@ struct vtt_import_stats {
 };
 
 /*
- * Convert a trace vtsim reads (a lackey log, plain or zstd, or a trace-set
- * directory) into the .vtt at out: one stream per process, in the order
+ * Convert a trace vtsim reads (a lackey log, plain or zstd, a trace-set
+ * directory, or a drmemtrace .trace.zip or directory of them, whose
+ * threads become threads of one process per pid) into the .vtt at out: one stream per process, in the order
  * the guest creates them (a single log becomes process 1, as `vtsim run`
  * names it). Replaying out gives the same events to the guest as replaying
  * in. The file is written under a temporary name beside out and renamed
@@ -145,5 +146,9 @@ struct vtt_import_stats {
  * or writer's one-line message.
  */
 int vtt_import(const char *in, const char *out, struct vtt_import_stats *st, char *err);
+/* The same with a drmemtrace trace's threads taken as how (enum
+ * drmem_threads of trace/drmem.h: as threads or as processes); other
+ * formats ignore it. */
+int vtt_import_as(const char *in, const char *out, unsigned how, struct vtt_import_stats *st, char *err);
 
 #endif

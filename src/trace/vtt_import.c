@@ -1,5 +1,6 @@
 /*
- * `vtsim trace import`: a lackey log or trace set into a .vtt (see vtt.h).
+ * `vtsim trace import`: a lackey log, a trace set or a drmemtrace trace
+ * into a .vtt (see vtt.h).
  *
  * Notes:
  *  - Handles: a single log (plain or zstd), written as the stream of
@@ -10,6 +11,9 @@
  *    the trace set hands it to the guest, with the events the set reader
  *    adds (exec, lost forks); the source's checksum and format go in the
  *    header.
+ *  - A drmemtrace trace (a .trace.zip or a directory of them) is read as a
+ *    run reads it with trace.threads = how: its processes one after the
+ *    other from the root down, in the order they are created, like a set.
  *  - A process created twice, or created without a log, fails the import
  *    as it fails a run of the set, with the set reader's message.
  *  - The output is written to OUT.tmp.PID beside OUT and renamed over OUT
@@ -24,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "trace/drmem.h"
 #include "trace/trace.h"
 #include "trace/traceset.h"
 
@@ -58,34 +63,28 @@ static int import_log(const char *in, struct vtt_writer **wp, const char *tmp, s
 	return r < 0 ? -1 : vtt_writer_end(w, err);
 }
 
-static int import_set(const char *in, struct vtt_writer **wp, const char *tmp, struct vtt_import_stats *st,
-		      char *err)
+/* Every process of ps, from root down in creation order (breadth first),
+ * each as one stream of w; in names the source in messages. */
+static int import_procs(const char *in, const struct proc_source *ps, struct vtt_writer *w,
+			struct vtt_import_stats *st, char *err)
 {
-	char sum[17];
-	struct traceset *ts;
-	struct vtt_writer *w;
 	uint32_t *queue = NULL;
 	size_t nq = 0, cap = 0;
 	int rc = -1;
 
-	if (traceset_checksum(in, sum, err) < 0 || !(ts = traceset_open(in, err)))
-		return -1;
-	snprintf(st->source_format, sizeof(st->source_format), "%s", traceset_format(ts));
-	struct vtt_meta m = {traceset_root(ts), traceset_format(ts), strtoull(sum, NULL, 16), 0};
-	*wp = w = vtt_writer_open(tmp, &m, err);
-	if (!w)
-		goto out;
 	if (!(queue = malloc(sizeof(*queue) * (cap = 16)))) {
 		snprintf(err, TRACE_ERR_LEN, "%s: out of memory", in);
-		goto out;
+		return -1;
 	}
-	queue[nq++] = traceset_root(ts);
+	queue[nq++] = ps->root;
 	for (size_t q = 0; q < nq; q++) {
 		struct frontend fe;
 		struct guest_event ev;
-		int r;
+		int r = ps->open(ps->ctx, queue[q], &fe, err);
 
-		if (traceset_open_proc(ts, queue[q], &fe, err) < 0 || vtt_writer_begin(w, queue[q], err) < 0)
+		if (r > 0)
+			continue; /* not traced: a run leaves it out too */
+		if (r < 0 || vtt_writer_begin(w, queue[q], err) < 0)
 			goto out;
 		while ((r = fe.next(fe.ctx, &ev, err)) == 1) {
 			if (vtt_writer_event(w, &ev, err) < 0)
@@ -104,21 +103,68 @@ static int import_set(const char *in, struct vtt_writer **wp, const char *tmp, s
 				queue[nq++] = ev.pid;
 			}
 		}
-		traceset_close_proc(ts, queue[q]);
+		ps->close(ps->ctx, queue[q]);
 		if (r < 0 || vtt_writer_end(w, err) < 0)
 			goto out;
 		st->processes++;
 	}
-	st->source_bytes = traceset_total_bytes(ts);
 	rc = 0;
 out:
 	free(queue);
+	return rc;
+}
+
+static int import_set(const char *in, struct vtt_writer **wp, const char *tmp, struct vtt_import_stats *st,
+		      char *err)
+{
+	char sum[17];
+	struct traceset *ts;
+	struct proc_source ps;
+	int rc = -1;
+
+	if (traceset_checksum(in, sum, err) < 0 || !(ts = traceset_open(in, err)))
+		return -1;
+	snprintf(st->source_format, sizeof(st->source_format), "%s", traceset_format(ts));
+	struct vtt_meta m = {traceset_root(ts), traceset_format(ts), strtoull(sum, NULL, 16), 0};
+	traceset_proc_source(ts, &ps);
+	if ((*wp = vtt_writer_open(tmp, &m, err)) && import_procs(in, &ps, *wp, st, err) == 0) {
+		st->source_bytes = traceset_total_bytes(ts);
+		rc = 0;
+	}
 	traceset_close(ts);
+	return rc;
+}
+
+static int import_drmem(const char *in, enum drmem_threads how, struct vtt_writer **wp, const char *tmp,
+			struct vtt_import_stats *st, char *err)
+{
+	char sum[17];
+	struct drmem *d;
+	struct proc_source ps;
+	int rc = -1;
+
+	if ((traceset_is_dir(in) ? traceset_checksum(in, sum, err) : trace_file_checksum(in, sum, err)) < 0 ||
+	    !(d = drmem_open(in, how, err)))
+		return -1;
+	snprintf(st->source_format, sizeof(st->source_format), "%s", drmem_format(d));
+	struct vtt_meta m = {drmem_root(d), drmem_format(d), strtoull(sum, NULL, 16), 0};
+	drmem_proc_source(d, &ps);
+	if ((*wp = vtt_writer_open(tmp, &m, err)) && import_procs(in, &ps, *wp, st, err) == 0) {
+		st->source_bytes = drmem_file_bytes(d);
+		rc = 0;
+	}
+	drmem_close(d);
 	return rc;
 }
 
 /* Convert a trace to .vtt; see vtt.h. */
 int vtt_import(const char *in, const char *out, struct vtt_import_stats *st, char *err)
+{
+	return vtt_import_as(in, out, DRMEM_AS_THREADS, st, err);
+}
+
+/* The same, drmemtrace threads taken as how says; see vtt.h. */
+int vtt_import_as(const char *in, const char *out, unsigned how, struct vtt_import_stats *st, char *err)
 {
 	size_t n = strlen(out) + 32;
 	char *tmp = malloc(n);
@@ -137,7 +183,12 @@ int vtt_import(const char *in, const char *out, struct vtt_import_stats *st, cha
 		free(tmp);
 		return -1;
 	}
-	rc = traceset_is_dir(in) ? import_set(in, &w, tmp, st, err) : import_log(in, &w, tmp, st, err);
+	if (drmem_is_dir(in) || (!traceset_is_dir(in) && drmem_sniff_file(in)))
+		rc = import_drmem(in, (enum drmem_threads)how, &w, tmp, st, err);
+	else if (traceset_is_dir(in))
+		rc = import_set(in, &w, tmp, st, err);
+	else
+		rc = import_log(in, &w, tmp, st, err);
 	if (rc == 0)
 		rc = vtt_writer_finish(w, NULL, NULL, err);
 	vtt_writer_free(w);
