@@ -229,7 +229,7 @@ static int th_read(struct dm_thread *t, struct dm_rec *r, char *err)
 		if (n < 0) {
 			t->rec_member = t->mi;
 			t->rec_off = t->moff + t->len;
-			return th_fail(t, err, "cannot inflate: %s", zip_file_strerror(t->zf));
+			return th_fail(t, err, "cannot read: %s", zip_file_strerror(t->zf));
 		}
 		if (n > 0) {
 			t->len += (size_t)n;

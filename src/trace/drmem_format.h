@@ -139,8 +139,8 @@ enum drm_marker {
 	 DRM_FILE_SYSCALL_NUMBERS | DRM_FILE_BLOCKING_SYSCALLS)
 
 /* trace_version_t values read: 2 (no kernel PC) .. 7. The record layout and
- * every record and marker this reader uses are the same across them; 6 and
- * 7 are those of the shared samples (allasm, threadsig). */
+ * every record and marker this reader uses are the same across them; the
+ * shared samples are versions 4 (simple_app), 6 (allasm) and 7 (threadsig). */
 #define DRM_VERSION_MIN 2
 #define DRM_VERSION_MAX 7
 
