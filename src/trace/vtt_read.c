@@ -97,6 +97,8 @@ struct vtt_sr {
 	struct guest_event batch[SR_BATCH]; /* decoded memory references, [bi, bn) not handed out */
 	uint32_t batch_off[SR_BATCH];  /* their offsets in out */
 	uint64_t batch_base;           /* out_base when the batch was decoded */
+	uint32_t batch_pid;            /* the pid every batch entry holds (with len = arg = 0) */
+	bool batch_filled;             /* batch_pid, len and arg are written in every entry */
 	size_t bi, bn;
 	bool ended;
 	bool failed;
@@ -863,8 +865,18 @@ static void decode_batch(struct vtt_sr *s)
 {
 	const unsigned char *p = s->out + s->opos, *end = s->out + s->oend;
 	uint64_t nf = s->next_fetch, ld = s->last_data;
-	uint32_t pid = s->cur_pid;
 	size_t n = 0;
+
+	/* The fields every memory reference shares are written once, not per event. */
+	if (!s->batch_filled || s->batch_pid != s->cur_pid) {
+		for (size_t i = 0; i < SR_BATCH; i++) {
+			s->batch[i].len = 0;
+			s->batch[i].pid = s->cur_pid;
+			s->batch[i].arg = 0;
+		}
+		s->batch_pid = s->cur_pid;
+		s->batch_filled = true;
+	}
 
 	while (n < SR_BATCH && (size_t)(end - p) >= VTT_REC_MAX) {
 		const unsigned char *q = p + 1;
@@ -895,9 +907,6 @@ static void decode_batch(struct vtt_sr *s)
 		}
 		ev->size = (uint32_t)size;
 		ev->gva = gva;
-		ev->len = 0;
-		ev->pid = pid;
-		ev->arg = 0;
 		s->batch_off[n++] = (uint32_t)(p - s->out);
 		p = q;
 	}
