@@ -137,6 +137,43 @@ check "explain: native #PF error code" '[ $rc -eq 0 ] && grep -q "^fault: #PF, e
 check "explain: a non-canonical GVA is refused" '[ $rc -eq 1 ] && grep -q "not canonical for 4-level paging" "$work/err"'
 "$vtsim" explain walk --gva 0x1000 --guest-page 3m >/dev/null 2>"$work/err"; rc=$?
 check "explain: a bad page size is refused" '[ $rc -eq 2 ] && grep -q "takes 4k, 2m or 1g" "$work/err"'
+# --- explain dma: one DMA request through the VT-d unit, against the hand-worked list
+# The driver's host frames come from 0x1000000 in order: root table 0x1000000,
+# invalidation queue 0x1001000, wait status 0x1002000, domain 1's SL-PML4
+# 0x1003000, bus 0's context table 0x1004000, then SL-PDPT 0x1005000, SL-PD
+# 0x1006000, SL-PT 0x1007000 for the window at IOVA 0x40000000. Device 00:02.0
+# (devfn 0x10): root entry 0 at 0x1000000 = 0x1004001 (P); context entry at
+# 0x1004000 + 16 x 0x10 = 0x1004100, low qword 0x1003001 (P, TT 00), high 0x102
+# (AW 2, DID 1). IOVA 0x40001123: SL indices 0, 1, 0, 1, so the entries are at
+# 0x1003000, 0x1005008, 0x1006000, 0x1007008, each R|W (3) over the next table,
+# the PTE over HPA 0x140001000. 6 references x iommu.mem_read_cycles 1000.
+dma_refs() { awk '$1 ~ /^[0-9]+$/ { for (i = 2; i < NF; i++) if ($i ~ /^0x[0-9a-f]+$/) { printf "%s:%s ", $i, $(i + 1); break } }'; }
+"$vtsim" explain dma >"$work/x" 2>"$work/err"; rc=$?
+want="0x1000000:0x0000000001004001 0x1004100:0x0000000001003001 0x1003000:0x0000000001005003 "
+want+="0x1005008:0x0000000001006003 0x1006000:0x0000000001007003 0x1007008:0x0000000140001003 "
+check "explain dma: cold, the 6 hand-worked references" '[ $rc -eq 0 ] && [ "$(dma_refs <"$work/x")" = "$want" ]'
+check "explain dma: context entry decoded" 'grep -q "P TT=00 (untranslated) AW=2 (48-bit, 4-level) DID=1 -> SL table 0x1003000 (high qword 0x102)" "$work/x"'
+check "explain dma: misses, 6000 cycles, the HPA" 'grep -q "^context cache: miss for source-id 0x0010" "$work/x" && grep -q "^IOTLB: miss for domain 1, IOVA 0x40001123: second-level walk, 4 levels$" "$work/x" && grep -q "^6 references, 6000 cycles$" "$work/x" && grep -q "^result: IOVA 0x40001123 -> HPA 0x140001123 (a 4 KiB page, RW; cached in the IOTLB for domain 1)$" "$work/x"'
+# Warm: the neighbouring page 0x40002000 left the context entry and the
+# SL-PDE for IOVA[47:21] cached: one reference, the SL-PTE.
+"$vtsim" explain dma --warm >"$work/x" 2>"$work/err"; rc=$?
+check "explain dma: warm is the SL-PTE alone" '[ $rc -eq 0 ] && [ "$(dma_refs <"$work/x")" = "0x1007008:0x0000000140001003 " ] && grep -q "^context cache: hit" "$work/x" && grep -q "SL-PDE cache hit" "$work/x" && grep -q "^1 references, 1000 cycles$" "$work/x"'
+# 1 GiB pages: the window is two 1 GiB leaves, SL-PDPE[1] at 0x1005008 maps
+# HPA 0x140000000 (R|W|PS = 0x83): 4 references.
+"$vtsim" explain dma --page 1g >"$work/x" 2>"$work/err"; rc=$?
+check "explain dma: a 1 GiB leaf is 4 references" '[ $rc -eq 0 ] && grep -q "0x1005008    0x0000000140000083" "$work/x" && grep -q "^4 references, 4000 cycles$" "$work/x" && grep -q "(a 1 GiB page" "$work/x"'
+# Outside the domain: IOVA 0x80000000 has SL-PDPE index 2, not present: a
+# write faults with 0x05 after 4 references; FRCD0 (0x400) reads hi
+# 0x8000000500000010 (F, T = 0, FR 5, SID 0x0010), lo 0x80000000.
+"$vtsim" explain dma --iova 0x80000000 --access write >"$work/x" 2>"$work/err"; rc=$?
+want="0x1000000:0x0000000001004001 0x1004100:0x0000000001003001 0x1003000:0x0000000001005003 0x1005010:0x0000000000000000 "
+check "explain dma: blocked, the 4 references" '[ $rc -eq 0 ] && [ "$(dma_refs <"$work/x")" = "$want" ]'
+check "explain dma: the fault and its record" 'grep -q "^blocked: the DMA write of IOVA 0x80000000 faults with reason 0x05 (write access not allowed)$" "$work/x" && grep -q "FSTS  (0x034) 0x00000002  PPF=1 PFO=0 FRI=0" "$work/x" && grep -q "FRCD0 (0x400) 0x80000005000000100000000080000000  F=1 T=0 (write) FR=0x05 SID=0x0010 FI=0x80000000" "$work/x"'
+check "explain dma: the driver's report" 'grep -q "driver: DMA Write from 00:02.0 at 0x80000000: fault reason 0x05 (write access not allowed)" "$work/x" && grep -q "vector 0xec to APIC 0" "$work/x"'
+"$vtsim" explain dma --device 00:03.0 >"$work/x" 2>"$work/err"; rc=$?
+check "explain dma: another device has no context entry" '[ $rc -eq 0 ] && grep -q "reason 0x02 (context entry not present)" "$work/x" && grep -q "DMA Read from 00:03.0 at 0x40001000" "$work/x"'
+"$vtsim" explain dma --device 0:2 >/dev/null 2>"$work/err"; rc=$?
+check "explain dma: a bad device is refused" '[ $rc -eq 2 ] && grep -q "takes BB:DD.F" "$work/err"'
 
 # --- 5-level paging needs a core that has it
 "$vtsim" run --trace "$trace" --mode native --no-store --set guest.paging_levels=5 >/dev/null 2>"$work/err"; rc=$?

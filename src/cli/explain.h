@@ -57,4 +57,40 @@ struct explain_opts {
  */
 int explain_walk(const struct explain_opts *o, FILE *out, char *err);
 
+
+/*
+ * `vtsim explain dma`: one DMA request through the VT-d remapping unit,
+ * step by step. The VMM's IOMMU driver (src/vmm/iommu_drv.c) brings the
+ * unit up and builds every table through its registers, in a fixed layout:
+ * its host frames from EXPLAIN_DMA_TABLES (root table, invalidation queue,
+ * wait status, the domain's SL-PML4, the context table of bus 0, then the
+ * second-level tables in the order the mapping needs them); device
+ * 00:02.0 alone in domain 1 (another requester, --device, has no context
+ * entry); the domain maps a window of
+ * guest-physical memory at IOVA = GPA EXPLAIN_DATA_GPA to HPA GPA +
+ * EXPLAIN_HOST_OFFSET with pages of the chosen size (4 KiB: a 2 MiB window
+ * of 512 pages; 2 MiB / 1 GiB: two pages). "Warm" first sends a DMA to the
+ * neighbouring page. The request then runs through iommu_translate; each
+ * memory reference of the unit is printed with its address, value and
+ * decoding; cache hits say what they skipped. A request outside the window
+ * is blocked: the fault, FSTS and the fault-recording register as they
+ * read, and the driver's report.
+ */
+#define EXPLAIN_DMA_TABLES UINT64_C(0x1000000)
+/* The device the driver attaches to domain 1: 00:02.0. */
+#define EXPLAIN_DMA_SID 0x0010
+
+struct explain_dma_opts {
+	uint64_t iova;
+	bool write;
+	uint16_t sid;            /* the requester (EXPLAIN_DMA_SID is the attached device) */
+	unsigned page_shift;     /* the driver's mapping: 12, 21 or 30 */
+	bool warm;
+	struct sim_params params; /* iommu.* (validated) */
+};
+
+/* Print the explained request to out. 0 (also when the request faults), or
+ * -1 with a message in err (CPU_ERR_LEN): the unit or driver refused. */
+int explain_dma(const struct explain_dma_opts *o, FILE *out, char *err);
+
 #endif

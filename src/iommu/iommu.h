@@ -166,6 +166,7 @@ struct vtd_xlate {
 	bool translation_off;        /* GSTS.TES = 0: the address passed untranslated */
 	bool passthrough;            /* context TT = 10 */
 	bool cc_hit, iotlb_hit;
+	bool iotlb_looked;           /* the request got as far as the IOTLB */
 	unsigned ptc_hit_level;      /* level of the paging-structure-cache hit (4 PML4E, 3 PDPE, 2 PDE), 0 = none */
 	uint16_t did;
 	unsigned levels;             /* walk length from the context AW */

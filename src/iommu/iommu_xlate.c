@@ -242,6 +242,7 @@ enum vtd_fault_reason iommu_translate(struct iommu *u, const struct vtd_request 
 				f = VTD_FR_ADDR_BEYOND_AW;
 			} else {
 				const unsigned sllps = VTD_CAP_SLLPS(u->cfg.cap);
+				x->iotlb_looked = true;
 				static const uint8_t shifts[3] = {12, 21, 30};
 				for (int i = 0; i < 3 && !x->iotlb_hit; i++) {
 					if ((i == 1 && !(sllps & 1)) || (i == 2 && !(sllps & 2)))
