@@ -29,7 +29,6 @@
 #include "stats/counters.h"
 
 #define DEFAULT_DB "results/vtsim.db"
-#define PLOT_ERR_LEN 768
 
 static const char plot_help[] =
 	"Usage: vtsim plot PRESET --out FILE.png|FILE.svg [--db PATH] [options]\n"
@@ -50,7 +49,8 @@ static const char plot_help[] =
 	"  -d, --db PATH         results database (default " DEFAULT_DB ")\n"
 	"  -s, --sweep NAME      only the runs of this sweep (overhead, exits, sweep)\n"
 	"  -t, --trace NAME      only this trace (its base name, e.g. sort.lackey.zst)\n"
-	"  -r, --run ID[,ID...]  runs (exits, samples)\n"
+	"  -r, --run ID[,ID...]  runs (overhead: these and their native runs; exits,\n"
+	"                        samples)\n"
 	"  -a, --axis NAME       sweep: the x axis (default: the first that varies)\n"
 	"  -c, --counter NAME[,NAME...]  sweep: the y counter (default cpu.cycles);\n"
 	"                        samples: counters (default tlb.l2.miss,walk.count,\n"
@@ -532,44 +532,6 @@ static int no_rows(const struct opts *o, const char *what, char *err)
 	return -1;
 }
 
-/* (a) overhead of each mode over native per trace: grouped bars. */
-static int preset_overhead(struct db *db, const struct opts *o, char *err)
-{
-	const char *params[2] = {o->sweep, o->trace};
-	char sql[1024], prof[256], title[512];
-	snprintf(sql, sizeof(sql),
-		 "SELECT r.trace_name, r.mode, avg(o.overhead_pct), count(*) FROM run_overhead o"
-		 " JOIN run r ON r.id = o.run_id WHERE " SEL_WHERE
-		 " GROUP BY r.trace_name, r.mode ORDER BY r.trace_name, %s",
-		 mode_order_sql);
-	struct table t;
-	struct plot p = {0};
-	if (query(db, sql, params, 2, &t, 4, err) < 0)
-		return -1;
-	if (!t.nrows) {
-		table_free(&t);
-		return no_rows(o, "run with a native run of the same configuration", err);
-	}
-	long maxn = 0;
-	/* series = mode, x = trace */
-	for (size_t r = 0; r < t.nrows; r++) {
-		plot_add(&p, cell(&t, r, 1), cell(&t, r, 0), num(cell(&t, r, 2)));
-		maxn = labs(strtol(cell(&t, r, 3), NULL, 10)) > maxn ? strtol(cell(&t, r, 3), NULL, 10) : maxn;
-	}
-	table_free(&t);
-	profiles(db, "FROM run_overhead o JOIN run r ON r.id = o.run_id WHERE " SEL_WHERE, params, 2, prof,
-		 sizeof(prof));
-	snprintf(title, sizeof(title), "Overhead over native per trace%s%s%s%s%s", prof[0] ? ", " : "", prof,
-		 o->sweep ? ", sweep " : "", o->sweep ? o->sweep : "",
-		 maxn > 1 ? " (mean over the sweep's configurations)" : "");
-	struct plot *pp = &p;
-	int rc = p.oom ? (snprintf(err, PLOT_ERR_LEN, "out of memory"), -1)
-		       : draw(o->out, title, "trace", "overhead over native (% of native cycles)", &pp, NULL, 1, true,
-			      false, err);
-	plot_free(&p);
-	return rc;
-}
-
 /* Parse "1,2,3" into a SQL list "1,2,3" of run ids; -1 if not integers. */
 static int id_list(const char *s, char *out, size_t len)
 {
@@ -588,6 +550,50 @@ static int id_list(const char *s, char *out, size_t len)
 		p = *end ? end + 1 : end;
 	}
 	return used ? 0 : -1;
+}
+
+/* (a) overhead of each mode over native per trace: grouped bars. */
+static int preset_overhead(struct db *db, const struct opts *o, char *err)
+{
+	const char *params[2] = {o->sweep, o->trace};
+	char sql[2048], prof[256], title[512], ids[1024] = "", only[1100] = "", from[1400];
+	if (o->runs && id_list(o->runs, ids, sizeof(ids)) < 0) {
+		snprintf(err, PLOT_ERR_LEN, "--run takes run ids, e.g. 3,4,5");
+		return -1;
+	}
+	if (ids[0])
+		snprintf(only, sizeof(only), " AND (r.id IN (%s) OR o.native_run_id IN (%s))", ids, ids);
+	snprintf(sql, sizeof(sql),
+		 "SELECT r.trace_name, r.mode, avg(o.overhead_pct), count(*) FROM run_overhead o"
+		 " JOIN run r ON r.id = o.run_id WHERE " SEL_WHERE "%s"
+		 " GROUP BY r.trace_name, r.mode ORDER BY r.trace_name, %s",
+		 only, mode_order_sql);
+	snprintf(from, sizeof(from), "FROM run_overhead o JOIN run r ON r.id = o.run_id WHERE " SEL_WHERE "%s", only);
+	struct table t;
+	struct plot p = {0};
+	if (query(db, sql, params, 2, &t, 4, err) < 0)
+		return -1;
+	if (!t.nrows) {
+		table_free(&t);
+		return no_rows(o, "run with a native run of the same configuration", err);
+	}
+	long maxn = 0;
+	/* series = mode, x = trace */
+	for (size_t r = 0; r < t.nrows; r++) {
+		plot_add(&p, cell(&t, r, 1), cell(&t, r, 0), num(cell(&t, r, 2)));
+		maxn = labs(strtol(cell(&t, r, 3), NULL, 10)) > maxn ? strtol(cell(&t, r, 3), NULL, 10) : maxn;
+	}
+	table_free(&t);
+	profiles(db, from, params, 2, prof, sizeof(prof));
+	snprintf(title, sizeof(title), "Overhead over native per trace%s%s%s%s%s", prof[0] ? ", " : "", prof,
+		 o->sweep ? ", sweep " : "", o->sweep ? o->sweep : "",
+		 maxn > 1 ? " (mean over the sweep's configurations)" : "");
+	struct plot *pp = &p;
+	int rc = p.oom ? (snprintf(err, PLOT_ERR_LEN, "out of memory"), -1)
+		       : draw(o->out, title, "trace", "overhead over native (% of native cycles)", &pp, NULL, 1, true,
+			      false, err);
+	plot_free(&p);
+	return rc;
 }
 
 /* (b) VM exits by reason: stacked bars per run. */
@@ -896,6 +902,19 @@ static int plot_sql(struct db *db, const struct opts *o, char *err)
 	table_free(&t);
 	plot_free(&p);
 	return rc;
+}
+
+int plot_preset(struct db *db, const char *db_path, const char *preset, const char *sweep, const char *trace,
+		const char *runs, const char *axis, const char *counters, const char *out, char *err)
+{
+	struct opts o = {.db = db_path, .out = out, .sweep = sweep, .trace = trace, .runs = runs, .axis = axis,
+			 .counters = counters};
+	int rc = !strcmp(preset, "overhead") ? preset_overhead(db, &o, err)
+		 : !strcmp(preset, "exits")  ? preset_exits(db, &o, err)
+		 : !strcmp(preset, "sweep")  ? preset_sweep(db, &o, err)
+		 : !strcmp(preset, "samples") ? preset_samples(db, &o, err)
+					      : (snprintf(err, PLOT_ERR_LEN, "unknown preset '%s'", preset), -1);
+	return rc < 0 ? -1 : 0;
 }
 
 int cmd_plot(int argc, char **argv)

@@ -11,6 +11,20 @@
 #ifndef VTSIM_CLI_DBPLOT_H
 #define VTSIM_CLI_DBPLOT_H
 
+#include "db/db.h"
+
+#define PLOT_ERR_LEN 768
+
+/*
+ * Draw preset ("overhead", "exits", "sweep", "samples") from the open
+ * database db (db_path names it in messages) into out (.png or .svg), with
+ * the command's filters (NULL: none): sweep name, trace name, run ids
+ * ("3,4"), sweep axis, counters. Returns 0, or -1 with a one-line message
+ * in err (PLOT_ERR_LEN). Used by `vtsim report`.
+ */
+int plot_preset(struct db *db, const char *db_path, const char *preset, const char *sweep, const char *trace,
+		const char *runs, const char *axis, const char *counters, const char *out, char *err);
+
 /*
  * The plot command; argv[0] is "plot". Returns the exit status: 0 the
  * plot is written, 1 the database, the query or gnuplot failed or there is

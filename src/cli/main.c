@@ -17,6 +17,7 @@
 
 #include "cli/dbplot.h"
 #include "cli/explain.h"
+#include "cli/report.h"
 #include "cli/plot.h"
 #include "cli/run.h"
 #include "cli/sweep.h"
@@ -1319,6 +1320,7 @@ static const char main_help[] =
 	"  sweep GRID.ini        every run of a grid of traces, modes and parameters,\n"
 	"                        in parallel, resumable (stored)\n"
 	"  plot PRESET|--sql Q   gnuplot plots of the database (PNG or SVG)\n"
+	"  report --out F.html   one HTML page of a comparison or a sweep\n"
 	"  trace info T          what a trace holds\n"
 	"  trace import IN OUT.vtt  convert a lackey log or trace set to .vtt\n"
 	"  db export --csv       a table or view of the results database as CSV\n"
@@ -1364,6 +1366,8 @@ int main(int argc, char **argv)
 		return cmd_sweep(argc - 1, argv + 1, &interrupted);
 	if (!strcmp(cmd, "plot"))
 		return cmd_plot(argc - 1, argv + 1);
-	die_usage(NULL, "unknown command (run, compare, sweep, plot, trace, db, params)");
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - 1, argv + 1);
+	die_usage(NULL, "unknown command (run, compare, sweep, plot, report, trace, db, params)");
 	return 2;
 }
