@@ -24,9 +24,6 @@
 
 #include "cpu/params.h"
 
-/* inih's line buffer (INI_MAX_LINE in Debian's build): a longer line is refused. */
-#define GRID_LINE_MAX 200
-
 /* One piece of a value: the text of one line (a key line or a continuation). */
 struct piece {
 	char *text;

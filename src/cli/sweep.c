@@ -104,7 +104,7 @@ struct sweep {
 	volatile sig_atomic_t *intr;
 	bool tty;
 	/* counts */
-	size_t todo, done, failed, skipped, started;
+	size_t todo, done, failed, skipped;
 	double t0, last_progress;
 	bool progress_shown;
 	bool db_failed;
@@ -227,7 +227,6 @@ static int launch(struct sweep *s, struct slot *slots, int nslots, struct slot *
 	sl->fd = fds[0];
 	sl->run = run;
 	sl->got = 0;
-	s->started++;
 	return 0;
 }
 
