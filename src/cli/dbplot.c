@@ -125,11 +125,13 @@ static int query(struct db *db, const char *sql, const char *const *params, int 
 	if (n < 0 && !err[0])
 		snprintf(err, PLOT_ERR_LEN, t->oom ? "out of memory" : "the query gives more than %d columns",
 			 TABLE_MAX_COLS);
-	if (n < 0)
-		return -1;
-	if (n > 0 && ((ncol && t->ncol != ncol) || (!ncol && t->ncol != 2 && t->ncol != 3))) {
+	if (n >= 0 && n > 0 && ((ncol && t->ncol != ncol) || (!ncol && t->ncol != 2 && t->ncol != 3))) {
 		snprintf(err, PLOT_ERR_LEN, "the query gives %d column%s; it must give 2 (x, y) or 3 (series, x, y)",
 			 t->ncol, t->ncol == 1 ? "" : "s");
+		n = -1;
+	}
+	if (n < 0) {
+		table_free(t); /* the rows read before the error */
 		return -1;
 	}
 	return 0;
