@@ -47,7 +47,7 @@ static unsigned leaf_level(unsigned page_shift)
  * the shadow one, in host memory): missing tables are taken from *next;
  * the leaf at the level of page_shift gets target | flags (0 = not present). */
 static void map_1d(struct layout *l, bool guest, uint64_t root, unsigned levels, uint64_t la, unsigned page_shift,
-		   uint64_t target, bool present)
+		   uint64_t target, uint64_t leaf_flags)
 {
 	uint64_t table = root;
 	unsigned leaf = leaf_level(page_shift);
@@ -64,7 +64,7 @@ static void map_1d(struct layout *l, bool guest, uint64_t root, unsigned levels,
 		table = e & PHYS_ADDR_MASK;
 	}
 	uint64_t ea = table + 8 * pt_index(la, (int)leaf);
-	uint64_t v = present ? (target | GUEST_LEAF_FLAGS | (leaf > 1 ? PTE_PS : 0)) : 0;
+	uint64_t v = leaf_flags ? (target | leaf_flags | (leaf > 1 ? PTE_PS : 0)) : 0;
 	mem_write64(l->mem, guest ? guest_ram_hpa(l, ea) : ea, v);
 }
 
@@ -88,14 +88,18 @@ static void ept_map(struct layout *l, uint64_t gpa)
 		    (base + EXPLAIN_HOST_OFFSET) | EPT_LEAF_FLAGS | (leaf > 1 ? EPTE_PS : 0));
 }
 
-/* Shadow: map la (a guest page at data_gpa) with entries of the smaller of
- * the guest page and the backing page, as a shadow MMU must. */
-static void shadow_map(struct layout *l, uint64_t la, uint64_t data_gpa)
+/* Shadow: map la (in a guest page of 2^gshift bytes at data_gpa) with an
+ * entry of the smaller of the guest page and the backing page, as a shadow
+ * MMU must. The leaf carries the guest leaf's rights (gflags), read-only
+ * while the guest's D is clear (the VMM's dirty-bit emulation). */
+static void shadow_map(struct layout *l, uint64_t la, uint64_t data_gpa, unsigned gshift, uint64_t gflags)
 {
-	unsigned s = l->o->guest_page_shift < l->o->backing_page_shift ? l->o->guest_page_shift
-									: l->o->backing_page_shift;
-	uint64_t in_page = la & ((UINT64_C(1) << l->o->guest_page_shift) - 1) & ~((UINT64_C(1) << s) - 1);
-	map_1d(l, false, l->host_root, l->o->guest_levels, la, s, data_gpa + in_page + EXPLAIN_HOST_OFFSET, true);
+	unsigned s = gshift < l->o->backing_page_shift ? gshift : l->o->backing_page_shift;
+	uint64_t in_page = la & ((UINT64_C(1) << gshift) - 1) & ~((UINT64_C(1) << s) - 1);
+	uint64_t f = (gflags & (PTE_P | PTE_RW | PTE_US | PTE_G | PTE_XD)) | PTE_A | PTE_D;
+	if (!(gflags & PTE_D))
+		f &= ~PTE_RW;
+	map_1d(l, false, l->host_root, l->o->guest_levels, la, s, data_gpa + in_page + EXPLAIN_HOST_OFFSET, f);
 }
 
 static const char *level_name(unsigned level)
@@ -151,6 +155,30 @@ static bool canonical(uint64_t la, unsigned bits)
 	return (uint64_t)s == la;
 }
 
+/* The guest tables and their host side from a setup file's maps (in file
+ * order, tables from GUEST_TABLES_GPA up); EPT and shadow entries for the
+ * pages of gva and its neighbour, when the file maps them. */
+static void build_from_setup(struct layout *l, const uint64_t va[2])
+{
+	const struct explain_opts *o = l->o;
+	const struct setup *t = o->tables;
+	for (unsigned i = 0; i < t->nmaps; i++)
+		map_1d(l, true, l->guest_root, o->guest_levels, t->map[i].gva, t->map[i].shift, t->map[i].gpa,
+		       t->map[i].flags);
+	if (o->mode == MODE_EPT)
+		for (uint64_t a = GUEST_TABLES_GPA; a < l->next_guest_table; a += PAGE_SIZE)
+			ept_map(l, a);
+	for (int i = 0; i < 2; i++) {
+		const struct setup_map *m = setup_find_map(t, va[i]);
+		if (!m)
+			continue;
+		if (o->mode == MODE_EPT)
+			ept_map(l, m->gpa + (va[i] - m->gva));
+		else if (o->mode == MODE_SHADOW)
+			shadow_map(l, va[i], m->gpa, m->shift, m->flags);
+	}
+}
+
 static void build(struct layout *l, uint64_t gva, uint64_t neighbour)
 {
 	const struct explain_opts *o = l->o;
@@ -164,10 +192,14 @@ static void build(struct layout *l, uint64_t gva, uint64_t neighbour)
 		l->host_root = l->next_host_table;
 		l->next_host_table += PAGE_SIZE;
 	}
+	if (o->tables) {
+		build_from_setup(l, va);
+		return;
+	}
 	for (int i = 0; i < 2; i++) {
 		bool present = !(i == 0 && o->fault && o->mode != MODE_EPT);
 		map_1d(l, true, l->guest_root, o->guest_levels, va[i], o->guest_page_shift,
-		       data[i], present);
+		       data[i], present ? GUEST_LEAF_FLAGS : 0);
 	}
 	if (o->mode == MODE_EPT) {
 		for (uint64_t t = GUEST_TABLES_GPA; t < l->next_guest_table; t += PAGE_SIZE)
@@ -178,7 +210,7 @@ static void build(struct layout *l, uint64_t gva, uint64_t neighbour)
 	} else if (o->mode == MODE_SHADOW) {
 		for (int i = 0; i < 2; i++)
 			if (!(i == 0 && o->fault))
-				shadow_map(l, va[i], data[i]);
+				shadow_map(l, va[i], data[i], o->guest_page_shift, GUEST_LEAF_FLAGS);
 	}
 }
 
@@ -240,7 +272,8 @@ int explain_walk(const struct explain_opts *o, FILE *out, char *err)
 {
 	static const char *const kinds[] = {"read", "write", "fetch"};
 	const unsigned la_bits = o->guest_levels == 5 ? 57 : 48;
-	const uint64_t gsize = UINT64_C(1) << o->guest_page_shift;
+	const struct setup_map *tm = o->tables ? setup_find_map(o->tables, o->gva) : NULL;
+	const uint64_t gsize = UINT64_C(1) << (tm ? tm->shift : o->tables ? PAGE_SHIFT : o->guest_page_shift);
 
 	if (!canonical(o->gva, la_bits)) {
 		snprintf(err, CPU_ERR_LEN, "GVA 0x%" PRIx64 " is not canonical for %u-level paging (%u-bit linear addresses)",
@@ -286,8 +319,15 @@ int explain_walk(const struct explain_opts *o, FILE *out, char *err)
 	fprintf(out, "explain walk: GVA 0x%" PRIx64 ", %s %s access, mode %s, %s caches, profile %s\n", o->gva,
 		o->user ? "user" : "supervisor", kinds[o->kind], mode_name(o->mode), o->warm ? "warm" : "cold",
 		cpu_profiles[o->params.cpu_profile].name);
-	fprintf(out, "guest: %u-level paging, %s pages, CR3 = %s 0x%" PRIx64 "\n", o->guest_levels,
-		page_size_name(o->guest_page_shift), shadow ? "HPA (shadow root)" : ept ? "GPA" : "HPA", pc.cr3);
+	if (o->tables)
+		fprintf(out, "guest: %u-level paging, tables from %s (%u maps; the address is %s), CR3 = %s 0x%" PRIx64
+			     "\n",
+			o->guest_levels, o->tables->path, o->tables->nmaps,
+			tm ? "in a mapped page" : "in no map: the walk faults",
+			shadow ? "HPA (shadow root)" : ept ? "GPA" : "HPA", pc.cr3);
+	else
+		fprintf(out, "guest: %u-level paging, %s pages, CR3 = %s 0x%" PRIx64 "\n", o->guest_levels,
+			page_size_name(o->guest_page_shift), shadow ? "HPA (shadow root)" : ept ? "GPA" : "HPA", pc.cr3);
 	if (ept)
 		fprintf(out, "EPT:   %u-level, %s pages, EPTP = 0x%" PRIx64 "%s; guest RAM at GPA g is at HPA g + 0x%" PRIx64
 			     "\n",
@@ -304,7 +344,12 @@ int explain_walk(const struct explain_opts *o, FILE *out, char *err)
 	if (ept && o->backing_page_shift == 30 && !(pc.ept_cap & EPT_CAP_1G))
 		fprintf(out, "note:  this part has no 1 GiB EPT pages (IA32_VMX_EPT_VPID_CAP bit 17 clear, ept.1g=off): "
 			     "a 1 GiB EPT leaf is a misconfiguration, and the VMM refuses vmm.backing=1g\n");
-	if (shadow)
+	if (shadow && o->tables)
+		fprintf(out, "shadow: the VMM's tables (tagged VPID %u), leaves of the smaller of each guest page and the "
+			     "%s host backing, with the guest leaf's rights (read-only while its D is clear); guest RAM "
+			     "at GPA g is at HPA g + 0x%" PRIx64 "\n",
+			o->vpid, page_size_name(o->backing_page_shift), EXPLAIN_HOST_OFFSET);
+	else if (shadow)
 		fprintf(out, "shadow: the VMM's tables (tagged VPID %u), %s entries (the smaller of the guest page and "
 			     "the %s host backing); guest RAM at GPA g is at HPA g + 0x%" PRIx64 "\n",
 			o->vpid,

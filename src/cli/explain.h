@@ -10,6 +10,12 @@
  * at GPA g lives at HPA g + EXPLAIN_HOST_OFFSET. Every entry has A set (and
  * D in leaves), as after earlier use, so a walk makes no A/D writes.
  *
+ * With a setup file (--tables, src/cli/setup.h) the guest's tables hold
+ * the file's maps instead, built in file order from GPA 0x1000 up with
+ * the file's leaf flags; EPT backs every guest table and the pages of the
+ * address and its neighbour (when the file maps them); shadow leaves copy
+ * the guest leaf's rights, read-only while its D is clear.
+ *
  * The walk runs through the hardware model (src/mmu/walk.c) with the
  * profile's paging-structure caches, nested TLB and data-cache hierarchy;
  * "warm" first walks the neighbouring page (GVA + one guest page) so the
@@ -27,6 +33,7 @@
 #include <stdio.h>
 
 #include "cli/run.h"
+#include "cli/setup.h"
 #include "cpu/params.h"
 #include "mmu/walk.h"
 
@@ -48,6 +55,8 @@ struct explain_opts {
 	unsigned backing_page_shift; /* host backing of guest RAM (EPT leaves, or the shadow bound): 12, 21 or 30 */
 	uint16_t vpid;             /* the tag the guest caches use (shadow and ept) */
 	struct sim_params params;  /* cache geometry and latencies (validated) */
+	const struct setup *tables; /* NULL: the fixed layout; else the guest tables come from its maps
+				     * (guest_page_shift and fault are then unused) */
 };
 
 /*
@@ -75,6 +84,13 @@ int explain_walk(const struct explain_opts *o, FILE *out, char *err);
  * decoding; cache hits say what they skipped. A request outside the window
  * is blocked: the fault, FSTS and the fault-recording register as they
  * read, and the driver's report.
+ *
+ * With a setup file (--setup, src/cli/setup.h) the driver builds the
+ * file's domains (domain N gets domain-id N) with its iomaps (2 MiB and
+ * 1 GiB leaves where the file says so) and attaches its devices; a device
+ * line's context-entry fields (p, fpd, tt, aw, did) are then written over
+ * the driver's entry, as a buggy driver would leave it (before any DMA, so
+ * nothing is cached yet).
  */
 #define EXPLAIN_DMA_TABLES UINT64_C(0x1000000)
 /* The device the driver attaches to domain 1: 00:02.0. */
@@ -87,6 +103,7 @@ struct explain_dma_opts {
 	unsigned page_shift;     /* the driver's mapping: 12, 21 or 30 */
 	bool warm;
 	struct sim_params params; /* iommu.* (validated) */
+	const struct setup *setup; /* NULL: the fixed layout above; else its domains, iomaps and devices */
 };
 
 /* Print the explained request to out. 0 (also when the request faults), or

@@ -120,6 +120,161 @@ static void print_request(struct iommu *u, const struct vtd_request *rq, struct 
 	fprintf(out, "%u references, %" PRIu64 " cycles\n", x->nrefs, x->cycles);
 }
 
+/* Send the request of o and print its path, its result or its fault. 0, or
+ * -1 with a message in err. */
+static int send_and_explain(const struct explain_dma_opts *o, struct iommu *u, struct iommu_drv *d,
+			    const struct irq_log *irqs, const struct iommu_config *cfg, FILE *out, char *err)
+{
+	struct vtd_xlate x;
+	fprintf(out, "\n%3s  %-22s %-12s %-18s %5s  %s\n", "#", "entry read", "entry HPA", "value (low qword)", "cyc",
+		"decoded");
+	struct vtd_request rq = {o->sid, o->iova, o->write, VTD_AT_UNTRANSLATED};
+	print_request(u, &rq, &x, out);
+	if (x.fault == VTD_FR_NONE) {
+		fprintf(out, "result: IOVA 0x%" PRIx64 " -> HPA 0x%" PRIx64 " (a %s page, %s%s; cached in the IOTLB for domain %u)\n",
+			o->iova, x.hpa, size_name(x.page_shift), (x.perm & VTD_SL_R) ? "R" : "-",
+			(x.perm & VTD_SL_W) ? "W" : "-", x.did);
+		return 0;
+	}
+	fprintf(out, "blocked: the DMA %s of IOVA 0x%" PRIx64 " faults with reason 0x%02x (%s)\n", o->write ? "write" : "read",
+		o->iova, x.fault, vtd_fault_reason_name(x.fault));
+	if (x.disp == VTD_FAULT_RECORDED)
+		fprintf(out, "the unit records it in FRCD%u and, FECTL.IM being 0, sends the fault event: vector 0x%02x to APIC %u\n",
+			x.frcd_index, irqs->last.vector, irqs->last.dest);
+	uint32_t fsts = (uint32_t)iommu_mmio_read(u, VTD_REG_FSTS, 4);
+	unsigned fri = (fsts >> VTD_FSTS_FRI_SHIFT) & 0xff;
+	unsigned off = VTD_CAP_FRO(cfg->cap) * 16 + 16 * fri;
+	uint64_t lo = iommu_mmio_read(u, off, 8), hi = iommu_mmio_read(u, off + 8, 8);
+	fprintf(out, "fault record as the driver reads it:\n");
+	fprintf(out, "  FSTS  (0x%03x) 0x%08x  PPF=%u PFO=%u FRI=%u\n", VTD_REG_FSTS, fsts, (fsts & VTD_FSTS_PPF) != 0,
+		(fsts & VTD_FSTS_PFO) != 0, fri);
+	fprintf(out, "  FRCD%u (0x%03x) 0x%016" PRIx64 "%016" PRIx64 "  F=%u T=%u (%s) FR=0x%02x SID=0x%04x FI=0x%" PRIx64 "\n", fri,
+		off, hi, lo, (unsigned)(hi >> 63), (unsigned)((hi >> 62) & 1), (hi & VTD_FRCD_HI_T) ? "read" : "write",
+		(unsigned)((hi >> 32) & 0xff), (unsigned)(hi & 0xffff), lo);
+	struct iommu_fault_report f[4];
+	unsigned n = 0;
+	bool ovf = false;
+	if (iommu_drv_faults(d, f, 4, &n, &ovf) < 0) {
+		snprintf(err, CPU_ERR_LEN, "%s", d->err);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		char line[200];
+		iommu_drv_format_fault(&f[i], line, sizeof(line));
+		fprintf(out, "  driver: %s\n", line);
+	}
+	fprintf(out, "  the driver clears F (writes 1 to FRCD%u bit 127); FSTS now reads 0x%08x\n", fri,
+		(uint32_t)iommu_mmio_read(u, VTD_REG_FSTS, 4));
+	return 0;
+}
+
+/* The devices of o->setup, as the driver (and the file's fields) set them
+ * up, then the request; see explain.h. */
+static int explain_dma_setup(const struct explain_dma_opts *o, struct phys_mem *mem, struct frame_alloc *fa,
+			     struct iommu *u, const struct irq_log *irqs, const struct iommu_config *cfg,
+			     struct counters *ctr, FILE *out, char *err)
+{
+	const struct setup *st = o->setup;
+	struct iommu_drv d;
+	if (iommu_drv_init(&d, u, mem, fa, ctr) < 0)
+		goto drv_err;
+	for (unsigned i = 0; i < st->ndomains; i++) {
+		uint16_t did;
+		if (iommu_drv_domain_alloc(&d, &did) < 0)
+			goto drv_err;
+	}
+	for (unsigned i = 0; i < st->niomaps; i++) {
+		const struct setup_iomap *m = &st->iomap[i];
+		unsigned shift = m->bytes == (UINT64_C(1) << 30) ? 30 : m->bytes == (UINT64_C(1) << 21) ? 21 : 12;
+		if ((shift == 21 && !(VTD_CAP_SLLPS(cfg->cap) & 1)) || (shift == 30 && !(VTD_CAP_SLLPS(cfg->cap) & 2))) {
+			snprintf(err, CPU_ERR_LEN, "%.200s:%u: the unit has no %s second-level pages (CAP.SLLPS of iommu.cap 0x%" PRIx64
+				 ")", st->path, m->line, size_name(shift), cfg->cap);
+			return -1;
+		}
+		if (iommu_drv_map(&d, (uint16_t)m->domain, m->iova, m->hpa, m->bytes, m->prot) < 0) {
+			snprintf(err, CPU_ERR_LEN, "%.200s:%u: %.250s", st->path, m->line, d.err);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < st->ndevs; i++) {
+		const struct setup_device *v = &st->dev[i];
+		if (iommu_drv_attach(&d, (uint16_t)v->domain, v->sid) < 0) {
+			snprintf(err, CPU_ERR_LEN, "%.200s:%u: %.250s", st->path, v->line, d.err);
+			return -1;
+		}
+		/* The fields the file sets, written over the driver's entry. */
+		uint64_t at = d.ctx[VTD_SID_BUS(v->sid)] + 16 * VTD_SID_DEVFN(v->sid);
+		uint64_t lo = mem_read64(mem, at), hi = mem_read64(mem, at + 8);
+		if (v->set_p)
+			lo = (lo & ~VTD_CTX_P) | (v->p ? VTD_CTX_P : 0);
+		if (v->set_fpd)
+			lo = (lo & ~VTD_CTX_FPD) | (v->fpd ? VTD_CTX_FPD : 0);
+		if (v->set_tt)
+			lo = (lo & ~VTD_CTX_TT_MASK) | ((uint64_t)v->tt << VTD_CTX_TT_SHIFT);
+		if (v->set_aw)
+			hi = (hi & ~VTD_CTX_HI_AW_MASK) | v->aw;
+		if (v->set_did)
+			hi = (hi & ~(UINT64_C(0xffff) << VTD_CTX_HI_DID_SHIFT)) | ((uint64_t)v->did << VTD_CTX_HI_DID_SHIFT);
+		if (mem_write64(mem, at, lo) < 0 || mem_write64(mem, at + 8, hi) < 0) {
+			snprintf(err, CPU_ERR_LEN, "out of memory");
+			return -1;
+		}
+	}
+	fprintf(out, "explain dma: device %02x:%02x.%x (source-id 0x%04x), DMA %s of IOVA 0x%" PRIx64 ", %s caches, profile %s\n",
+		VTD_SID_BUS(o->sid), VTD_SID_DEVFN(o->sid) >> 3, VTD_SID_DEVFN(o->sid) & 7, o->sid,
+		o->write ? "write" : "read", o->iova, o->warm ? "warm" : "cold", cpu_profiles[o->params.cpu_profile].name);
+	fprintf(out, "unit:   VT-d legacy mode, CAP 0x%" PRIx64 ", ECAP 0x%" PRIx64 ", MGAW %u, root table at HPA 0x%" PRIx64
+		     ", each memory reference %" PRIu64 " cycles\n",
+		cfg->cap, cfg->ecap, VTD_CAP_MGAW(cfg->cap), d.root, cfg->mem_read_cycles);
+	fprintf(out, "driver: set up from %s: %u domain%s (%u-level tables, AW %u), %u mapping%s\n", st->path, st->ndomains,
+		st->ndomains == 1 ? "" : "s", d.levels, d.aw, st->niomaps, st->niomaps == 1 ? "" : "s");
+	for (unsigned i = 0; i < st->niomaps; i++) {
+		const struct setup_iomap *m = &st->iomap[i];
+		fprintf(out, "  domain %u: IOVA 0x%" PRIx64 "-0x%" PRIx64 " -> HPA 0x%" PRIx64 " (%s, %s%s)\n", m->domain, m->iova,
+			m->iova + m->bytes - 1, m->hpa,
+			size_name(m->bytes == (UINT64_C(1) << 30) ? 30 : m->bytes == (UINT64_C(1) << 21) ? 21 : 12),
+			(m->prot & VTD_SL_R) ? "R" : "-", (m->prot & VTD_SL_W) ? "W" : "-");
+	}
+	for (unsigned i = 0; i < st->ndevs; i++) {
+		const struct setup_device *v = &st->dev[i];
+		uint64_t at = d.ctx[VTD_SID_BUS(v->sid)] + 16 * VTD_SID_DEVFN(v->sid);
+		fprintf(out, "  device %02x:%02x.%x in domain %u: context entry at HPA 0x%" PRIx64 " = 0x%016" PRIx64 "%016" PRIx64
+			     "%s\n",
+			VTD_SID_BUS(v->sid), VTD_SID_DEVFN(v->sid) >> 3, VTD_SID_DEVFN(v->sid) & 7, v->domain, at,
+			mem_read64(mem, at + 8), mem_read64(mem, at),
+			(v->set_p || v->set_fpd || v->set_tt || v->set_aw || v->set_did) ? " (fields from the file)" : "");
+	}
+	if (o->warm) {
+		/* The neighbouring 4 KiB page in the same mapping of the device's domain. */
+		const struct setup_iomap *m = NULL;
+		unsigned dom = 0;
+		for (unsigned i = 0; i < st->ndevs; i++)
+			if (st->dev[i].sid == o->sid)
+				dom = st->dev[i].domain;
+		for (unsigned i = 0; i < st->niomaps; i++)
+			if (st->iomap[i].domain == dom && o->iova - st->iomap[i].iova < st->iomap[i].bytes)
+				m = &st->iomap[i];
+		if (!m || m->bytes == PAGE_SIZE) {
+			snprintf(err, CPU_ERR_LEN, "--warm: IOVA 0x%" PRIx64 " has no neighbouring page in a mapping of the "
+				 "device's domain to warm the caches with", o->iova);
+			return -1;
+		}
+		uint64_t nb = (o->iova & PAGE_MASK) + PAGE_SIZE;
+		if (nb - m->iova >= m->bytes)
+			nb = (o->iova & PAGE_MASK) - PAGE_SIZE;
+		struct vtd_xlate x;
+		struct vtd_request pre = {o->sid, nb, false, VTD_AT_UNTRANSLATED};
+		iommu_translate(u, &pre, &x);
+		fprintf(out, "warm-up: a DMA read of the neighbouring page IOVA 0x%" PRIx64 " first (%u references, %" PRIu64
+			     " cycles)\n",
+			nb, x.nrefs, x.cycles);
+	}
+	return send_and_explain(o, u, &d, irqs, cfg, out, err);
+drv_err:
+	snprintf(err, CPU_ERR_LEN, "%s", d.err);
+	return -1;
+}
+
 int explain_dma(const struct explain_dma_opts *o, FILE *out, char *err)
 {
 	struct phys_mem mem;
@@ -139,6 +294,10 @@ int explain_dma(const struct explain_dma_opts *o, FILE *out, char *err)
 	iommu_config_from_params(&o->params, o->params.host_mem_mib << 20, &cfg);
 	if (iommu_init(&u, &cfg, &mem, &ctr, (struct vtd_irq_sink){&irqs, log_irq}, err) < 0)
 		goto out_mem;
+	if (o->setup) {
+		rc = explain_dma_setup(o, &mem, &fa, &u, &irqs, &cfg, &ctr, out, err);
+		goto out_unit;
+	}
 	uint16_t did;
 	const uint64_t ps = UINT64_C(1) << o->page_shift;
 	const uint64_t window = o->page_shift == 12 ? UINT64_C(1) << 21 : 2 * ps;
@@ -181,47 +340,7 @@ int explain_dma(const struct explain_dma_opts *o, FILE *out, char *err)
 			     " cycles)\n",
 			nb, x.nrefs, x.cycles);
 	}
-	fprintf(out, "\n%3s  %-22s %-12s %-18s %5s  %s\n", "#", "entry read", "entry HPA", "value (low qword)", "cyc",
-		"decoded");
-	struct vtd_request rq = {o->sid, o->iova, o->write, VTD_AT_UNTRANSLATED};
-	print_request(&u, &rq, &x, out);
-	if (x.fault == VTD_FR_NONE) {
-		fprintf(out, "result: IOVA 0x%" PRIx64 " -> HPA 0x%" PRIx64 " (a %s page, %s%s; cached in the IOTLB for domain %u)\n",
-			o->iova, x.hpa, size_name(x.page_shift), (x.perm & VTD_SL_R) ? "R" : "-",
-			(x.perm & VTD_SL_W) ? "W" : "-", x.did);
-		rc = 0;
-		goto out_unit;
-	}
-	fprintf(out, "blocked: the DMA %s of IOVA 0x%" PRIx64 " faults with reason 0x%02x (%s)\n", o->write ? "write" : "read",
-		o->iova, x.fault, vtd_fault_reason_name(x.fault));
-	if (x.disp == VTD_FAULT_RECORDED)
-		fprintf(out, "the unit records it in FRCD%u and, FECTL.IM being 0, sends the fault event: vector 0x%02x to APIC %u\n",
-			x.frcd_index, irqs.last.vector, irqs.last.dest);
-	uint32_t fsts = (uint32_t)iommu_mmio_read(&u, VTD_REG_FSTS, 4);
-	unsigned fri = (fsts >> VTD_FSTS_FRI_SHIFT) & 0xff;
-	unsigned off = VTD_CAP_FRO(cfg.cap) * 16 + 16 * fri;
-	uint64_t lo = iommu_mmio_read(&u, off, 8), hi = iommu_mmio_read(&u, off + 8, 8);
-	fprintf(out, "fault record as the driver reads it:\n");
-	fprintf(out, "  FSTS  (0x%03x) 0x%08x  PPF=%u PFO=%u FRI=%u\n", VTD_REG_FSTS, fsts, (fsts & VTD_FSTS_PPF) != 0,
-		(fsts & VTD_FSTS_PFO) != 0, fri);
-	fprintf(out, "  FRCD%u (0x%03x) 0x%016" PRIx64 "%016" PRIx64 "  F=%u T=%u (%s) FR=0x%02x SID=0x%04x FI=0x%" PRIx64 "\n", fri,
-		off, hi, lo, (unsigned)(hi >> 63), (unsigned)((hi >> 62) & 1), (hi & VTD_FRCD_HI_T) ? "read" : "write",
-		(unsigned)((hi >> 32) & 0xff), (unsigned)(hi & 0xffff), lo);
-	struct iommu_fault_report f[4];
-	unsigned n = 0;
-	bool ovf = false;
-	if (iommu_drv_faults(&d, f, 4, &n, &ovf) < 0) {
-		snprintf(err, CPU_ERR_LEN, "%s", d.err);
-		goto out_unit;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		char line[200];
-		iommu_drv_format_fault(&f[i], line, sizeof(line));
-		fprintf(out, "  driver: %s\n", line);
-	}
-	fprintf(out, "  the driver clears F (writes 1 to FRCD%u bit 127); FSTS now reads 0x%08x\n", fri,
-		(uint32_t)iommu_mmio_read(&u, VTD_REG_FSTS, 4));
-	rc = 0;
+	rc = send_and_explain(o, &u, &d, &irqs, &cfg, out, err);
 out_unit:
 	iommu_destroy(&u);
 out_mem:

@@ -1066,6 +1066,8 @@ static const char explain_help[] =
 	"                        entries map the smaller of the two): 4k, 2m or 1g\n"
 	"      --vpid N          the VPID tagging the guest's caches (default 1)\n"
 	"      --profile P       CPU profile (cache sizes and latencies)\n"
+	"      --tables FILE     the guest page tables from a lab setup file's map\n"
+	"                        lines instead of the fixed layout (docs/lab-format.md)\n"
 	"  -s, --set NAME=VAL    set a parameter (pwc.*, ntlb.*, cache.*, ept.ad ...)\n";
 
 static unsigned parse_page_size(const char *s, const char *what)
@@ -1103,13 +1105,16 @@ static const char explain_dma_help[] =
 	"                        (two pages) (default 4k)\n"
 	"      --warm            send a DMA to the neighbouring page first, so the\n"
 	"                        context cache and paging-structure caches are warm\n"
+	"      --setup FILE      domains, mappings, devices (and the request, from its\n"
+	"                        dma line) from a lab setup file (docs/lab-format.md)\n"
 	"      --profile P       CPU profile (iommu.* values)\n"
 	"  -s, --set NAME=VAL    set a parameter (iommu.cap, iommu.ptcache.*, ...)\n";
 
 static int cmd_explain_dma(int argc, char **argv)
 {
-	enum { O_PAGE = 256, O_WARM, O_PROFILE };
+	enum { O_PAGE = 256, O_WARM, O_PROFILE, O_SETUP };
 	static const struct option longopts[] = {
+		{"setup", required_argument, NULL, O_SETUP},
 		{"iova", required_argument, NULL, 'i'},   {"access", required_argument, NULL, 'a'},
 		{"device", required_argument, NULL, 'd'}, {"page", required_argument, NULL, O_PAGE},
 		{"warm", no_argument, NULL, O_WARM},      {"profile", required_argument, NULL, O_PROFILE},
@@ -1118,7 +1123,8 @@ static int cmd_explain_dma(int argc, char **argv)
 	};
 	const char *cmd = "explain dma";
 	struct explain_dma_opts o = {.iova = 0x40001123, .sid = 0x0010, .page_shift = 12};
-	const char *profile = NULL;
+	const char *profile = NULL, *setup_path = NULL;
+	bool have_iova = false, have_access = false, have_device = false, have_page = false;
 	char **sets = calloc((size_t)argc + 1, sizeof(*sets));
 	int nsets = 0;
 	char err[CPU_ERR_LEN], *end;
@@ -1134,6 +1140,7 @@ static int cmd_explain_dma(int argc, char **argv)
 			o.iova = strtoull(optarg, &end, 0);
 			if (errno || end == optarg || *end)
 				die_usage(cmd, "--iova takes an address (0x... or decimal)");
+			have_iova = true;
 			break;
 		case 'a':
 			if (!strcmp(optarg, "read"))
@@ -1142,6 +1149,7 @@ static int cmd_explain_dma(int argc, char **argv)
 				o.write = true;
 			else
 				die_usage(cmd, "--access takes read or write");
+			have_access = true;
 			break;
 		case 'd': {
 			unsigned b, dv, f;
@@ -1149,10 +1157,15 @@ static int cmd_explain_dma(int argc, char **argv)
 			if (sscanf(optarg, "%x:%x.%x%c", &b, &dv, &f, &tail) != 3 || b > 0xff || dv > 0x1f || f > 7)
 				die_usage(cmd, "--device takes BB:DD.F in hex, e.g. 00:02.0");
 			o.sid = (uint16_t)((b << 8) | (dv << 3) | f);
+			have_device = true;
 			break;
 		}
 		case O_PAGE:
 			o.page_shift = parse_page_size(optarg, "--page");
+			have_page = true;
+			break;
+		case O_SETUP:
+			setup_path = optarg;
 			break;
 		case O_WARM:
 			o.warm = true;
@@ -1176,7 +1189,30 @@ static int cmd_explain_dma(int argc, char **argv)
 		die_usage(cmd, "unexpected argument (options only)");
 	if (params_validate(&o.params, err) < 0)
 		die_usage(cmd, err);
-	if (explain_dma(&o, stdout, err) < 0) {
+	if (setup_path && have_page)
+		die_usage(cmd, "--setup gives the mappings and their page sizes: not with --page");
+	struct setup st;
+	char serr[SETUP_ERR_LEN];
+	if (setup_path) {
+		if (setup_load(setup_path, &st, serr) < 0) {
+			fprintf(stderr, "vtsim explain dma: %s\n", serr);
+			return 1;
+		}
+		/* The file's dma line, where the command line does not say otherwise. */
+		if (st.have_dma) {
+			o.iova = have_iova ? o.iova : st.dma_iova;
+			o.sid = have_device ? o.sid : st.dma_sid;
+			o.write = have_access ? o.write : st.dma_write;
+		} else if (!have_iova || !have_device) {
+			setup_free(&st);
+			die_usage(cmd, "the setup file has no dma line: give --iova and --device");
+		}
+		o.setup = &st;
+	}
+	int rc = explain_dma(&o, stdout, err);
+	if (setup_path)
+		setup_free(&st);
+	if (rc < 0) {
 		fprintf(stderr, "vtsim explain dma: %s\n", err);
 		return 1;
 	}
@@ -1185,7 +1221,8 @@ static int cmd_explain_dma(int argc, char **argv)
 
 static int cmd_explain(int argc, char **argv)
 {
-	enum { O_SUPERVISOR = 256, O_WARM, O_FAULT, O_LEVELS, O_EPT_LEVELS, O_GPAGE, O_BACKING, O_VPID, O_PROFILE };
+	enum { O_SUPERVISOR = 256, O_WARM, O_FAULT, O_LEVELS, O_EPT_LEVELS, O_GPAGE, O_BACKING, O_VPID, O_PROFILE,
+	       O_TABLES };
 	static const struct option longopts[] = {
 		{"gva", required_argument, NULL, 'g'},
 		{"mode", required_argument, NULL, 'm'},
@@ -1199,11 +1236,14 @@ static int cmd_explain(int argc, char **argv)
 		{"backing", required_argument, NULL, O_BACKING},
 		{"vpid", required_argument, NULL, O_VPID},
 		{"profile", required_argument, NULL, O_PROFILE},
+		{"tables", required_argument, NULL, O_TABLES},
 		{"set", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *cmd = "explain walk";
+	const char *tables = NULL;
+	bool have_gpage = false;
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(explain_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
@@ -1268,6 +1308,10 @@ static int cmd_explain(int argc, char **argv)
 		}
 		case O_GPAGE:
 			o.guest_page_shift = parse_page_size(optarg, "--guest-page");
+			have_gpage = true;
+			break;
+		case O_TABLES:
+			tables = optarg;
 			break;
 		case O_BACKING:
 			o.backing_page_shift = parse_page_size(optarg, "--backing");
@@ -1299,9 +1343,24 @@ static int cmd_explain(int argc, char **argv)
 		die_usage(cmd, "unexpected argument (options only)");
 	if (!have_gva)
 		die_usage(cmd, "--gva is required");
+	if (tables && (o.fault || have_gpage))
+		die_usage(cmd, "--tables gives the guest tables: map the page (or leave it out, for a fault) and its "
+			       "size in the file, not with --fault or --guest-page");
 	if (params_validate(&o.params, err) < 0)
 		die_usage(cmd, err);
-	if (explain_walk(&o, stdout, err) < 0) {
+	struct setup st;
+	char serr[SETUP_ERR_LEN];
+	if (tables) {
+		if (setup_load(tables, &st, serr) < 0) {
+			fprintf(stderr, "vtsim explain walk: %s\n", serr);
+			return 1;
+		}
+		o.tables = &st;
+	}
+	int rc = explain_walk(&o, stdout, err);
+	if (tables)
+		setup_free(&st);
+	if (rc < 0) {
 		fprintf(stderr, "vtsim explain walk: %s\n", err);
 		return 1;
 	}
