@@ -1066,6 +1066,8 @@ static const char explain_help[] =
 	"                        entries map the smaller of the two): 4k, 2m or 1g\n"
 	"      --vpid N          the VPID tagging the guest's caches (default 1)\n"
 	"      --profile P       CPU profile (cache sizes and latencies)\n"
+	"      --no-pwc          every paging-structure cache and the nested TLB off\n"
+	"                        (pwc.*.entries=0, ntlb.entries=0): textbook walks\n"
 	"      --tables FILE     the guest page tables from a lab setup file's map\n"
 	"                        lines instead of the fixed layout (docs/lab-format.md)\n"
 	"  -s, --set NAME=VAL    set a parameter (pwc.*, ntlb.*, cache.*, ept.ad ...)\n";
@@ -1222,7 +1224,7 @@ static int cmd_explain_dma(int argc, char **argv)
 static int cmd_explain(int argc, char **argv)
 {
 	enum { O_SUPERVISOR = 256, O_WARM, O_FAULT, O_LEVELS, O_EPT_LEVELS, O_GPAGE, O_BACKING, O_VPID, O_PROFILE,
-	       O_TABLES };
+	       O_TABLES, O_NO_PWC };
 	static const struct option longopts[] = {
 		{"gva", required_argument, NULL, 'g'},
 		{"mode", required_argument, NULL, 'm'},
@@ -1237,6 +1239,7 @@ static int cmd_explain(int argc, char **argv)
 		{"vpid", required_argument, NULL, O_VPID},
 		{"profile", required_argument, NULL, O_PROFILE},
 		{"tables", required_argument, NULL, O_TABLES},
+		{"no-pwc", no_argument, NULL, O_NO_PWC},
 		{"set", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -1258,8 +1261,9 @@ static int cmd_explain(int argc, char **argv)
 	};
 	bool have_gva = false;
 	const char *profile = NULL;
-	char **sets = calloc((size_t)argc + 1, sizeof(*sets));
+	char **sets = calloc((size_t)argc + 8, sizeof(*sets));
 	int nsets = 0;
+	bool no_pwc = false;
 	char err[CPU_ERR_LEN], *end;
 	if (!sets)
 		die_usage(cmd, "out of memory");
@@ -1313,6 +1317,20 @@ static int cmd_explain(int argc, char **argv)
 		case O_TABLES:
 			tables = optarg;
 			break;
+		case O_NO_PWC: {
+			/* Ahead of any --set, which may turn one back on; once. */
+			if (no_pwc)
+				break;
+			no_pwc = true;
+			static char *const off[] = {"pwc.guest.pml4e.entries=0", "pwc.guest.pdpte.entries=0",
+						    "pwc.guest.pde.entries=0",   "pwc.ept.pml4e.entries=0",
+						    "pwc.ept.pdpte.entries=0",   "pwc.ept.pde.entries=0",
+						    "ntlb.entries=0"};
+			memmove(sets + 7, sets, (size_t)nsets * sizeof(*sets));
+			memcpy(sets, off, sizeof(off));
+			nsets += 7;
+			break;
+		}
 		case O_BACKING:
 			o.backing_page_shift = parse_page_size(optarg, "--backing");
 			break;

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "arch/paging.h"
+#include "cli/setup.h"
 #include "trace/drmem.h"
+#include "trace/event_array.h"
 #include "trace/trace.h"
 #include "trace/traceset.h"
 #include "trace/vtt.h"
@@ -66,9 +69,16 @@ static int mem_store(void *memp, uint64_t gpa, uint64_t val)
 	return mem_write64(memp, gpa, val);
 }
 
+/* What a lab setup adds to a run: premapped pages (NULL: none). */
+struct premaps {
+	const struct guest_premap *m;
+	size_t n;
+};
+
 /* machine_init for one stream (fe) or a process source (ps). */
 static int machine_assemble(struct machine *m, const struct sim_params *p, enum sim_mode mode,
-			    const struct frontend *fe, const struct proc_source *ps, struct counters *ctr, char *err)
+			    const struct frontend *fe, const struct proc_source *ps, const struct premaps *pm,
+			    struct counters *ctr, char *err)
 {
 	memset(m, 0, sizeof(*m));
 	m->mode = mode;
@@ -79,6 +89,8 @@ static int machine_assemble(struct machine *m, const struct sim_params *p, enum 
 			snprintf(err, CPU_ERR_LEN, "out of memory");
 		return -1;
 	}
+	if (pm && guest_set_premap(&m->os, pm->m, pm->n, SETUP_MIN_GPA, err) < 0)
+		return -1;
 	guest_set_sched(&m->os, p->guest_pcid, p->guest_timeslice_ms * p->cpu_freq_mhz * 1000);
 	cpu_attach_guest(&m->cpu, &guest_os_ops, &m->os);
 	int rc;
@@ -103,13 +115,13 @@ static int machine_assemble(struct machine *m, const struct sim_params *p, enum 
 int machine_init(struct machine *m, const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
 		 struct counters *ctr, char *err)
 {
-	return machine_assemble(m, p, mode, fe, NULL, ctr, err);
+	return machine_assemble(m, p, mode, fe, NULL, NULL, ctr, err);
 }
 
 int machine_init_procs(struct machine *m, const struct sim_params *p, enum sim_mode mode,
 		       const struct proc_source *ps, struct counters *ctr, char *err)
 {
-	return machine_assemble(m, p, mode, NULL, ps, ctr, err);
+	return machine_assemble(m, p, mode, NULL, ps, NULL, ctr, err);
 }
 
 enum run_status machine_run(struct machine *m)
@@ -171,8 +183,8 @@ static void sampler_progress(void *ctx, const struct cpu *cpu)
  * results into out. Returns 0, 1 (interrupted) or -1 with the simulator's
  * message in cpu_err. */
 static int run_machine(const struct sim_params *p, enum sim_mode mode, const struct frontend *fe,
-		       const struct proc_source *ps, void (*progress)(void *, const struct cpu *), void *progress_ctx,
-		       struct run_result *out, volatile sig_atomic_t *intr, char *cpu_err)
+		       const struct proc_source *ps, const struct premaps *pm, void (*progress)(void *, const struct cpu *),
+		       void *progress_ctx, struct run_result *out, volatile sig_atomic_t *intr, char *cpu_err)
 {
 	struct machine *m = malloc(sizeof(*m));
 	if (!m) {
@@ -181,7 +193,7 @@ static int run_machine(const struct sim_params *p, enum sim_mode mode, const str
 	}
 	cpu_err[0] = '\0';
 	int rc = -1;
-	if (machine_assemble(m, p, mode, fe, ps, &out->ctr, cpu_err) == 0) {
+	if (machine_assemble(m, p, mode, fe, ps, pm, &out->ctr, cpu_err) == 0) {
 		struct sampler smp = {&m->cpu, out, progress, progress_ctx};
 		m->cpu.interrupt_flag = intr;
 		m->cpu.progress = sampler_progress;
@@ -217,7 +229,7 @@ int sim_run_frontend(const struct sim_params *p, enum sim_mode mode, const struc
 	memset(out, 0, sizeof(*out));
 	if (params_validate(p, err) < 0)
 		return -1;
-	return run_machine(p, mode, fe, NULL, NULL, NULL, out, intr, err);
+	return run_machine(p, mode, fe, NULL, NULL, NULL, NULL, out, intr, err);
 }
 
 struct set_fe {
@@ -259,7 +271,7 @@ static int sim_run_set(const struct sim_params *p, enum sim_mode mode, const cha
 	struct proc_source ps;
 	traceset_proc_source(ts, &ps);
 	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
-	int rc = run_machine(p, mode, NULL, &ps, set_progress, &fe_ctx, out, intr, cpu_err);
+	int rc = run_machine(p, mode, NULL, &ps, NULL, set_progress, &fe_ctx, out, intr, cpu_err);
 	if (rc < 0) {
 		traceset_where(ts, where, sizeof(where));
 		locate_error(err, cpu_err, dir, where);
@@ -297,7 +309,7 @@ static int sim_run_vtt(const struct sim_params *p, enum sim_mode mode, const cha
 	struct proc_source ps;
 	vtt_proc_source(f, &ps);
 	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
-	int rc = run_machine(p, mode, NULL, &ps, vtt_progress, &fe_ctx, out, intr, cpu_err);
+	int rc = run_machine(p, mode, NULL, &ps, NULL, vtt_progress, &fe_ctx, out, intr, cpu_err);
 	if (rc < 0) {
 		vtt_where(f, where, sizeof(where));
 		locate_error(err, cpu_err, path, where);
@@ -336,12 +348,86 @@ static int sim_run_drmem(const struct sim_params *p, enum sim_mode mode, const c
 	struct proc_source ps;
 	drmem_proc_source(d, &ps);
 	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
-	int rc = run_machine(p, mode, NULL, &ps, drmem_progress, &fe_ctx, out, intr, cpu_err);
+	int rc = run_machine(p, mode, NULL, &ps, NULL, drmem_progress, &fe_ctx, out, intr, cpu_err);
 	if (rc < 0) {
 		drmem_where(d, where, sizeof(where));
 		locate_error(err, cpu_err, path, where);
 	}
 	drmem_close(d);
+	return rc;
+}
+
+/* The front end over a setup's accesses, for run errors: where it is. */
+struct setup_fe {
+	struct event_array a;
+	const struct setup *s;
+};
+
+static int setup_next(void *ctx, struct guest_event *ev, char *err)
+{
+	struct setup_fe *f = ctx;
+	return event_array_next(&f->a, ev, err);
+}
+
+/* sim_run of a lab setup file: its maps premapped, its accesses replayed. */
+static int sim_run_setup(const struct sim_params *p, enum sim_mode mode, const char *path, struct run_result *out,
+			 volatile sig_atomic_t *intr, char *err)
+{
+	if (trace_file_checksum(path, out->checksum, err) < 0)
+		return -1;
+	struct setup *s = malloc(sizeof(*s));
+	if (!s) {
+		snprintf(err, CPU_ERR_LEN, "out of memory");
+		return -1;
+	}
+	char serr[SETUP_ERR_LEN];
+	if (setup_load(path, s, serr) < 0) {
+		snprintf(err, CPU_ERR_LEN, "%s", serr);
+		free(s);
+		return -1;
+	}
+	int rc = -1;
+	struct guest_premap pm[SETUP_MAX_MAPS];
+	for (unsigned i = 0; i < s->nmaps; i++) {
+		const struct setup_map *m = &s->map[i];
+		if (m->shift != PAGE_SHIFT) {
+			snprintf(err, CPU_ERR_LEN, "%.200s:%u: a %s page: vtsim run premaps 4 KiB pages only (explain walk "
+				 "--tables takes any size)", path, m->line, m->shift == 21 ? "2 MiB" : "1 GiB");
+			goto out;
+		}
+		if (m->gva >= (UINT64_C(1) << 47)) {
+			snprintf(err, CPU_ERR_LEN, "%.200s:%u: GVA 0x%" PRIx64 " is a kernel address: vtsim run premaps "
+				 "user pages only", path, m->line, m->gva);
+			goto out;
+		}
+		if (m->gpa + PAGE_SIZE > (p->guest_mem_mib << 20)) {
+			snprintf(err, CPU_ERR_LEN, "%.200s:%u: GPA 0x%" PRIx64 " is beyond guest memory (guest.mem_mib %" PRIu64
+				 ")", path, m->line, m->gpa, p->guest_mem_mib);
+			goto out;
+		}
+		pm[i] = (struct guest_premap){m->gva, m->gpa, m->flags};
+	}
+	if (!s->nacc) {
+		snprintf(err, CPU_ERR_LEN, "%.200s: no access to run (read, write, fetch or cpuid lines)", path);
+		goto out;
+	}
+	snprintf(out->format, sizeof(out->format), "vtsim-setup");
+	out->trace_bytes = 0;
+	struct setup_fe sf = {event_array_of(s->acc, s->nacc), s};
+	struct frontend fe = {setup_next, &sf};
+	struct premaps pms = {pm, s->nmaps};
+	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
+	rc = run_machine(p, mode, &fe, NULL, &pms, NULL, NULL, out, intr, cpu_err);
+	if (rc < 0) {
+		if (sf.a.i > 0)
+			snprintf(where, sizeof(where), "%.200s:%u", path, s->acc_line[sf.a.i - 1]);
+		else
+			snprintf(where, sizeof(where), "%.200s", path);
+		locate_error(err, cpu_err, path, where);
+	}
+out:
+	setup_free(s);
+	free(s);
 	return rc;
 }
 
@@ -357,6 +443,8 @@ int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_pa
 		return sim_run_set(p, mode, trace_path, out, intr, progress, progress_ctx, err);
 	if (vtt_sniff_file(trace_path))
 		return sim_run_vtt(p, mode, trace_path, out, intr, progress, progress_ctx, err);
+	if (setup_sniff_file(trace_path))
+		return sim_run_setup(p, mode, trace_path, out, intr, err);
 	if (trace_file_checksum(trace_path, out->checksum, err) < 0)
 		return -1;
 	struct trace_reader *tr = trace_open(trace_path, err);
@@ -368,7 +456,7 @@ int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_pa
 	struct trace_fe fe_ctx = {tr, progress, progress_ctx};
 	struct frontend fe = {fe_next, &fe_ctx};
 	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
-	int rc = run_machine(p, mode, &fe, NULL, fe_progress, &fe_ctx, out, intr, cpu_err);
+	int rc = run_machine(p, mode, &fe, NULL, NULL, fe_progress, &fe_ctx, out, intr, cpu_err);
 	if (rc < 0) {
 		snprintf(where, sizeof(where), "%.200s:%" PRIu64, trace_path, trace_line(tr));
 		locate_error(err, cpu_err, trace_path, where);

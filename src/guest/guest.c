@@ -81,6 +81,11 @@
  *    otherwise the next ASID in turn is taken and the load flushes it. The
  *    cost of the switch code itself (registers, FPU, scheduler) is not
  *    charged; its TLB and walk effects are.
+ *  - Premapped pages (guest_set_premap, a lab setup's maps): the first
+ *    process's address space gets them at boot, tables and leaves written
+ *    by the kernel's own stores with the flags given, before its first
+ *    event; their frames lie above the kernel's own (which are then
+ *    limited to below them) and are never freed.
  *  - The kernel's bookkeeping (which tables exist, their present-entry
  *    counts, which pages are mapped, the process table) is its own software
  *    state, like Linux's struct page and task_struct; every
@@ -234,6 +239,8 @@ static int alloc_frame(struct guest_os *os, struct cpu *cpu, uint64_t *gpa)
 
 static int free_frame(struct guest_os *os, struct cpu *cpu, uint64_t gpa)
 {
+	if (os->own_limit && gpa >= os->own_limit)
+		return 0; /* a premapped page's frame: the image's, not the kernel's */
 	if (frame_alloc_put(&os->frames, gpa) < 0)
 		return cpu_fail(cpu, "out of memory");
 	return 0;
@@ -356,6 +363,66 @@ static int map_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr,
 		return -1;
 	table_count_add(pr, 1, la, +1);
 	ctr_inc(os->ctr, CTR_GUEST_PAGES_MAPPED);
+	return 0;
+}
+
+/* Premapped pages; see guest.h. */
+int guest_set_premap(struct guest_os *os, const struct guest_premap *m, size_t n, uint64_t limit, char *err)
+{
+	const uint64_t mem = os->p->guest_mem_mib << 20;
+	if (limit <= (UINT64_C(1) << 20) || (limit & (PAGE_SIZE - 1)) || limit > mem) {
+		snprintf(err, CPU_ERR_LEN, "premapped pages: the kernel's frames must end between 1 MiB and guest memory "
+			 "(%" PRIu64 " MiB), 4 KiB aligned, not at 0x%" PRIx64, os->p->guest_mem_mib, limit);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((m[i].gva | m[i].gpa) & (PAGE_SIZE - 1) || m[i].gva >= USER_TOP) {
+			snprintf(err, CPU_ERR_LEN, "premapped page GVA 0x%" PRIx64 ": a 4 KiB aligned user address and GPA, "
+				 "please", m[i].gva);
+			return -1;
+		}
+		if (m[i].gpa < limit || m[i].gpa + PAGE_SIZE > mem) {
+			snprintf(err, CPU_ERR_LEN, "premapped page GVA 0x%" PRIx64 " -> GPA 0x%" PRIx64 ": the GPA must lie in "
+				 "[0x%" PRIx64 ", 0x%" PRIx64 ") (guest.mem_mib %" PRIu64 ")", m[i].gva, m[i].gpa, limit, mem,
+				 os->p->guest_mem_mib);
+			return -1;
+		}
+	}
+	frame_alloc_destroy(&os->frames);
+	frame_alloc_init(&os->frames, UINT64_C(1) << 20, limit - (UINT64_C(1) << 20));
+	os->premap = m;
+	os->npremap = n;
+	os->own_limit = limit;
+	return 0;
+}
+
+/* Boot: the premapped pages into pr's fresh address space (map_page with
+ * the page and flags given). */
+static int premap_pages(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr)
+{
+	for (size_t i = 0; i < os->npremap; i++) {
+		const struct guest_premap *m = &os->premap[i];
+		uint64_t la = m->gva;
+		for (int level = pr->levels; level >= 2; level--) {
+			if (table_gpa(pr, level - 1, la))
+				continue;
+			uint64_t child;
+			if (pt_alloc(os, cpu, pr, &child) < 0)
+				return -1;
+			if (u64map_put(&pr->tables, table_key(level - 1, la), child) < 0)
+				return cpu_fail(cpu, "out of memory");
+			if (cpu_guest_op(cpu, GOP_STORE64, table_gpa(pr, level, la) + 8 * pt_index(la, level),
+					 child | TABLE_FLAGS) < 0)
+				return -1;
+			table_count_add(pr, level, la, +1);
+		}
+		if (u64map_put(&pr->pages, la >> PAGE_SHIFT, m->gpa) < 0)
+			return cpu_fail(cpu, "out of memory");
+		if (cpu_guest_op(cpu, GOP_STORE64, table_gpa(pr, 1, la) + 8 * pt_index(la, 1), m->gpa | m->flags) < 0)
+			return -1;
+		table_count_add(pr, 1, la, +1);
+		ctr_inc(os->ctr, CTR_GUEST_PAGES_MAPPED);
+	}
 	return 0;
 }
 
@@ -788,7 +855,7 @@ int guest_boot(struct guest_os *os, struct cpu *cpu, uint32_t pid)
 		return cpu_fail(cpu, "%s", err);
 	if (r > 0)
 		return cpu_fail(cpu, "the front end has no event stream for the first process %u", pr->pid);
-	if (proc_start(os, cpu, pr, &fe) < 0)
+	if (proc_start(os, cpu, pr, &fe) < 0 || premap_pages(os, cpu, pr) < 0)
 		return -1;
 	os->cur = pr;
 	os->slice_start = cpu->cycles;

@@ -70,6 +70,12 @@ struct guest_proc {
 	struct guest_proc *run_next; /* run queue link */
 };
 
+/* A page the first process's address space holds from boot (a lab setup's
+ * map line): the 4 KiB page at gva maps gpa with leaf flags (PTE_* bits). */
+struct guest_premap {
+	uint64_t gva, gpa, flags;
+};
+
 struct guest_os {
 	const struct sim_params *p;
 	struct counters *ctr;
@@ -91,6 +97,11 @@ struct guest_os {
 	uint64_t cr0, cr4, efer;   /* the paging mode the kernel runs with */
 	struct proc_source src;    /* what the processes execute */
 	struct frontend single;    /* guest_init's one stream */
+	/* Premapped pages (guest_set_premap): their frames, at or above
+	 * own_limit, are the image's, never the kernel's to free. */
+	const struct guest_premap *premap;
+	size_t npremap;
+	uint64_t own_limit;        /* 0 = every frame is the kernel's */
 	/* Scheduler settings (guest_set_sched): */
 	bool pcid;                 /* PCIDs in CR3 (CR4.PCIDE), no-flush switches */
 	uint64_t timeslice_cycles; /* preempt at a tick once a process ran this long; 0 = every tick */
@@ -122,6 +133,20 @@ void guest_destroy(struct guest_os *os);
  * timer tick hands the CPU to the next runnable one (0 = at every tick).
  */
 void guest_set_sched(struct guest_os *os, bool pcid, uint64_t timeslice_cycles);
+
+/*
+ * Premapped pages, after guest_init and before guest_boot: the first
+ * process starts with the n pages of m mapped (m must outlive the guest):
+ * at boot, after creating its PML4, the kernel builds their tables (zeroed
+ * frames of its own) and writes each leaf, gpa | flags, with its own
+ * stores, as a MAP_POPULATE of a loaded image would, before the process's
+ * first event. The kernel's own frames are then limited to below limit
+ * (a multiple of 4 KiB, above 1 MiB); every premapped gpa must be at or
+ * above it, 4 KiB aligned and inside guest memory, and every gva a 4 KiB
+ * aligned user address: else -1 with a message naming the page in err
+ * (CPU_ERR_LEN). Premapped frames are never freed. 0 on success.
+ */
+int guest_set_premap(struct guest_os *os, const struct guest_premap *m, size_t n, uint64_t limit, char *err);
 
 /*
  * Write the kernel image: calls store(ctx, gpa, value) for every non-zero
