@@ -110,4 +110,25 @@ struct explain_dma_opts {
  * -1 with a message in err (CPU_ERR_LEN): the unit or driver refused. */
 int explain_dma(const struct explain_dma_opts *o, FILE *out, char *err);
 
+/*
+ * `vtsim explain bounce`: one buffer mapped for DMA by the swiotlb
+ * (src/vmm/swiotlb.c) for a device whose DMA mask may not reach it, with
+ * no IOMMU: whether it bounces, the slots, and each copy of the map and the
+ * unmap (reference sheet §8.3), with bytes and cycles. The pool is
+ * swiotlb.pool_mib at EXPLAIN_BOUNCE_POOL (low memory).
+ */
+#define EXPLAIN_BOUNCE_POOL UINT64_C(0x4000000)
+
+struct explain_bounce_opts {
+	uint64_t addr;            /* HPA of the buffer */
+	uint64_t bytes;           /* its length */
+	unsigned dir;             /* enum dma_data_direction */
+	unsigned mask_bits;       /* the device's DMA mask: 32 = DMA_BIT_MASK(32), 64 */
+	struct sim_params params; /* swiotlb.* (validated) */
+};
+
+/* Print the explained mapping to out. 0 (also when the mapping fails: that
+ * is the explanation), or -1 with a message in err (CPU_ERR_LEN). */
+int explain_bounce(const struct explain_bounce_opts *o, FILE *out, char *err);
+
 #endif

@@ -17,6 +17,8 @@
 
 #include "cli/dbplot.h"
 #include "cli/explain.h"
+#include "cli/lab.h"
+#include "vmm/swiotlb.h"
 #include "cli/report.h"
 #include "cli/plot.h"
 #include "cli/run.h"
@@ -1042,6 +1044,7 @@ static int cmd_params(int argc, char **argv)
 static const char explain_help[] =
 	"Usage: vtsim explain walk --gva ADDR [options]\n"
 	"       vtsim explain dma [--iova ADDR] [options]   (vtsim explain dma --help)\n"
+	"       vtsim explain bounce [options]              (vtsim explain bounce --help)\n"
 	"\n"
 	"Print one page walk step by step, for teaching: each memory reference in\n"
 	"order (which table and level, the entry's GPA and HPA, its value decoded,\n"
@@ -1221,6 +1224,98 @@ static int cmd_explain_dma(int argc, char **argv)
 	return 0;
 }
 
+static const char explain_bounce_help[] =
+	"Usage: vtsim explain bounce [--bytes N] [--dir D] [--addr A] [--mask-bits B]\n"
+	"\n"
+	"Map one buffer for DMA through the swiotlb, as Linux's dma-direct does for a\n"
+	"device without IOMMU remapping, and print what happens: whether the device\n"
+	"can reach the buffer, the bounce slots taken, and the copies of the map and\n"
+	"of the unmap (bytes and cycles) (reference sheet section 8.3).\n"
+	"\n"
+	"  -b, --bytes N         the buffer's length (default 8192)\n"
+	"  -d, --dir D           to-device, from-device or bidirectional\n"
+	"                        (default from-device)\n"
+	"  -a, --addr A          the buffer's HPA (default 0x140000000, above 4 GiB)\n"
+	"      --mask-bits B     the device's DMA mask width, 32 or 64 (default 32)\n"
+	"      --profile P       CPU profile\n"
+	"  -s, --set NAME=VAL    set a parameter (swiotlb.pool_mib, swiotlb.copy_cycles_per_kib)\n";
+
+static int cmd_explain_bounce(int argc, char **argv)
+{
+	enum { O_MASK = 256, O_PROFILE };
+	static const struct option longopts[] = {
+		{"bytes", required_argument, NULL, 'b'}, {"dir", required_argument, NULL, 'd'},
+		{"addr", required_argument, NULL, 'a'},  {"mask-bits", required_argument, NULL, O_MASK},
+		{"profile", required_argument, NULL, O_PROFILE}, {"set", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "explain bounce";
+	struct explain_bounce_opts o = {.addr = UINT64_C(0x140000000), .bytes = 8192, .dir = 2, .mask_bits = 32};
+	const char *profile = NULL;
+	char **sets = calloc((size_t)argc + 1, sizeof(*sets));
+	int nsets = 0;
+	char err[CPU_ERR_LEN], *end;
+	if (!sets)
+		die_usage(cmd, "out of memory");
+	params_defaults(&o.params);
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc - 1, argv + 1, "b:d:a:s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+		case 'a': {
+			errno = 0;
+			uint64_t v = strtoull(optarg, &end, 0);
+			if (errno || end == optarg || *end || optarg[0] == '-')
+				die_usage(cmd, c == 'b' ? "--bytes takes a length" : "--addr takes an address (0x... or decimal)");
+			*(c == 'b' ? &o.bytes : &o.addr) = v;
+			break;
+		}
+		case 'd':
+			if (!strcmp(optarg, "to-device"))
+				o.dir = 1;
+			else if (!strcmp(optarg, "from-device"))
+				o.dir = 2;
+			else if (!strcmp(optarg, "bidirectional"))
+				o.dir = 0;
+			else
+				die_usage(cmd, "--dir takes to-device, from-device or bidirectional");
+			break;
+		case O_MASK:
+			if (strcmp(optarg, "32") && strcmp(optarg, "64"))
+				die_usage(cmd, "--mask-bits takes 32 or 64");
+			o.mask_bits = (unsigned)atoi(optarg);
+			break;
+		case O_PROFILE:
+			profile = optarg;
+			break;
+		case 's':
+			add_set(optarg, &profile, sets, &nsets);
+			break;
+		case 'h':
+			fputs(explain_bounce_help, stdout);
+			exit(0);
+		default:
+			die_usage(cmd, "bad option");
+		}
+	}
+	apply_params(&o.params, profile, sets, nsets, cmd);
+	free(sets);
+	if (optind < argc - 1)
+		die_usage(cmd, "unexpected argument (options only)");
+	if (o.bytes < 1 || o.bytes > (uint64_t)IO_TLB_SIZE * IO_TLB_SEGSIZE)
+		die_usage(cmd, "--bytes takes 1 to 262144 (one swiotlb segment: 128 slots of 2 KiB)");
+	if (o.addr + o.bytes < o.addr)
+		die_usage(cmd, "--addr + --bytes wraps around");
+	if (params_validate(&o.params, err) < 0)
+		die_usage(cmd, err);
+	if (explain_bounce(&o, stdout, err) < 0) {
+		fprintf(stderr, "vtsim explain bounce: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_explain(int argc, char **argv)
 {
 	enum { O_SUPERVISOR = 256, O_WARM, O_FAULT, O_LEVELS, O_EPT_LEVELS, O_GPAGE, O_BACKING, O_VPID, O_PROFILE,
@@ -1253,8 +1348,10 @@ static int cmd_explain(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "dma"))
 		return cmd_explain_dma(argc, argv);
+	if (!strcmp(argv[1], "bounce"))
+		return cmd_explain_bounce(argc, argv);
 	if (strcmp(argv[1], "walk"))
-		die_usage("explain", "unknown subcommand (available: walk, dma)");
+		die_usage("explain", "unknown subcommand (available: walk, dma, bounce)");
 	struct explain_opts o = {
 		.mode = MODE_EPT, .kind = ACC_READ, .user = true, .guest_levels = 4, .ept_levels = 4,
 		.guest_page_shift = 12, .backing_page_shift = 12, .vpid = 1,
@@ -1385,6 +1482,105 @@ static int cmd_explain(int argc, char **argv)
 	return 0;
 }
 
+/* ---- lab ---------------------------------------------------------------- */
+
+static const char lab_help[] =
+	"Usage: vtsim lab list\n"
+	"       vtsim lab show N\n"
+	"       vtsim lab check N ANSWERS\n"
+	"       vtsim lab verify [N]\n"
+	"\n"
+	"The teaching labs: exercises on 2D page walks, shadow paging, VPID, large\n"
+	"pages and VT-d, each a hand-out and an answer key (docs/lab-format.md).\n"
+	"\n"
+	"  list              every lab with its title and number of questions\n"
+	"  show N            print lab N's hand-out\n"
+	"  check N ANSWERS   grade an answer file ('2a = 24' per line) question by\n"
+	"                    question: what was expected and the command that shows\n"
+	"                    it for each wrong answer, then the grade\n"
+	"  verify [N]        run every keyed command of lab N (or of every lab) and\n"
+	"                    compare vtsim's answers with the key (for teachers and\n"
+	"                    the tests: a model change that alters an answer shows)\n"
+	"\n"
+	"The labs are read from $VTSIM_LABS if set, else from " VTSIM_LABS_DIR ".\n"
+	"Exit status: 0 done (check: whatever the grade; verify: every answer\n"
+	"agrees), 1 a malformed file or a disagreement, 2 a usage error.\n";
+
+static unsigned lab_number(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > 99)
+		die_usage("lab", "N is a lab number (vtsim lab list shows them)");
+	return (unsigned)v;
+}
+
+static int cmd_lab(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(lab_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *dir = getenv("VTSIM_LABS");
+	if (!dir || !*dir)
+		dir = VTSIM_LABS_DIR;
+	char err[LAB_ERR_LEN];
+	const char *sub = argv[1];
+	int rc = 0;
+	if (!strcmp(sub, "list")) {
+		if (argc != 2)
+			die_usage("lab", "list takes no argument");
+		rc = lab_list(dir, stdout, err);
+	} else if (!strcmp(sub, "show")) {
+		if (argc != 3)
+			die_usage("lab", "show takes a lab number");
+		rc = lab_show(dir, lab_number(argv[2]), stdout, err);
+	} else if (!strcmp(sub, "check")) {
+		if (argc != 4)
+			die_usage("lab", "check takes a lab number and an answer file");
+		unsigned right, graded;
+		rc = lab_check(dir, lab_number(argv[2]), argv[3], stdout, &right, &graded, err);
+	} else if (!strcmp(sub, "verify")) {
+		if (argc > 3)
+			die_usage("lab", "verify takes at most a lab number");
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n < 0) {
+			fprintf(stderr, "vtsim lab verify: cannot find this executable (/proc/self/exe): %s\n", strerror(errno));
+			return 1;
+		}
+		self[n] = '\0';
+		unsigned first = argc == 3 ? lab_number(argv[2]) : 1, last = first, bad = 0;
+		if (argc == 2) {
+			/* every lab: up to the first number without a key */
+			struct lab_key *k = malloc(sizeof(*k));
+			if (!k)
+				die_usage("lab", "out of memory");
+			while (lab_key_load(dir, last + 1, k, err) == 0)
+				last++;
+			free(k);
+		}
+		for (unsigned lab = first; lab <= last && rc == 0; lab++) {
+			unsigned mism = 0;
+			rc = lab_verify(dir, lab, self, stdout, &mism, err);
+			bad += mism;
+		}
+		if (rc == 0 && bad) {
+			fprintf(stderr, "vtsim lab verify: %u answer%s of the key disagree%s with vtsim\n", bad,
+				bad == 1 ? "" : "s", bad == 1 ? "s" : "");
+			return 1;
+		}
+	} else {
+		die_usage("lab", "unknown subcommand (list, show, check, verify)");
+	}
+	if (rc < 0) {
+		fprintf(stderr, "vtsim lab %s: %s\n", sub, err);
+		return 1;
+	}
+	return 0;
+}
+
 static const char main_help[] =
 	"Usage: vtsim COMMAND [options]\n"
 	"\n"
@@ -1405,6 +1601,7 @@ static const char main_help[] =
 	"                        and source\n"
 	"  explain walk --gva A  one page walk step by step (teaching)\n"
 	"  explain dma [--iova A]  one DMA request through the VT-d unit step by step\n"
+	"  lab list|show N|check N ANSWERS  the teaching labs and their grading\n"
 	"\n"
 	"Every command takes --help. Results go to " DEFAULT_DB " (sqlite3).\n";
 
@@ -1445,6 +1642,8 @@ int main(int argc, char **argv)
 		return cmd_plot(argc - 1, argv + 1);
 	if (!strcmp(cmd, "report"))
 		return cmd_report(argc - 1, argv + 1);
-	die_usage(NULL, "unknown command (run, compare, sweep, plot, report, trace, db, params)");
+	if (!strcmp(cmd, "lab"))
+		return cmd_lab(argc - 1, argv + 1);
+	die_usage(NULL, "unknown command (run, compare, sweep, plot, report, trace, db, params, explain, lab)");
 	return 2;
 }
