@@ -91,14 +91,16 @@ static void ept_map(struct layout *l, uint64_t gpa)
 /* Shadow: map la (in a guest page of 2^gshift bytes at data_gpa) with an
  * entry of the smaller of the guest page and the backing page, as a shadow
  * MMU must. The leaf carries the guest leaf's rights (gflags), read-only
- * while the guest's D is clear (the VMM's dirty-bit emulation). */
+ * (and D clear) while the guest's D is clear (dirty-bit emulation). */
 static void shadow_map(struct layout *l, uint64_t la, uint64_t data_gpa, unsigned gshift, uint64_t gflags)
 {
 	unsigned s = gshift < l->o->backing_page_shift ? gshift : l->o->backing_page_shift;
 	uint64_t in_page = la & ((UINT64_C(1) << gshift) - 1) & ~((UINT64_C(1) << s) - 1);
-	uint64_t f = (gflags & (PTE_P | PTE_RW | PTE_US | PTE_G | PTE_XD)) | PTE_A | PTE_D;
-	if (!(gflags & PTE_D))
-		f &= ~PTE_RW;
+	/* As src/vmm/shadow.c's set_leaf: P A, the guest's US G XD, and RW D
+	 * only when the guest leaf is writable and dirty. */
+	uint64_t f = (gflags & (PTE_P | PTE_US | PTE_G | PTE_XD)) | PTE_A;
+	if ((gflags & PTE_RW) && (gflags & PTE_D))
+		f |= PTE_RW | PTE_D;
 	map_1d(l, false, l->host_root, l->o->guest_levels, la, s, data_gpa + in_page + EXPLAIN_HOST_OFFSET, f);
 }
 

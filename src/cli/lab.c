@@ -80,6 +80,7 @@ static int key_field(struct lab_key *k, struct lab_question *q, const char *fiel
 		size_t len;
 	} text[] = {{"answer", q->answer, sizeof(q->answer)},   {"command", q->command, sizeof(q->command)},
 		    {"extract", q->extract, sizeof(q->extract)}, {"why", q->why, sizeof(q->why)},
+		    {"baseline", q->baseline, sizeof(q->baseline)},
 		    {"pending", q->pending, sizeof(q->pending)}};
 	if (!strcmp(field, "type")) {
 		for (int t = 0; t <= LAB_LIST; t++)
@@ -100,7 +101,8 @@ static int key_field(struct lab_key *k, struct lab_question *q, const char *fiel
 		memcpy(text[i].dst, val, strlen(val) + 1);
 		return 0;
 	}
-	return fail_at(err, k->path, line, "unknown field '%s' (type, answer, command, extract, why, pending)", field);
+	return fail_at(err, k->path, line, "unknown field '%s' (type, answer, command, extract, baseline, why, pending)",
+		       field);
 }
 
 /* A question block is complete: graded ones have answer, command,
@@ -116,8 +118,10 @@ static int key_question_done(const struct lab_key *k, const struct lab_question 
 	if (!q->answer[0] || !q->command[0] || !q->extract[0] || !q->why[0])
 		return fail_at(err, k->path, q->line, "question %s needs answer, command, extract and why (or pending)",
 			       q->id);
-	if (strncmp(q->command, "vtsim ", 6))
-		return fail_at(err, k->path, q->line, "question %s: its command must start with 'vtsim '", q->id);
+	if (strncmp(q->command, "vtsim ", 6) || (q->baseline[0] && strncmp(q->baseline, "vtsim ", 6)))
+		return fail_at(err, k->path, q->line, "question %s: its commands must start with 'vtsim '", q->id);
+	if (q->baseline[0] && q->type != LAB_INT)
+		return fail_at(err, k->path, q->line, "question %s: a baseline needs type int", q->id);
 	uint64_t v;
 	if ((q->type == LAB_INT || q->type == LAB_HEX) && !parse_number(q->answer, &v))
 		return fail_at(err, k->path, q->line, "question %s: answer '%s' is not a number", q->id, q->answer);
@@ -316,7 +320,7 @@ int lab_check(const char *labs_dir, unsigned n, const char *answers, FILE *out, 
 		snprintf(err, LAB_ERR_LEN, "out of memory");
 		return -1;
 	}
-	char (*given)[128] = calloc(LAB_MAX_QUESTIONS, sizeof(*given));
+	char (*given)[512] = calloc(LAB_MAX_QUESTIONS, sizeof(*given));
 	unsigned given_line[LAB_MAX_QUESTIONS] = {0};
 	int rc = -1;
 	FILE *f = NULL;
@@ -398,11 +402,14 @@ int lab_check(const char *labs_dir, unsigned n, const char *answers, FILE *out, 
 		if (given_line[i] && lab_value_matches(q, given[i])) {
 			(*right)++;
 			fprintf(out, "%-4s right\n", q->id);
-		} else if (given_line[i]) {
-			fprintf(out, "%-4s wrong: you wrote %s; expected %s. %s (see: %s)\n", q->id, given[i], q->answer, q->why,
-				q->command);
 		} else {
-			fprintf(out, "%-4s no answer: expected %s. %s (see: %s)\n", q->id, q->answer, q->why, q->command);
+			char see[1100];
+			snprintf(see, sizeof(see), "%s%s%s", q->command, q->baseline[0] ? ", minus " : "", q->baseline);
+			if (given_line[i])
+				fprintf(out, "%-4s wrong: you wrote %s; expected %s. %s (see: %s)\n", q->id, given[i], q->answer,
+					q->why, see);
+			else
+				fprintf(out, "%-4s no answer: expected %s. %s (see: %s)\n", q->id, q->answer, q->why, see);
 		}
 	}
 	fprintf(out, "grade: %u/%u right", *right, *graded);
@@ -512,6 +519,22 @@ static int extract_value(const struct lab_question *q, const char *text, char *v
 	return found ? 0 : -1;
 }
 
+/* Run command and extract vtsim's answer into val. 0 / -1 (message in err). */
+static int measure(const struct lab_question *q, const char *self, const char *dir, const char *command, char *val,
+		   size_t len, char *err)
+{
+	char *text;
+	if (run_self(self, dir, command, &text, err) < 0)
+		return -1;
+	int ex = extract_value(q, text, val, len);
+	free(text);
+	if (ex < 0) {
+		snprintf(err, LAB_ERR_LEN, "the output of '%.300s' has no match for its extract", command);
+		return -1;
+	}
+	return 0;
+}
+
 int lab_verify(const char *labs_dir, unsigned n, const char *self, FILE *out, unsigned *mismatches, char *err)
 {
 	struct lab_key *k = malloc(sizeof(*k));
@@ -540,19 +563,22 @@ int lab_verify(const char *labs_dir, unsigned n, const char *self, FILE *out, un
 			fprintf(out, "%-4s pending (%s)\n", q->id, q->pending);
 			continue;
 		}
-		char *text, val[512];
-		if (run_self(self, dir, q->command, &text, err) < 0) {
+		char val[512], base[512];
+		if (measure(q, self, dir, q->command, val, sizeof(val), err) < 0 ||
+		    (q->baseline[0] && measure(q, self, dir, q->baseline, base, sizeof(base), err) < 0)) {
 			char e2[LAB_ERR_LEN];
 			snprintf(e2, sizeof(e2), "%s", err);
 			fail_at(err, k->path, q->line, "question %s: %.400s", q->id, e2);
 			goto out;
 		}
-		int ex = extract_value(q, text, val, sizeof(val));
-		free(text);
-		if (ex < 0) {
-			fail_at(err, k->path, q->line, "question %s: the output of '%.200s' has no match for its extract", q->id,
-				q->command);
-			goto out;
+		if (q->baseline[0]) {
+			uint64_t a, b;
+			if (!parse_number(val, &a) || !parse_number(base, &b)) {
+				fail_at(err, k->path, q->line, "question %s: extracted '%.40s' and '%.40s', not numbers", q->id, val,
+					base);
+				goto out;
+			}
+			snprintf(val, sizeof(val), "%" PRId64, (int64_t)(a - b));
 		}
 		if (lab_value_matches(q, val)) {
 			fprintf(out, "%-4s ok %s\n", q->id, val);

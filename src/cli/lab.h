@@ -16,6 +16,8 @@
  *                                      directory that holds labs/)
  *     extract REGEX                    POSIX extended regex over the command's output; its
  *                                      first group is vtsim's answer (list: every match, in order)
+ *     baseline vtsim ...               (int only) vtsim's answer is the command's value minus
+ *                                      this command's (what an access sequence adds to a run)
  *     why TEXT                         one line shown to a student who got it wrong
  *     pending TEXT                     instead of answer/command/extract: not gradable yet (the
  *                                      run that would answer it does not exist; TEXT names it)
@@ -39,9 +41,10 @@ enum lab_type { LAB_INT, LAB_HEX, LAB_WORD, LAB_LIST };
 struct lab_question {
 	char id[8];
 	enum lab_type type;
-	char answer[128];   /* as written in the key */
+	char answer[512];   /* as written in the key */
 	char command[512];  /* "vtsim ..." */
 	char extract[256];
+	char baseline[512]; /* optional "vtsim ...": vtsim's answer is the command's value minus this one's */
 	char why[512];
 	char pending[256];  /* non-empty: not gradable yet */
 	unsigned line;      /* where the block starts in the key */
