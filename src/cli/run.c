@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "arch/paging.h"
@@ -412,7 +413,8 @@ static int sim_run_setup(const struct sim_params *p, enum sim_mode mode, const c
 		goto out;
 	}
 	snprintf(out->format, sizeof(out->format), "vtsim-setup");
-	out->trace_bytes = 0;
+	struct stat sb;
+	out->trace_bytes = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 	struct setup_fe sf = {event_array_of(s->acc, s->nacc), s};
 	struct frontend fe = {setup_next, &sf};
 	struct premaps pms = {pm, s->nmaps};

@@ -124,16 +124,11 @@ static int parse_map(struct reader *r, char **t, int n)
 	for (unsigned i = 0; i < s->nmaps; i++) {
 		const struct setup_map *o = &s->map[i];
 		uint64_t osize = UINT64_C(1) << o->shift;
+		/* (A larger page always covers a smaller one in its range, so
+		 * this also keeps a large leaf from sitting where a table must.) */
 		if (m.gva < o->gva + osize && o->gva < m.gva + size)
 			return fail(r, "GVA 0x%" PRIx64 " overlaps the %s page at 0x%" PRIx64 " of line %u", m.gva,
 				    size_name(o->shift), o->gva, o->line);
-		/* Different page sizes cannot share a table slot: a large leaf
-		 * sits where a smaller page needs a table. */
-		unsigned big = m.shift > o->shift ? m.shift : o->shift;
-		if (m.shift != o->shift && (m.gva >> big) == (o->gva >> big))
-			return fail(r, "the %s page at GVA 0x%" PRIx64 " and the %s page at 0x%" PRIx64
-				       " of line %u fall in one %s region: one table entry cannot be both a leaf and a table",
-				    size_name(m.shift), m.gva, size_name(o->shift), o->gva, o->line, size_name(big));
 	}
 	s->map[s->nmaps++] = m;
 	return 0;
