@@ -1,5 +1,5 @@
 /*
- * The vtsim command: run, compare, trace info/import, db export, params, explain.
+ * The vtsim command: run, compare, trace info/import, db export, params, explain, lab.
  * Exit status: 0 success, 1 a run or input failed (one-line message on
  * stderr), 2 a usage error, 130 interrupted (finished runs are kept).
  */

@@ -358,18 +358,6 @@ static int sim_run_drmem(const struct sim_params *p, enum sim_mode mode, const c
 	return rc;
 }
 
-/* The front end over a setup's accesses, for run errors: where it is. */
-struct setup_fe {
-	struct event_array a;
-	const struct setup *s;
-};
-
-static int setup_next(void *ctx, struct guest_event *ev, char *err)
-{
-	struct setup_fe *f = ctx;
-	return event_array_next(&f->a, ev, err);
-}
-
 /* sim_run of a lab setup file: its maps premapped, its accesses replayed. */
 static int sim_run_setup(const struct sim_params *p, enum sim_mode mode, const char *path, struct run_result *out,
 			 volatile sig_atomic_t *intr, char *err)
@@ -415,14 +403,15 @@ static int sim_run_setup(const struct sim_params *p, enum sim_mode mode, const c
 	snprintf(out->format, sizeof(out->format), "vtsim-setup");
 	struct stat sb;
 	out->trace_bytes = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
-	struct setup_fe sf = {event_array_of(s->acc, s->nacc), s};
-	struct frontend fe = {setup_next, &sf};
+	/* The accesses as an event stream; its cursor says where an error is. */
+	struct event_array sf = event_array_of(s->acc, s->nacc);
+	struct frontend fe = {event_array_next, &sf};
 	struct premaps pms = {pm, s->nmaps};
 	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
 	rc = run_machine(p, mode, &fe, NULL, &pms, NULL, NULL, out, intr, cpu_err);
 	if (rc < 0) {
-		if (sf.a.i > 0)
-			snprintf(where, sizeof(where), "%.200s:%u", path, s->acc_line[sf.a.i - 1]);
+		if (sf.i > 0)
+			snprintf(where, sizeof(where), "%.200s:%u", path, s->acc_line[sf.i - 1]);
 		else
 			snprintf(where, sizeof(where), "%.200s", path);
 		locate_error(err, cpu_err, path, where);

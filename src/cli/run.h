@@ -84,7 +84,9 @@ typedef void (*run_progress_fn)(void *ctx, uint64_t done_bytes, uint64_t total_b
 /*
  * Run trace_path in mode with parameters p: a trace file (a lackey log, a
  * .vtt, src/trace/vtt.h, or a DynamoRIO drmemtrace .trace.zip,
- * src/trace/drmem.h, told apart by content), or a directory holding a
+ * src/trace/drmem.h, or a lab setup file, src/cli/setup.h: its 4 KiB maps
+ * premapped by the guest kernel at boot, its accesses the event stream;
+ * told apart by content), or a directory holding a
  * drmemtrace trace (NAME.trace.zip files, one per thread; p->trace_threads
  * says how they become guest tasks) or else a trace set (one lackey log per
  * process, src/trace/traceset.h); a directory's checksum covers every
