@@ -112,6 +112,9 @@ static inline int la_is_canonical48(uint64_t la)
 #define EFER_NXE (UINT64_C(1) << 11)
 #define CR3_PCID_MASK UINT64_C(0xfff)
 #define CR3_NOFLUSH (UINT64_C(1) << 63) /* MOV-to-CR3 source only, never stored */
+/* RFLAGS.IF (SDM Vol. 1 §3.4.3.3): maskable interrupts enabled; a HLT with
+ * it clear is never woken by an interrupt. */
+#define RFLAGS_IF (UINT64_C(1) << 9)
 
 /* x86 exception vectors used here. */
 #define VEC_PF 14

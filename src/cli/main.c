@@ -25,6 +25,7 @@
 #include "cli/sweep.h"
 #include "cpu/params.h"
 #include "db/db.h"
+#include "frontend/workload.h"
 #include "stats/counters.h"
 #include "trace/drmem.h"
 #include "trace/trace.h"
@@ -90,6 +91,8 @@ static void end_progress(struct progress *pg)
 
 struct run_opts {
 	const char *trace;
+	const char *workload; /* --workload NAME instead of a trace */
+	char source[300];     /* what ran: the trace path, or "workload:NAME" */
 	const char *plot;
 	const char *db_path;
 	bool store;
@@ -150,6 +153,7 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 		{"set", required_argument, NULL, 's'},   {"db", required_argument, NULL, 'd'},
 		{"no-store", no_argument, NULL, 'n'},    {"help", no_argument, NULL, 'h'},
 		{"plot", required_argument, NULL, 'p'},  {"profile", required_argument, NULL, 'P'},
+		{"workload", required_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0},
 	};
 	char err[256];
@@ -177,6 +181,9 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 		switch (c) {
 		case 't':
 			o->trace = optarg;
+			break;
+		case 'w':
+			o->workload = optarg;
 			break;
 		case 'm':
 			if (!is_run)
@@ -225,8 +232,16 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 	free(sets);
 	if (optind < argc)
 		die_usage(cmd, "unexpected argument (options only)");
-	if (!o->trace)
-		die_usage(cmd, "--trace is required");
+	if (o->trace && o->workload)
+		die_usage(cmd, "--trace and --workload exclude each other: run one of them");
+	if (!o->trace && !o->workload)
+		die_usage(cmd, "--trace or --workload is required");
+	if (o->workload && !workload_find(o->workload, err))
+		die_usage(cmd, err);
+	if (o->workload)
+		snprintf(o->source, sizeof(o->source), "workload:%s", o->workload);
+	else
+		snprintf(o->source, sizeof(o->source), "%s", o->trace);
 	if (is_run && o->nmodes != 1)
 		die_usage(cmd, "--mode is required (native, shadow or ept)");
 	if (params_validate(&o->params, err) < 0)
@@ -259,7 +274,7 @@ static int64_t store_run(struct db *db, const struct run_opts *o, enum sim_mode 
 			 const char *group)
 {
 	char err[DB_ERR_LEN];
-	int64_t id = run_store(db, &o->params, mode, o->trace, r, group, 0, false, NULL, err);
+	int64_t id = run_store(db, &o->params, mode, o->source, r, group, 0, false, NULL, err);
 	if (id < 0)
 		fprintf(stderr, "vtsim: %s\n", err);
 	return id;
@@ -275,8 +290,14 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 		if (o->modes[i] == MODE_NATIVE)
 			native = &res[i];
 
-	printf("trace    %s (%s, %.1f MiB, xxh3 %s)\n", o->trace, res[0].format, (double)res[0].trace_bytes / 1048576.0,
-	       res[0].checksum);
+	if (o->workload)
+		printf("workload %s (%s, image %" PRIu64 " bytes, xxh3 %s) size=%" PRIu64 " iterations=%" PRIu64
+		       " seed=%" PRIu64 " (0 = the workload's default)\n",
+		       o->workload, res[0].format, res[0].trace_bytes, res[0].checksum, o->params.workload_size,
+		       o->params.workload_iterations, o->params.workload_seed);
+	else
+		printf("trace    %s (%s, %.1f MiB, xxh3 %s)\n", o->trace, res[0].format,
+		       (double)res[0].trace_bytes / 1048576.0, res[0].checksum);
 	static const char *const backing[] = {[PAGE_SIZE_4K] = "4k", [PAGE_SIZE_2M] = "2m", [PAGE_SIZE_1G] = "1g"};
 	printf("params   profile=%s vpid=%s ept.ad=%s shadow.unsync=%s vmm.backing=%s tlb l1i %" PRIu64 "/%" PRIu64
 	       "w l1d %" PRIu64 "/%" PRIu64 "w l2 %" PRIu64 "/%" PRIu64 "w, cache %" PRIu64 "/%" PRIu64 "/%" PRIu64
@@ -427,8 +448,8 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 }
 
 static const char run_help[] =
-	"Usage: vtsim run --trace T --mode native|shadow|ept [options]\n"
-	"       vtsim compare --trace T [--modes native,shadow,ept] [options]\n"
+	"Usage: vtsim run --trace T | --workload W --mode native|shadow|ept [options]\n"
+	"       vtsim compare --trace T | --workload W [--modes native,shadow,ept] [options]\n"
 	"\n"
 	"Run a trace (a Valgrind lackey log, plain or zstd-compressed, a trace\n"
 	"set: a directory of per-process logs from --trace-children=yes\n"
@@ -437,6 +458,11 @@ static const char run_help[] =
 	"(compare), print the results and store every run in the SQLite database.\n"
 	"\n"
 	"  -t, --trace T        the trace file (lackey or .vtt) or trace-set directory\n"
+	"      --workload W     run guest program W execution-driven in Unicorn instead:\n"
+	"                       matmul, pointer-chase, hash-lookup, process-churn,\n"
+	"                       mmap-churn, io-loop (docs/workloads.md; its arguments\n"
+	"                       are --set workload.size=BYTES, workload.iterations=N,\n"
+	"                       workload.seed=N)\n"
 	"  -m, --mode M         run: native, shadow or ept\n"
 	"      --modes M,M      compare: modes to run (default native,shadow,ept)\n"
 	"      --vpid on|off    \"enable VPID\" for VMX modes (default on); off flushes\n"
@@ -464,11 +490,22 @@ static int cmd_run(int argc, char **argv, const char *cmd)
 	int64_t ids[MODE_COUNT];
 	int stored = 0, status = 0;
 	bool tty = isatty(STDERR_FILENO);
+	char *console = NULL; /* the workload's console output, from the first run */
 	for (int i = 0; i < o.nmodes && !status; i++) {
 		char err[CPU_ERR_LEN];
 		struct progress pg = {mode_name(o.modes[i]), 0, false};
-		int rc = sim_run(&o.params, o.modes[i], o.trace, &res[i], &interrupted, tty ? show_progress : NULL, &pg,
-				 err);
+		int rc;
+		if (o.workload) {
+			char *out = NULL;
+			rc = sim_run_workload(&o.params, o.modes[i], o.workload, &res[i], &interrupted, &out, err);
+			if (!console)
+				console = out;
+			else
+				free(out);
+		} else {
+			rc = sim_run(&o.params, o.modes[i], o.trace, &res[i], &interrupted, tty ? show_progress : NULL, &pg,
+				     err);
+		}
 		end_progress(&pg);
 		if (rc == 1) {
 			fprintf(stderr, "vtsim: interrupted during the %s run; %d finished run%s stored\n",
@@ -486,12 +523,20 @@ static int cmd_run(int argc, char **argv, const char *cmd)
 		}
 	}
 	if (!status) {
+		if (console && *console) {
+			/* What the guest program printed (the same in every mode). */
+			printf("console  ");
+			for (const char *c = console; *c; c++)
+				printf(c[0] == '\n' && c[1] ? "\n         " : "%c", *c);
+			printf("%s", console[strlen(console) - 1] == '\n' ? "" : "\n");
+		}
 		print_table(&o, res, db ? ids : NULL);
 		if (db)
 			printf("\ndatabase %s, group %s\n", o.db_path, group);
 		if (o.plot) {
 			char err[CPU_ERR_LEN], title[512];
-			snprintf(title, sizeof(title), "%s (vpid=%s, shadow.unsync=%s)", base_name(o.trace),
+			snprintf(title, sizeof(title), "%s (vpid=%s, shadow.unsync=%s)",
+				 o.workload ? o.workload : base_name(o.trace),
 				 o.params.vmx_vpid ? "on" : "off", o.params.shadow_unsync ? "on" : "off");
 			if (plot_compare(o.plot, o.modes, res, o.nmodes, title, err) < 0) {
 				fprintf(stderr, "vtsim: %s\n", err);
@@ -501,6 +546,7 @@ static int cmd_run(int argc, char **argv, const char *cmd)
 			}
 		}
 	}
+	free(console);
 	free(res);
 	db_close(db);
 	return status;
@@ -510,7 +556,7 @@ static int cmd_run(int argc, char **argv, const char *cmd)
 
 static const char *const event_names[GEV_KIND_COUNT] = {
 	"fetch", "load", "store", "modify", "mmap", "munmap", "brk", "process/thread create", "process exit",
-	"wait", "exec", "cpuid", "port I/O"};
+	"wait", "exec", "cpuid", "port I/O", "hlt"};
 
 /* trace info of a .vtt: every stream read to its END (checksums verified). */
 static int trace_info_vtt(const char *path, const char *sum)
@@ -1594,6 +1640,7 @@ static const char main_help[] =
 	"                        in parallel, resumable (stored)\n"
 	"  plot PRESET|--sql Q   gnuplot plots of the database (PNG or SVG)\n"
 	"  report --out F.html   one HTML page of a comparison or a sweep\n"
+	"  compare|run --workload W  the same for a guest program run in Unicorn\n"
 	"  trace info T          what a trace holds\n"
 	"  trace import IN OUT.vtt  convert a lackey log or trace set to .vtt\n"
 	"  db export --csv       a table or view of the results database as CSV\n"

@@ -9,10 +9,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <xxhash.h>
 
 #include "arch/paging.h"
 #include "cli/setup.h"
 #include "trace/drmem.h"
+#include "frontend/ucfe.h"
 #include "trace/event_array.h"
 #include "trace/trace.h"
 #include "trace/traceset.h"
@@ -503,7 +505,9 @@ int64_t run_store(struct db *db, const struct sim_params *p, enum sim_mode mode,
 							 r->sample_value[i][k]};
 	struct db_run run = {
 		.trace_path = trace_path,
-		.trace_name = trace_base_name(trace_path, name, sizeof(name)),
+		/* a workload run ("workload:NAME") is named by its workload */
+		.trace_name = strncmp(trace_path, "workload:", 9) ? trace_base_name(trace_path, name, sizeof(name))
+								 : trace_path + 9,
 		.trace_checksum = r->checksum,
 		.trace_format = r->format,
 		.mode = mode_name(mode),
@@ -528,4 +532,55 @@ int64_t run_store(struct db *db, const struct sim_params *p, enum sim_mode mode,
 	free(json);
 	free(smp);
 	return id;
+}
+
+int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char *workload, struct run_result *out,
+		     volatile sig_atomic_t *intr, char **console, char *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (console)
+		*console = NULL;
+	if (params_validate(p, err) < 0)
+		return -1;
+	const struct workload *w = workload_find(workload, err);
+	if (!w)
+		return -1;
+	struct ucfe_args args = {p->workload_size, p->workload_iterations, p->workload_seed};
+	struct ucfe *u = ucfe_open(w, &args, err);
+	if (!u)
+		return -1;
+	const struct workload_image *img = workload_image_find(w->name);
+	XXH3_state_t *st = XXH3_createState();
+	if (!st) {
+		ucfe_close(u);
+		snprintf(err, CPU_ERR_LEN, "out of memory");
+		return -1;
+	}
+	XXH3_64bits_reset(st);
+	XXH3_64bits_update(st, img->bytes, img->size);
+	uint64_t a[3] = {args.size, args.iterations, args.seed};
+	XXH3_64bits_update(st, a, sizeof(a));
+	snprintf(out->checksum, sizeof(out->checksum), "%016llx", (unsigned long long)XXH3_64bits_digest(st));
+	XXH3_freeState(st);
+	snprintf(out->format, sizeof(out->format), "unicorn");
+	out->trace_bytes = img->size;
+
+	struct proc_source ps;
+	ucfe_proc_source(u, &ps);
+	char cpu_err[CPU_ERR_LEN];
+	int rc = run_machine(p, mode, NULL, &ps, NULL, NULL, out, intr, cpu_err);
+	if (rc < 0) {
+		if (!strncmp(cpu_err, "workload ", 9))
+			memcpy(err, cpu_err, CPU_ERR_LEN);
+		else
+			snprintf(err, CPU_ERR_LEN, "workload %.100s: %.400s", w->name, cpu_err);
+	} else if (rc == 0 && console) {
+		*console = strdup(ucfe_console(u));
+		if (!*console) {
+			snprintf(err, CPU_ERR_LEN, "out of memory");
+			rc = -1;
+		}
+	}
+	ucfe_close(u);
+	return rc;
 }

@@ -129,4 +129,17 @@ int run_config_key(const struct sim_params *p, enum sim_mode mode, const char *c
  * "traces/pipeline.d/"), into buf (len bytes); returns buf. */
 const char *trace_base_name(const char *path, char *buf, size_t len);
 
+/*
+ * Run workload w (src/frontend/workload.h) execution-driven in mode with
+ * parameters p: the Unicorn front end (src/frontend/ucfe.h) executes it
+ * with the workload.* parameters, one stream per guest process. Its
+ * checksum is the XXH3-64 of the image and of the workload.* values
+ * (format "unicorn", trace_bytes = image bytes). *console (may be NULL)
+ * gets what the program wrote, malloc'd (the caller frees it), on success.
+ * Returns 0, 1 if interrupted, or -1 with a one-line message in err
+ * (CPU_ERR_LEN) naming the workload.
+ */
+int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char *workload, struct run_result *out,
+		     volatile sig_atomic_t *intr, char **console, char *err);
+
 #endif

@@ -660,10 +660,33 @@ static bool io_exits(struct cpu *c, const struct vmcs *v, unsigned port, unsigne
 	return false;
 }
 
-/* CPUID and IN/OUT: they exit in VMX non-root operation as the controls
- * say (CPUID always); natively they cost cpu.cpuid_cycles / cpu.io_cycles. */
+/* Idle until the next timed event (the timer tick that wakes a halted
+ * core); cycles charged to cpu.cycles.idle. A core with no timer would
+ * sleep for ever: a simulation error. 0 or -1 (cpu_fail). */
+int cpu_idle_until_interrupt(struct cpu *c)
+{
+	const struct timed_event *te = evq_peek(&c->evq);
+	if (!te)
+		return cpu_fail(c, "HLT with no timer interrupt pending (guest.hz=0): the core would never wake");
+	if (te->cycle > c->cycles)
+		cpu_charge(c, CTR_CPU_CYCLES_IDLE, te->cycle - c->cycles);
+	return 0;
+}
+
+/* CPUID, IN/OUT and HLT: they exit in VMX non-root operation as the
+ * controls say (CPUID always); natively CPUID and IN/OUT cost
+ * cpu.cpuid_cycles / cpu.io_cycles, and HLT idles until the next timer
+ * interrupt (which is then delivered before the next instruction). */
 static enum xlate_result exec_insn(struct cpu *c, const struct guest_event *ev)
 {
+	if (ev->kind == GEV_HLT) {
+		if (c->nonroot && (vmcs_get(c->vmcs, VMCS_CPU_BASED_VM_EXEC_CONTROL) & CPU_HLT_EXITING)) {
+			cpu_vmexit_insn(c, EXIT_REASON_HLT, 0, 1);
+			return XLATE_EXIT;
+		}
+		ctr_inc(c->ctr, CTR_CPU_HLT);
+		return cpu_idle_until_interrupt(c) < 0 ? XLATE_ERROR : XLATE_OK;
+	}
 	if (ev->kind == GEV_CPUID) {
 		if (c->nonroot) {
 			c->gpr[0] = ev->arg; /* EAX: the leaf */
@@ -725,7 +748,7 @@ static enum xlate_result deliver_tick(struct cpu *c)
 }
 
 /* Bytes of guest code an event stands for: an instruction record's size,
- * CPUID 2 (0F A2), IN/OUT with DX 1 (EC..EF), a system call 2 (SYSCALL);
+ * CPUID 2 (0F A2), IN/OUT with DX 1 (EC..EF), HLT 1 (F4), a system call 2 (SYSCALL);
  * data references are part of their instruction. */
 static unsigned event_insn_len(const struct guest_event *ev)
 {
@@ -739,6 +762,7 @@ static unsigned event_insn_len(const struct guest_event *ev)
 	case GEV_CPUID:
 		return 2;
 	case GEV_IO:
+	case GEV_HLT:
 		return 1;
 	default:
 		return 2;
@@ -837,7 +861,7 @@ enum run_status cpu_run_guest(struct cpu *c)
 						charge_base(c);
 					retire_item(c);
 				}
-			} else if (c->ev.kind == GEV_CPUID || c->ev.kind == GEV_IO) {
+			} else if (c->ev.kind == GEV_CPUID || c->ev.kind == GEV_IO || c->ev.kind == GEV_HLT) {
 				r = exec_insn(c, &c->ev);
 				if (r == XLATE_OK)
 					retire_item(c);
@@ -873,6 +897,11 @@ enum run_status cpu_run_guest(struct cpu *c)
 			if (!vmx)
 				return RUN_DONE;
 			if (vmcs_get(c->vmcs, VMCS_CPU_BASED_VM_EXEC_CONTROL) & CPU_HLT_EXITING) {
+				/* The guest kernel's last act is CLI; HLT (Linux's
+				 * native_halt after stopping the CPU): RFLAGS.IF is clear
+				 * in the state saved at the exit, so no interrupt can
+				 * wake it and the VMM knows the guest is done. */
+				vmcs_put(c->vmcs, VMCS_GUEST_RFLAGS, vmcs_get(c->vmcs, VMCS_GUEST_RFLAGS) & ~RFLAGS_IF);
 				cpu_vmexit(c, EXIT_REASON_HLT, 0, 0, 0, 0);
 				return RUN_EXITED;
 			}

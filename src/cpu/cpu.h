@@ -258,6 +258,12 @@ uint64_t cpu_pt_access(struct cpu *c, uint64_t hpa, enum counter_id bucket, uint
  * kernel cycles also go to the sub-counter of c->kernel_work. */
 void cpu_charge(struct cpu *c, enum counter_id bucket, uint64_t cycles);
 
+/* HLT's wait: the core idles (cycles to cpu.cycles.idle) until the next
+ * timed event, the timer tick that wakes it, delivered next. Used by a
+ * guest HLT that does not exit, and by a VMM blocking a halted vCPU in
+ * root mode (as KVM's kvm_vcpu_halt). 0, or -1 (cpu_fail) without a timer. */
+int cpu_idle_until_interrupt(struct cpu *c);
+
 /* Load the guest context's initial registers (native boot, or VMM set-up
  * through the VMCS guest-state area in VMX). */
 void cpu_set_paging(struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer);

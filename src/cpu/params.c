@@ -240,6 +240,18 @@ const struct param_info param_table[] = {
 	 "traced pid, sharing its address space, interleaved in timestamp order; process = a guest process (own address "
 	 "space) per thread. Other trace formats ignore it (a .vtt keeps the choice made at import)",
 	 0, 0},
+	{"workload.size", PARAM_BYTES, P(workload_size), "0", "bytes",
+	 "assumed: the working set of an execution-driven workload (--workload; K/M/G/T suffixes, binary); 0 = the "
+	 "workload's own default, chosen so that a compare of the three modes takes seconds (docs/workloads.md)",
+	 0, UINT64_C(1) << 40},
+	{"workload.iterations", PARAM_U64, P(workload_iterations), "0", "iterations",
+	 "assumed: the iterations of an execution-driven workload (loads, lookups, processes, rounds; docs/workloads.md); "
+	 "0 = the workload's own default",
+	 0, UINT64_C(1) << 40},
+	{"workload.seed", PARAM_U64, P(workload_seed), "1", "seed",
+	 "assumed: the seed of the workload's xorshift64* generator (workloads/guest.h); runs with the same seed "
+	 "execute the same instructions",
+	 0, UINT64_MAX},
 };
 const size_t param_count = sizeof(param_table) / sizeof(param_table[0]);
 
@@ -545,6 +557,33 @@ static int parse_value(struct sim_params *p, const struct param_info *pi, const 
 		*(double *)field = d;
 		return 0;
 	}
+	case PARAM_BYTES: {
+		static const struct {
+			const char *suffix;
+			unsigned shift;
+		} sfx[] = {{"", 0},   {"K", 10},  {"KiB", 10}, {"M", 20},  {"MiB", 20},
+			   {"G", 30}, {"GiB", 30}, {"T", 40},   {"TiB", 40}};
+		errno = 0;
+		uint64_t u = (*v >= '0' && *v <= '9') ? strtoull(v, &end, 10) : 0;
+		size_t k = 0;
+		if (*v >= '0' && *v <= '9' && !errno)
+			for (k = 0; k < sizeof(sfx) / sizeof(sfx[0]) && strcmp(end, sfx[k].suffix); k++)
+				;
+		if (!(*v >= '0' && *v <= '9') || errno || k == sizeof(sfx) / sizeof(sfx[0]) ||
+		    (sfx[k].shift && u > (UINT64_MAX >> sfx[k].shift))) {
+			snprintf(err, 256, "parameter %s: '%s' is not a byte count (an integer with K, M, G or T, e.g. 1GiB)",
+				 pi->name, v);
+			return -1;
+		}
+		u <<= sfx[k].shift;
+		if (u < pi->min || u > pi->max) {
+			snprintf(err, 256, "parameter %s: %" PRIu64 " is outside [%" PRIu64 ", %" PRIu64 "] %s", pi->name, u,
+				 pi->min, pi->max, pi->unit);
+			return -1;
+		}
+		*(uint64_t *)field = u;
+		return 0;
+	}
 	case PARAM_HEX:
 	case PARAM_U64: {
 		errno = 0;
@@ -722,6 +761,7 @@ void params_format(const struct sim_params *p, const struct param_info *pi, char
 		snprintf(buf, len, "%g", *(const double *)field);
 		break;
 	case PARAM_U64:
+	case PARAM_BYTES:
 		snprintf(buf, len, "%" PRIu64, *(const uint64_t *)field);
 		break;
 	case PARAM_HEX:

@@ -82,6 +82,10 @@ struct sim_params {
 	uint64_t swiotlb_copy_cycles_per_kib; /* bounce copy cost */
 	/* trace front ends */
 	unsigned trace_threads;       /* drmemtrace threads as guest threads or processes: enum drmem_threads */
+	/* execution-driven workloads (vtsim run/compare --workload, docs/workloads.md) */
+	uint64_t workload_size;       /* working-set bytes; 0 = the workload's own default */
+	uint64_t workload_iterations; /* iterations; 0 = the workload's own default */
+	uint64_t workload_seed;       /* seed of the workload's pseudo-random generator */
 };
 
 /* Values of a page-size parameter (vmm.backing): index i is the page of
@@ -100,8 +104,12 @@ static inline unsigned page_size_shift(unsigned choice)
 /* PARAM_PROFILE: the name of one of cpu_profiles[] (cpu.profile only).
  * PARAM_CHOICE: one of the words of the unit ("4k/2m/1g": the words
  * separated by '/'), stored as its index (an unsigned).
- * PARAM_HEX: a uint64_t register value, shown in hex (0x...), quoted in JSON. */
-enum param_type { PARAM_U64, PARAM_DOUBLE, PARAM_BOOL, PARAM_PROFILE, PARAM_CHOICE, PARAM_HEX };
+ * PARAM_HEX: a uint64_t register value, shown in hex (0x...), quoted in JSON.
+ * PARAM_BYTES: a uint64_t count of bytes, written as an integer with an
+ * optional binary suffix K/KiB, M/MiB, G/GiB or T/TiB ("1GiB" =
+ * 1073741824); formatted as the plain integer. */
+enum param_type { PARAM_U64, PARAM_DOUBLE, PARAM_BOOL, PARAM_PROFILE, PARAM_CHOICE, PARAM_HEX, PARAM_BYTES };
+
 
 struct param_info {
 	const char *name;    /* e.g. "tlb.l2.entries" */

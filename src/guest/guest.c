@@ -921,7 +921,8 @@ static int proc_exit_event(struct guest_os *os, struct cpu *cpu, struct guest_pr
 	static const char *const kinds[GEV_KIND_COUNT] = {
 		[GEV_FETCH] = "fetch", [GEV_LOAD] = "load", [GEV_STORE] = "store", [GEV_MODIFY] = "modify",
 		[GEV_MMAP] = "mmap", [GEV_MUNMAP] = "munmap", [GEV_BRK] = "brk", [GEV_PROC_CREATE] = "clone",
-		[GEV_PROC_EXIT] = "exit", [GEV_WAIT] = "wait", [GEV_EXEC] = "execve",
+		[GEV_PROC_EXIT] = "exit", [GEV_WAIT] = "wait", [GEV_EXEC] = "execve", [GEV_CPUID] = "cpuid",
+		[GEV_IO] = "port I/O", [GEV_HLT] = "hlt",
 	};
 	struct guest_event ev;
 	ctr_inc(os->ctr, CTR_GUEST_PROC_EXIT);

@@ -160,6 +160,11 @@ const struct counter_info counter_table[CTR_COUNT] = {
 				    "huge-page faults that found no free 2 MiB guest frame and mapped 4 KiB (thp_fault_fallback)"},
 	[CTR_VMM_SHADOW_LARGE_LEAVES] = {"vmm.shadow.large_leaves", "stores",
 					 "2 MiB / 1 GiB shadow leaves (PS = 1) written for guest large pages over large host backing"},
+	[CTR_CPU_HLT] = {"cpu.hlt", "insns", "HLT executed without a VM exit: the core idled until the next interrupt"},
+	[CTR_CPU_CYCLES_IDLE] = {"cpu.cycles.idle", "cycles",
+				 "cycles the core idled in HLT (guest HLT natively, or the VMM blocking a halted vCPU) "
+				 "until the next timer interrupt"},
+	[CTR_VMM_HLT] = {"vmm.hlt", "exits", "HLT exits of a guest waiting for an interrupt, emulated by the VMM"},
 	[CTR_VMM_BACKED_1G] = {"vmm.backed_1g", "ranges",
 			       "aligned 1 GiB guest-physical ranges backed by one contiguous host block (vmm.backing=1g): "
 			       "one EPT leaf with PS = 1 under EPT"},

@@ -205,6 +205,10 @@ enum counter_id {
 	CTR_DMA_BOUNCE_BYTES,
 	CTR_DMA_BOUNCE_CYCLES,
 	CTR_DMA_BOUNCE_FULL,
+	/* HLT (execution-driven guests) */
+	CTR_CPU_HLT,
+	CTR_CPU_CYCLES_IDLE,
+	CTR_VMM_HLT,
 	CTR_COUNT
 };
 

@@ -27,6 +27,9 @@ enum guest_event_kind {
 	GEV_CPUID,       /* CPUID with EAX = arg (the leaf); 2-byte instruction */
 	GEV_IO,          /* IN/OUT with the port in DX: gva = port, size = 1, 2 or 4 bytes,
 			  * arg = 1 for IN, 0 for OUT, len = the value written by OUT; 1-byte instruction */
+	GEV_HLT,         /* HLT: the CPU idles until the next interrupt (natively: the next timer
+			  * tick; in VMX non-root with "HLT exiting": exit reason 12, the VMM skips it and
+			  * the host idles until its next interrupt); 1-byte instruction, no operands */
 	GEV_KIND_COUNT
 };
 
@@ -51,8 +54,8 @@ struct guest_event {
 #define GEV_MMAP_ANON (UINT32_C(1) << 30)
 #define GEV_MMAP_HUGEPAGE (UINT32_C(1) << 31)
 
-/* A source of guest events (trace reader, in-memory array, later the
- * Unicorn CPU). */
+/* A source of guest events (trace reader, in-memory array, the Unicorn
+ * front end's per-process streams). */
 struct frontend {
 	/* 1 = event, 0 = end of stream, -1 = error (one-line message in err, 512 bytes) */
 	int (*next)(void *ctx, struct guest_event *ev, char *err);

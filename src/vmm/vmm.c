@@ -8,7 +8,8 @@
  *    = 0); guest CR3 in the VMCS is the shadow root;
  *  - "enable VPID" unless vmx.vpid=off.
  * Handled exits: EXTERNAL_INTERRUPT (the host timer; the guest's own timer
- * interrupt is injected back), HLT (the guest finished), EPT_VIOLATION
+ * interrupt is injected back), HLT (the guest waits for an interrupt, or has
+ * finished: RFLAGS.IF clear), EPT_VIOLATION
  * (back the page), CPUID, I/O instructions (unconditional I/O exiting; no
  * device yet), and under shadow paging EXCEPTION_NMI (#PF), CR_ACCESS
  * (MOV to/from CR3) and INVLPG. Anything else is unexpected: the VMCS is printed
@@ -216,11 +217,27 @@ static int handle_io_instruction(struct vmm *vmm)
 	return skip_exiting_instruction(vmm);
 }
 
+/*
+ * HLT (exit reason 12). With RFLAGS.IF clear no interrupt can wake the
+ * guest: its kernel has shut down (CLI; HLT after its last process), and
+ * the VM stops. Otherwise the guest waits for an interrupt, as KVM's
+ * kvm_emulate_halt: skip the HLT and block the vCPU until the host's next
+ * interrupt (the core idles in root mode); the timer tick then exits and
+ * is injected into the guest as usual.
+ */
 static int handle_hlt(struct vmm *vmm)
 {
-	/* The trace-driven guest halts only when its workload has ended. */
-	vmm->guest_halted = true;
-	return 0;
+	uint64_t rflags;
+	if (vmread(vmm, VMCS_GUEST_RFLAGS, &rflags) < 0)
+		return -1;
+	if (!(rflags & RFLAGS_IF)) {
+		vmm->guest_halted = true;
+		return 0;
+	}
+	ctr_inc(vmm->ctr, CTR_VMM_HLT);
+	if (skip_exiting_instruction(vmm) < 0)
+		return -1;
+	return cpu_idle_until_interrupt(vmm->cpu);
 }
 
 static int handle_ept_violation(struct vmm *vmm)
