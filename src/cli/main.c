@@ -235,7 +235,7 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 	if (o->trace && o->workload)
 		die_usage(cmd, "--trace and --workload exclude each other: run one of them");
 	if (!o->trace && !o->workload)
-		die_usage(cmd, "--trace or --workload is required");
+		die_usage(cmd, "--trace is required (or --workload W)");
 	if (o->workload && !workload_find(o->workload, err))
 		die_usage(cmd, err);
 	if (o->workload)

@@ -13,8 +13,8 @@
 
 #include "arch/paging.h"
 #include "cli/setup.h"
-#include "trace/drmem.h"
 #include "frontend/ucfe.h"
+#include "trace/drmem.h"
 #include "trace/event_array.h"
 #include "trace/trace.h"
 #include "trace/traceset.h"

@@ -1,0 +1,316 @@
+/*
+ * Unit tests for the execution-driven front end (src/frontend): the
+ * workload images, the Unicorn front end's event streams, and whole runs
+ * of the workloads (vtsim run --workload) in every mode.
+ *
+ * Notes: expected counts are worked out from the programs' source
+ * (the programs in workloads/, io_core.c):
+ *  - io-loop, n rounds: n OUTs and n INs (2n port accesses), floor(n/16)
+ *    CPUIDs and HLTs; the machine's final halt adds one HLT exit in VMX
+ *    modes.
+ *  - demand paging: a process touches the page of its image (every image
+ *    is under 4 KiB with its .bss), one stack page (UCFE_STACK_TOP - 64 and
+ *    the frames below it), and the pages its program writes.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/run.h"
+#include "frontend/ucfe.h"
+#include "frontend/workload.h"
+
+/* Run workload w in mode with "name=value" settings (NULL-terminated). */
+static int run_wl(const char *w, enum sim_mode mode, const char *const *sets, struct run_result *r, char **console,
+		  char *err)
+{
+	struct sim_params p;
+	char perr[256];
+	params_defaults(&p);
+	for (; sets && *sets; sets++)
+		ck_assert_msg(params_set(&p, *sets, perr) == 0, "%s", perr);
+	return sim_run_workload(&p, mode, w, r, NULL, console, err);
+}
+
+START_TEST(test_frontend_images_have_headers)
+{
+	char err[256];
+	struct workload_header h;
+	/* Every runnable workload and the bare-metal variant are embedded, load
+	 * at 0x400000 and start right after the 64-byte header. */
+	for (size_t i = 0; i < workload_count; i++) {
+		const struct workload_image *img = workload_image_find(workloads[i].name);
+		ck_assert_msg(img != NULL, "%s", workloads[i].name);
+		ck_assert_msg(workload_header(img, &h, err) == 0, "%s", err);
+		ck_assert_uint_eq(h.load_addr, 0x400000);
+		ck_assert_uint_eq(h.entry, 0x400040);
+		ck_assert_uint_ne(h.child_entry, 0);
+		ck_assert_uint_eq(h.final_hlt, 0);
+		ck_assert_uint_lt(h.mem_end, 0x401000); /* one page */
+	}
+	const struct workload_image *kvm = workload_image_find("kvm-io");
+	ck_assert_ptr_nonnull(kvm);
+	ck_assert_int_eq(workload_header(kvm, &h, err), 0);
+	ck_assert_uint_eq(h.child_entry, 0);
+	ck_assert_uint_gt(h.final_hlt, h.entry);
+	ck_assert_ptr_null(workload_find("kvm-io", err)); /* not runnable in the simulator */
+	ck_assert_ptr_null(workload_find("nope", err));
+	ck_assert_str_eq(err, "unknown workload 'nope'; available: matmul, pointer-chase, hash-lookup, process-churn, "
+			      "mmap-churn, io-loop");
+	/* A corrupt image is refused with one line. */
+	unsigned char bad[64] = {0};
+	struct workload_image b = {"bad", bad, sizeof(bad)};
+	ck_assert_int_eq(workload_header(&b, &h, err), -1);
+	ck_assert_str_eq(err, "workload image bad: no VTWLIMG1 header (not built from workloads/link.ld?)");
+}
+END_TEST
+
+/* The io-loop stream of 16 rounds, pulled event by event: every port
+ * access, the CPUID and the HLT come right after their instruction's fetch
+ * (OUT DX, AL and IN AL, DX: 1 byte; CPUID 2; HLT 1), and the stream ends
+ * with the exit. */
+START_TEST(test_frontend_io_loop_stream)
+{
+	char err[512];
+	struct ucfe_args a = {0, 16, 1};
+	const struct workload *w = workload_find("io-loop", err);
+	struct ucfe *u = ucfe_open(w, &a, err);
+	ck_assert_msg(u != NULL, "%s", err);
+	struct proc_source ps;
+	ucfe_proc_source(u, &ps);
+	ck_assert_uint_eq(ps.root, 1);
+	struct frontend fe;
+	ck_assert_int_eq(ps.open(ps.ctx, 1, &fe, err), 0);
+	struct guest_event ev, prev = {0};
+	uint64_t n[GEV_KIND_COUNT] = {0}, outs = 0, ins = 0, events = 0;
+	int r;
+	while ((r = fe.next(fe.ctx, &ev, err)) == 1) {
+		if (events++ == 0) {
+			ck_assert_int_eq(ev.kind, GEV_FETCH);
+			ck_assert_uint_eq(ev.gva, 0x400040); /* _start */
+		}
+		ck_assert_uint_eq(ev.pid, 1);
+		n[ev.kind]++;
+		if (ev.kind == GEV_IO) {
+			ck_assert_int_eq(prev.kind, GEV_FETCH);
+			ck_assert_uint_eq(prev.size, 1);
+			ck_assert_uint_eq(ev.size, 1);
+			if (ev.arg == 0) {
+				ck_assert_uint_eq(ev.gva, 0x3f8);
+				ck_assert_uint_eq(ev.len, 'a' + outs % 26);
+				outs++;
+			} else {
+				ck_assert_uint_eq(ev.arg, 1);
+				ck_assert_uint_eq(ev.gva, 0x3fd);
+				ins++;
+			}
+		} else if (ev.kind == GEV_CPUID) {
+			ck_assert_int_eq(prev.kind, GEV_FETCH);
+			ck_assert_uint_eq(prev.size, 2);
+			ck_assert_uint_eq(ev.arg, 0);
+		} else if (ev.kind == GEV_HLT) {
+			ck_assert_int_eq(prev.kind, GEV_FETCH);
+			ck_assert_uint_eq(prev.size, 1);
+		}
+		prev = ev;
+	}
+	ck_assert_msg(r == 0, "%s", err);
+	ck_assert_int_eq(prev.kind, GEV_PROC_EXIT);
+	ck_assert_uint_eq(outs, 16);
+	ck_assert_uint_eq(ins, 16);
+	ck_assert_uint_eq(n[GEV_CPUID], 1);
+	ck_assert_uint_eq(n[GEV_HLT], 1);
+	ck_assert_uint_eq(n[GEV_PROC_EXIT], 1);
+	ck_assert_uint_eq(n[GEV_MMAP] + n[GEV_MUNMAP] + n[GEV_PROC_CREATE] + n[GEV_WAIT], 0);
+	/* The stream stays ended. */
+	ck_assert_int_eq(fe.next(fe.ctx, &ev, err), 0);
+	ps.close(ps.ctx, 1);
+	ck_assert_str_eq(ucfe_console(u), "io_loop.rounds=16\nio_loop.status_sum=4080\n");
+	ck_assert_uint_eq(ucfe_processes(u), 1);
+	ucfe_close(u);
+}
+END_TEST
+
+/* io-loop, 32 rounds: natively 64 port accesses, 2 CPUIDs, 2 HLTs that
+ * idle; in VMX modes 64 I/O-instruction exits, 2 CPUID exits and 2 + 1
+ * HLT exits (the final one stops the VM), and the same instructions. */
+START_TEST(test_frontend_io_loop_exits)
+{
+	static const char *const sets[] = {"workload.iterations=32", NULL};
+	struct run_result r;
+	char err[CPU_ERR_LEN], *con;
+	ck_assert_msg(run_wl("io-loop", MODE_NATIVE, sets, &r, &con, err) == 0, "%s", err);
+	ck_assert_str_eq(con, "io_loop.rounds=32\nio_loop.status_sum=8160\n"); /* 32 x 0xff */
+	free(con);
+	uint64_t insns = r.ctr.v[CTR_CPU_INSTRUCTIONS];
+	ck_assert_uint_eq(r.ctr.v[CTR_CPU_IO], 64);
+	ck_assert_uint_eq(r.ctr.v[CTR_CPU_CPUID], 2);
+	ck_assert_uint_eq(r.ctr.v[CTR_CPU_HLT], 2);
+	ck_assert_uint_gt(r.ctr.v[CTR_CPU_CYCLES_IDLE], 0);
+	ck_assert_uint_eq(r.ctr.v[CTR_VMX_EXITS], 0);
+	/* Each HLT idles to a tick: the run lasts past the second tick (guest.hz
+	 * 250 at 4 GHz: every 16,000,000 cycles). */
+	ck_assert_uint_ge(r.ctr.v[CTR_CPU_CYCLES], 32000000);
+	for (enum sim_mode m = MODE_SHADOW; m <= MODE_EPT; m++) {
+		ck_assert_msg(run_wl("io-loop", m, sets, &r, NULL, err) == 0, "%s", err);
+		ck_assert_uint_eq(r.ctr.v[CTR_CPU_INSTRUCTIONS], insns);
+		ck_assert_uint_eq(r.exits[EXIT_REASON_IO_INSTRUCTION].count, 64);
+		ck_assert_uint_eq(r.exits[EXIT_REASON_CPUID].count, 2);
+		ck_assert_uint_eq(r.exits[EXIT_REASON_HLT].count, 3);
+		ck_assert_uint_eq(r.ctr.v[CTR_VMM_HLT], 2);
+		ck_assert_uint_eq(r.ctr.v[CTR_VMM_IO], 64);
+		ck_assert_uint_eq(r.ctr.v[CTR_CPU_HLT], 0);
+		ck_assert_uint_eq(r.ctr.v[CTR_CPU_IO], 0);
+		ck_assert_uint_gt(r.ctr.v[CTR_CPU_CYCLES_IDLE], 0);
+	}
+}
+END_TEST
+
+/* mmap-churn, 8 rounds of 16 KiB (4 pages): 8 mmaps, 8 + 2 munmaps
+ * (rounds 3 and 7 unmap in two halves), 32 data pages + the image page +
+ * a stack page faulted in, every one unmapped by the end. */
+START_TEST(test_frontend_mmap_churn_counts)
+{
+	static const char *const sets[] = {"workload.iterations=8", "workload.size=16KiB", NULL};
+	for (enum sim_mode m = MODE_NATIVE; m < MODE_COUNT; m++) {
+		struct run_result r;
+		char err[CPU_ERR_LEN], *con;
+		ck_assert_msg(run_wl("mmap-churn", m, sets, &r, &con, err) == 0, "%s", err);
+		ck_assert_str_eq(con, "mmap_churn.rounds=8\nmmap_churn.pages_touched=32\n");
+		free(con);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_SYSCALL_MMAP], 8);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_SYSCALL_MUNMAP], 10);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_PF], 34);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_PAGES_MAPPED], 34);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_PAGES_UNMAPPED], 34);
+		ck_assert_uint_eq(r.ctr.v[CTR_MEM_REFS_STORE] >= 32, 1);
+	}
+}
+END_TEST
+
+/* process-churn, 6 processes of 8 KiB (2 pages) each: 6 creations, 6
+ * waits, 7 exits (with the first process), at most 1 + 4 alive; child k
+ * exits with (k + (k + 1)) & 0xff, so the statuses add up to
+ * 1 + 3 + 5 + 7 + 9 + 11 = 36; each child faults in its image, stack and
+ * 2 data pages, the first process its image and stack: 6 x 4 + 2 = 26. */
+START_TEST(test_frontend_process_churn_counts)
+{
+	static const char *const sets[] = {"workload.iterations=6", "workload.size=8KiB", NULL};
+	for (enum sim_mode m = MODE_NATIVE; m < MODE_COUNT; m++) {
+		struct run_result r;
+		char err[CPU_ERR_LEN], *con;
+		ck_assert_msg(run_wl("process-churn", m, sets, &r, &con, err) == 0, "%s", err);
+		ck_assert_str_eq(con, "process_churn.processes=6\nprocess_churn.status_sum=36\n");
+		free(con);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_PROC_CREATE], 6);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_PROC_EXIT], 7);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_SYSCALL_WAIT], 6);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_PROC_PEAK], 5);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_PF], 26);
+		ck_assert_uint_eq(r.ctr.v[CTR_GUEST_SYSCALL_MMAP], 6);
+	}
+}
+END_TEST
+
+/* The acceptance shapes on small sizes: process churn costs shadow paging
+ * far more than EPT; a pointer chase over 16 MiB makes EPT walks reference
+ * more paging-structure entries than shadow walks. */
+START_TEST(test_frontend_modes_compare)
+{
+	static const char *const churn[] = {"workload.iterations=24", NULL};
+	static const char *const chase[] = {"workload.size=16MiB", "workload.iterations=100000", NULL};
+	struct run_result r[MODE_COUNT];
+	char err[CPU_ERR_LEN];
+	for (enum sim_mode m = MODE_NATIVE; m < MODE_COUNT; m++)
+		ck_assert_msg(run_wl("process-churn", m, churn, &r[m], NULL, err) == 0, "%s", err);
+	uint64_t nat = r[MODE_NATIVE].ctr.v[CTR_CPU_CYCLES];
+	uint64_t sh = r[MODE_SHADOW].ctr.v[CTR_CPU_CYCLES] - nat, ept = r[MODE_EPT].ctr.v[CTR_CPU_CYCLES] - nat;
+	ck_assert_msg(sh > 10 * ept, "shadow overhead %lu cycles, EPT %lu", (unsigned long)sh, (unsigned long)ept);
+	for (enum sim_mode m = MODE_NATIVE; m < MODE_COUNT; m++)
+		ck_assert_msg(run_wl("pointer-chase", m, chase, &r[m], NULL, err) == 0, "%s", err);
+	uint64_t sh_refs = r[MODE_SHADOW].ctr.v[CTR_WALK_GUEST_REFS];
+	uint64_t ept_refs = r[MODE_EPT].ctr.v[CTR_WALK_GUEST_REFS] + r[MODE_EPT].ctr.v[CTR_WALK_EPT_REFS];
+	ck_assert_msg(ept_refs > sh_refs, "EPT %lu walk refs, shadow %lu", (unsigned long)ept_refs,
+		      (unsigned long)sh_refs);
+	ck_assert_uint_eq(r[MODE_SHADOW].ctr.v[CTR_CPU_INSTRUCTIONS], r[MODE_EPT].ctr.v[CTR_CPU_INSTRUCTIONS]);
+}
+END_TEST
+
+/* workload.size takes binary suffixes; a HLT with no timer is an error. */
+START_TEST(test_frontend_params_and_errors)
+{
+	struct sim_params p;
+	char err[CPU_ERR_LEN];
+	params_defaults(&p);
+	ck_assert_int_eq(params_set(&p, "workload.size=1GiB", err), 0);
+	ck_assert_uint_eq(p.workload_size, 1073741824);
+	ck_assert_int_eq(params_set(&p, "workload.size=64K", err), 0);
+	ck_assert_uint_eq(p.workload_size, 65536);
+	ck_assert_int_eq(params_set(&p, "workload.size=4096", err), 0);
+	ck_assert_uint_eq(p.workload_size, 4096);
+	ck_assert_int_eq(params_set(&p, "workload.size=1.5G", err), -1);
+	ck_assert_str_eq(err, "parameter workload.size: '1.5G' is not a byte count (an integer with K, M, G or T, "
+			      "e.g. 1GiB)");
+	ck_assert_int_eq(params_set(&p, "workload.size=2TiB", err), -1);
+	ck_assert_str_eq(err, "parameter workload.size: 2199023255552 is outside [0, 1099511627776] bytes");
+	ck_assert_int_eq(params_set(&p, "workload.seed=18446744073709551615", err), 0);
+
+	static const char *const no_timer[] = {"workload.iterations=16", "guest.hz=0", NULL};
+	struct run_result r;
+	ck_assert_int_eq(run_wl("io-loop", MODE_NATIVE, no_timer, &r, NULL, err), -1);
+	ck_assert_str_eq(err, "workload io-loop: HLT with no timer interrupt pending (guest.hz=0): the core would "
+			      "never wake");
+	ck_assert_int_eq(run_wl("mandelbrot", MODE_NATIVE, NULL, &r, NULL, err), -1);
+	ck_assert_str_eq(err, "unknown workload 'mandelbrot'; available: matmul, pointer-chase, hash-lookup, "
+			      "process-churn, mmap-churn, io-loop");
+}
+END_TEST
+
+/* Every workload runs to its end in every mode at a small size, with the
+ * same instruction count in each mode. */
+START_TEST(test_frontend_every_workload_small)
+{
+	static const char *const sets[] = {"workload.size=64KiB", "workload.iterations=3", NULL};
+	for (size_t i = 0; i < workload_count; i++) {
+		uint64_t insns = 0;
+		for (enum sim_mode m = MODE_NATIVE; m < MODE_COUNT; m++) {
+			struct run_result r;
+			char err[CPU_ERR_LEN], *con;
+			ck_assert_msg(run_wl(workloads[i].name, m, sets, &r, &con, err) == 0, "%s: %s", workloads[i].name,
+				      err);
+			ck_assert_msg(con[0] != '\0', "%s printed nothing", workloads[i].name);
+			free(con);
+			if (m == MODE_NATIVE)
+				insns = r.ctr.v[CTR_CPU_INSTRUCTIONS];
+			ck_assert_uint_eq(r.ctr.v[CTR_CPU_INSTRUCTIONS], insns);
+			ck_assert_uint_gt(insns, 100);
+		}
+	}
+}
+END_TEST
+
+static Suite *frontend_suite(void)
+{
+	Suite *s = suite_create("frontend");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, test_frontend_images_have_headers);
+	tcase_add_test(tc, test_frontend_io_loop_stream);
+	tcase_add_test(tc, test_frontend_io_loop_exits);
+	tcase_add_test(tc, test_frontend_mmap_churn_counts);
+	tcase_add_test(tc, test_frontend_process_churn_counts);
+	tcase_add_test(tc, test_frontend_modes_compare);
+	tcase_add_test(tc, test_frontend_params_and_errors);
+	tcase_add_test(tc, test_frontend_every_workload_small);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(frontend_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
