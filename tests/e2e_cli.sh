@@ -193,6 +193,24 @@ check "missing --trace" '[ $rc -eq 2 ] && grep -q -- "--trace is required" "$wor
 "$vtsim" run --trace "$work/nonexistent.lackey" --mode native --no-store >/dev/null 2>"$work/err"; rc=$?
 check "missing trace file named" '[ $rc -eq 1 ] && grep -q "nonexistent.lackey" "$work/err"'
 
+# --- execution-driven workloads (issue 7): vtsim compare --workload
+out="$("$vtsim" compare --workload process-churn --set workload.iterations=24 --db "$db" 2>"$work/err")"; rc=$?
+check "compare --workload prints native/shadow/ept" '[ $rc -eq 0 ] && grep -q "^ *native *shadow *ept$" <<<"$out"'
+check "compare --workload prints the program's console first" '[ "$(head -1 <<<"$out")" = "console  process_churn.processes=24" ]'
+check "compare --workload names the workload and its arguments" 'grep -q "^workload process-churn (unicorn, image [0-9]* bytes, xxh3 [0-9a-f]*) size=0 iterations=24 seed=1" <<<"$out"'
+check "workload runs stored as workload:NAME" '[ "$(sqlite3 "$db" "select count(*) from run where trace_path = '\''workload:process-churn'\'' and trace_name = '\''process-churn'\'' and trace_format = '\''unicorn'\''")" = 3 ]'
+shadow_ov="$(awk '$1 == "overhead" {sub("%", "", $5); print int($5); exit}' <<<"$out")"
+ept_ov="$(awk '$1 == "overhead" {sub("%", "", $6); print int($6); exit}' <<<"$out")"
+check "process churn: EPT overhead far below shadow's" '[ -n "$shadow_ov" ] && [ -n "$ept_ov" ] && [ "$shadow_ov" -gt $((10 * ept_ov + 10)) ]'
+"$vtsim" run --workload io-loop --mode ept --set workload.iterations=32 --no-store >"$work/out" 2>&1; rc=$?
+check "io-loop under EPT: 64 I/O exits, 3 HLT exits" '[ $rc -eq 0 ] && grep -q "^  exit IO_INSTRUCTION  *64$" "$work/out" && grep -q "^  exit HLT  *3$" "$work/out"'
+"$vtsim" run --workload io-loop --trace "$trace" --mode ept --no-store >/dev/null 2>"$work/err"; rc=$?
+check "--trace and --workload exclude each other" '[ $rc -eq 2 ] && grep -q -- "--trace and --workload exclude each other" "$work/err"'
+"$vtsim" run --workload dhrystone --mode ept --no-store >/dev/null 2>"$work/err"; rc=$?
+check "an unknown workload is refused with the list" '[ $rc -eq 2 ] && grep -q "unknown workload .dhrystone.; available: matmul, pointer-chase, hash-lookup, process-churn, mmap-churn, io-loop" "$work/err"'
+"$vtsim" run --workload io-loop --mode native --set guest.hz=0 --no-store >/dev/null 2>"$work/err"; rc=$?
+check "a HLT with no timer fails with one line" '[ $rc -eq 1 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q "^vtsim: workload io-loop: HLT with no timer interrupt pending" "$work/err"'
+
 # --- an unwritable database: one-line error naming it, status 1
 touch "$work/file"
 "$vtsim" run --trace "$trace" --mode native --db "$work/file/sub/x.db" >/dev/null 2>"$work/err"; rc=$?
