@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 			struct run_result *r = calloc(1, sizeof(*r));
 			double best = 1e30;
 			for (int rep = 0; rep < REPS; rep++) {
-				if (sim_run_workload(&p, (enum sim_mode)m, w->name, r, NULL, NULL, err) != 0) {
+				if (sim_run_workload(&p, (enum sim_mode)m, w->name, NULL, r, NULL, NULL, err) != 0) {
 					fprintf(stderr, "bench_workloads: %s\n", err);
 					return 1;
 				}

@@ -7,7 +7,8 @@
  *                      mmap, munmap, brk, CPUID, port I/O, exit
  *   set.vtt            three processes: root 100 creates 101 and 102 and waits
  *   unknown_type.vtt   one.vtt's process with record type 0x5a after 4 events
- *   hlt.vtt            the same with a HLT record (0xa2): defined, not executable
+ *   invlpg.vtt         the same with an INVLPG record (0xa1): defined, not executable
+ *                      (HLT, 0xa2, is executable since the Unicorn front end)
  *   bad_stream_sum.vtt one.vtt with the stream's XXH3-64 in the index changed
  *                      (and the index checksum made right again)
  *   bad_index_sum.vtt  one.vtt with a byte of the source format changed
@@ -199,8 +200,8 @@ int main(int argc, char **argv)
 	b = write_one("\x5a", 1, 4);
 	save(argv[1], "unknown_type.vtt", &b);
 	free(b.p);
-	b = write_one("\xa2\x01", 2, 4);
-	save(argv[1], "hlt.vtt", &b);
+	b = write_one("\xa1\x01\x00", 3, 4);
+	save(argv[1], "invlpg.vtt", &b);
 	free(b.p);
 	b = write_one("\xff", 1, 4);
 	save(argv[1], "after_end.vtt", &b);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/run.h"
 #include "frontend/ucfe.h"
@@ -30,7 +31,7 @@ static int run_wl(const char *w, enum sim_mode mode, const char *const *sets, st
 	params_defaults(&p);
 	for (; sets && *sets; sets++)
 		ck_assert_msg(params_set(&p, *sets, perr) == 0, "%s", perr);
-	return sim_run_workload(&p, mode, w, r, NULL, console, err);
+	return sim_run_workload(&p, mode, w, NULL, r, NULL, console, err);
 }
 
 START_TEST(test_frontend_images_have_headers)
@@ -268,25 +269,47 @@ START_TEST(test_frontend_params_and_errors)
 END_TEST
 
 /* Every workload runs to its end in every mode at a small size, with the
- * same instruction count in each mode. */
-START_TEST(test_frontend_every_workload_small)
+ * same instruction count in each mode; recorded (--record) in one mode,
+ * its .vtt replays with every counter and every exit count and cycle equal
+ * to the execution-driven run's, in every mode. */
+START_TEST(test_frontend_every_workload_record_replay)
 {
 	static const char *const sets[] = {"workload.size=64KiB", "workload.iterations=3", NULL};
+	const char *tmpdir = getenv("TMPDIR");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/check_frontend_%ld.vtt", tmpdir && *tmpdir ? tmpdir : "/tmp", (long)getpid());
+	struct sim_params p;
+	char perr[256];
+	params_defaults(&p);
+	for (const char *const *s = sets; *s; s++)
+		ck_assert_msg(params_set(&p, *s, perr) == 0, "%s", perr);
 	for (size_t i = 0; i < workload_count; i++) {
 		uint64_t insns = 0;
 		for (enum sim_mode m = MODE_NATIVE; m < MODE_COUNT; m++) {
-			struct run_result r;
+			struct run_result r, replay;
 			char err[CPU_ERR_LEN], *con;
-			ck_assert_msg(run_wl(workloads[i].name, m, sets, &r, &con, err) == 0, "%s: %s", workloads[i].name,
-				      err);
+			/* record in the native run; the file is the same whatever the mode */
+			ck_assert_msg(sim_run_workload(&p, m, workloads[i].name, m == MODE_NATIVE ? path : NULL, &r, NULL, &con,
+						       err) == 0,
+				      "%s: %s", workloads[i].name, err);
 			ck_assert_msg(con[0] != '\0', "%s printed nothing", workloads[i].name);
 			free(con);
 			if (m == MODE_NATIVE)
 				insns = r.ctr.v[CTR_CPU_INSTRUCTIONS];
 			ck_assert_uint_eq(r.ctr.v[CTR_CPU_INSTRUCTIONS], insns);
 			ck_assert_uint_gt(insns, 100);
+			ck_assert_msg(sim_run(&p, m, path, &replay, NULL, NULL, NULL, err) == 0, "%s replay: %s",
+				      workloads[i].name, err);
+			for (int c = 0; c < CTR_COUNT; c++)
+				ck_assert_msg(replay.ctr.v[c] == r.ctr.v[c], "%s %s: counter %s %lu recorded, %lu replayed",
+					      workloads[i].name, mode_name(m), counter_table[c].name,
+					      (unsigned long)r.ctr.v[c], (unsigned long)replay.ctr.v[c]);
+			ck_assert_msg(memcmp(replay.exits, r.exits, sizeof(r.exits)) == 0, "%s %s: exits differ",
+				      workloads[i].name, mode_name(m));
+			ck_assert_str_eq(replay.format, "vtt");
 		}
 	}
+	unlink(path);
 }
 END_TEST
 
@@ -301,7 +324,7 @@ static Suite *frontend_suite(void)
 	tcase_add_test(tc, test_frontend_process_churn_counts);
 	tcase_add_test(tc, test_frontend_modes_compare);
 	tcase_add_test(tc, test_frontend_params_and_errors);
-	tcase_add_test(tc, test_frontend_every_workload_small);
+	tcase_add_test(tc, test_frontend_every_workload_record_replay);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -204,6 +204,11 @@ ept_ov="$(awk '$1 == "overhead" {sub("%", "", $6); print int($6); exit}' <<<"$ou
 check "process churn: EPT overhead far below shadow's" '[ -n "$shadow_ov" ] && [ -n "$ept_ov" ] && [ "$shadow_ov" -gt $((10 * ept_ov + 10)) ]'
 "$vtsim" run --workload io-loop --mode ept --set workload.iterations=32 --no-store >"$work/out" 2>&1; rc=$?
 check "io-loop under EPT: 64 I/O exits, 3 HLT exits" '[ $rc -eq 0 ] && grep -q "^  exit IO_INSTRUCTION  *64$" "$work/out" && grep -q "^  exit HLT  *3$" "$work/out"'
+"$vtsim" run --workload mmap-churn --mode shadow --set workload.iterations=8 --record "$work/mc.vtt" --no-store >"$work/out" 2>&1; rc=$?
+"$vtsim" run --trace "$work/mc.vtt" --mode shadow --no-store >"$work/out2" 2>&1; rc2=$?
+check "run --workload --record writes a .vtt whose replay prints the same table" '[ $rc -eq 0 ] && [ $rc2 -eq 0 ] && diff <(sed -n "/^cycles/,\$p" "$work/out") <(sed -n "/^cycles/,\$p" "$work/out2") >/dev/null'
+"$vtsim" compare --workload io-loop --record "$work/x.vtt" --no-store >/dev/null 2>"$work/err"; rc=$?
+check "--record is refused with compare" '[ $rc -eq 2 ] && grep -q -- "--record takes one run: use it with run" "$work/err"'
 "$vtsim" run --workload io-loop --trace "$trace" --mode ept --no-store >/dev/null 2>"$work/err"; rc=$?
 check "--trace and --workload exclude each other" '[ $rc -eq 2 ] && grep -q -- "--trace and --workload exclude each other" "$work/err"'
 "$vtsim" run --workload dhrystone --mode ept --no-store >/dev/null 2>"$work/err"; rc=$?
@@ -262,7 +267,7 @@ bad_magic.vtt|file byte 4: bad magic: not a .vtt file, or one altered in transfe
 bad_index_sum.vtt|file byte 193: header and index checksum mismatch (stored 885ed3f1cb9ab2af, computed 04ad9645f522af50)
 bad_stream_sum.vtt|process 1, record byte 87: checksum mismatch: the records hash to e954c8f269a2c01d, the index gives e954c8f269a2c01c
 unknown_type.vtt|process 1, record byte 15: unknown record type 0x5a
-hlt.vtt|process 1, record byte 15: record type 0xa2 (HLT) is defined by the format but this vtsim cannot execute it yet
+invlpg.vtt|process 1, record byte 15: record type 0xa1 (INVLPG) is defined by the format but this vtsim cannot execute it yet
 after_end.vtt|process 1, record byte 16: records after the END record
 EOF
 check "corrupt .vtt files store nothing" '[ "$(sqlite3 "$db" "select count(*) from run")" = "$n_before" ]'

@@ -232,7 +232,7 @@ int main(void)
 	params_defaults(&p);
 	p.workload_iterations = ITERATIONS;
 	struct run_result r;
-	if (sim_run_workload(&p, MODE_EPT, "io-loop", &r, NULL, NULL, err) < 0) {
+	if (sim_run_workload(&p, MODE_EPT, "io-loop", NULL, &r, NULL, NULL, err) < 0) {
 		printf("kvm_crosscheck: the simulator failed: %s\n", err);
 		return 1;
 	}

@@ -92,6 +92,7 @@ static void end_progress(struct progress *pg)
 struct run_opts {
 	const char *trace;
 	const char *workload; /* --workload NAME instead of a trace */
+	const char *record;   /* --record FILE.vtt (run --workload) */
 	char source[300];     /* what ran: the trace path, or "workload:NAME" */
 	const char *plot;
 	const char *db_path;
@@ -154,6 +155,7 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 		{"no-store", no_argument, NULL, 'n'},    {"help", no_argument, NULL, 'h'},
 		{"plot", required_argument, NULL, 'p'},  {"profile", required_argument, NULL, 'P'},
 		{"workload", required_argument, NULL, 'w'},
+		{"record", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	char err[256];
@@ -184,6 +186,11 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 			break;
 		case 'w':
 			o->workload = optarg;
+			break;
+		case 'r':
+			if (!is_run)
+				die_usage(cmd, "--record takes one run: use it with run");
+			o->record = optarg;
 			break;
 		case 'm':
 			if (!is_run)
@@ -238,6 +245,8 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 		die_usage(cmd, "--trace is required (or --workload W)");
 	if (o->workload && !workload_find(o->workload, err))
 		die_usage(cmd, err);
+	if (o->record && !o->workload)
+		die_usage(cmd, "--record records a --workload run (a trace is already a recording: see trace import)");
 	if (o->workload)
 		snprintf(o->source, sizeof(o->source), "workload:%s", o->workload);
 	else
@@ -463,6 +472,8 @@ static const char run_help[] =
 	"                       mmap-churn, io-loop (docs/workloads.md; its arguments\n"
 	"                       are --set workload.size=BYTES, workload.iterations=N,\n"
 	"                       workload.seed=N)\n"
+	"      --record F.vtt   run --workload: write every event the guest executed to\n"
+	"                       a .vtt; `run --trace F.vtt` repeats the run's counters\n"
 	"  -m, --mode M         run: native, shadow or ept\n"
 	"      --modes M,M      compare: modes to run (default native,shadow,ept)\n"
 	"      --vpid on|off    \"enable VPID\" for VMX modes (default on); off flushes\n"
@@ -497,7 +508,7 @@ static int cmd_run(int argc, char **argv, const char *cmd)
 		int rc;
 		if (o.workload) {
 			char *out = NULL;
-			rc = sim_run_workload(&o.params, o.modes[i], o.workload, &res[i], &interrupted, &out, err);
+			rc = sim_run_workload(&o.params, o.modes[i], o.workload, o.record, &res[i], &interrupted, &out, err);
 			if (!console)
 				console = out;
 			else

@@ -18,6 +18,7 @@
 #include "trace/event_array.h"
 #include "trace/trace.h"
 #include "trace/traceset.h"
+#include "trace/vtt_record.h"
 #include "trace/vtt.h"
 #include "vmcs/vmcs.h"
 
@@ -534,8 +535,8 @@ int64_t run_store(struct db *db, const struct sim_params *p, enum sim_mode mode,
 	return id;
 }
 
-int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char *workload, struct run_result *out,
-		     volatile sig_atomic_t *intr, char **console, char *err)
+int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char *workload, const char *record,
+		     struct run_result *out, volatile sig_atomic_t *intr, char **console, char *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (console)
@@ -560,15 +561,32 @@ int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char 
 	XXH3_64bits_update(st, img->bytes, img->size);
 	uint64_t a[3] = {args.size, args.iterations, args.seed};
 	XXH3_64bits_update(st, a, sizeof(a));
-	snprintf(out->checksum, sizeof(out->checksum), "%016llx", (unsigned long long)XXH3_64bits_digest(st));
+	uint64_t sum = XXH3_64bits_digest(st);
+	snprintf(out->checksum, sizeof(out->checksum), "%016llx", (unsigned long long)sum);
 	XXH3_freeState(st);
 	snprintf(out->format, sizeof(out->format), "unicorn");
 	out->trace_bytes = img->size;
 
 	struct proc_source ps;
 	ucfe_proc_source(u, &ps);
+	struct vtt_recorder *rec = NULL;
+	if (record) {
+		const struct vtt_meta meta = {ps.root, "unicorn", sum, 0};
+		rec = vtt_recorder_open(record, &ps, &meta, err);
+		if (!rec) {
+			ucfe_close(u);
+			return -1;
+		}
+		vtt_recorder_source(rec, &ps);
+	}
 	char cpu_err[CPU_ERR_LEN];
 	int rc = run_machine(p, mode, NULL, &ps, NULL, NULL, out, intr, cpu_err);
+	if (rc == 0 && rec && vtt_recorder_finish(rec, err) < 0) {
+		vtt_recorder_free(rec);
+		ucfe_close(u);
+		return -1;
+	}
+	vtt_recorder_free(rec);
 	if (rc < 0) {
 		if (!strncmp(cpu_err, "workload ", 9))
 			memcpy(err, cpu_err, CPU_ERR_LEN);

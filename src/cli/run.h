@@ -136,10 +136,13 @@ const char *trace_base_name(const char *path, char *buf, size_t len);
  * checksum is the XXH3-64 of the image and of the workload.* values
  * (format "unicorn", trace_bytes = image bytes). *console (may be NULL)
  * gets what the program wrote, malloc'd (the caller frees it), on success.
- * Returns 0, 1 if interrupted, or -1 with a one-line message in err
- * (CPU_ERR_LEN) naming the workload.
+ * With record (a path; NULL = none) every event the guest was handed is
+ * written to a .vtt there (src/trace/vtt_record.h; source format
+ * "unicorn", the checksum above): replaying it repeats this run's
+ * counters in any mode. Returns 0, 1 if interrupted, or -1 with a
+ * one-line message in err (CPU_ERR_LEN) naming the workload or the file.
  */
-int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char *workload, struct run_result *out,
-		     volatile sig_atomic_t *intr, char **console, char *err);
+int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char *workload, const char *record,
+		     struct run_result *out, volatile sig_atomic_t *intr, char **console, char *err);
 
 #endif

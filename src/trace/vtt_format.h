@@ -130,6 +130,7 @@ enum vtt_rec {
 	VTT_REC_EXEC = 0x87,        /* pid */
 	VTT_REC_CPUID = 0x88,       /* pid, leaf (EAX) */
 	VTT_REC_IO = 0x89,          /* pid, port, size (1, 2, 4), direction (1 = IN), value written by OUT */
+	VTT_REC_HLT = 0xa2,         /* pid (GEV_HLT; in the 0xa0 block, executable since the Unicorn front end) */
 	/*
 	 * Defined for the execution-driven front end and the VT-d work; this
 	 * vtsim cannot execute them yet, and its reader stops with an error
@@ -137,7 +138,6 @@ enum vtt_rec {
 	 */
 	VTT_REC_CR3_LOAD = 0xa0,    /* pid, new CR3 value */
 	VTT_REC_INVLPG = 0xa1,      /* pid, gva */
-	VTT_REC_HLT = 0xa2,         /* pid */
 	VTT_REC_MMIO = 0xa3,        /* pid, gva, size, direction (1 = read), value written */
 	VTT_REC_DMA = 0xa4,         /* source-id (bus << 8 | dev << 3 | fn), IOVA, len, direction (1 = to memory) */
 	VTT_REC_INTERRUPT = 0xa5,   /* vector, source-id (0 = not a device) */

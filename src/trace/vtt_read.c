@@ -16,7 +16,7 @@
  *    the header, index and compressed data, "NAME: process P, record byte
  *    N: ..." for records (N counts the process's decompressed records).
  *    Record types the format defines but this vtsim cannot execute
- *    (CR3 load, INVLPG, HLT, MMIO, DMA, interrupt, instruction counts)
+ *    (CR3 load, INVLPG, MMIO, DMA, interrupt, instruction counts)
  *    stop the stream with their name; nothing is skipped.
  *  - A stream's checksum is known to be right only at its end: events
  *    before a corrupt byte have already been handed out (as with a lackey
@@ -796,6 +796,14 @@ static __attribute__((noinline)) int sr_next_slow(void *ctx, struct guest_event 
 				goto fail;
 			*ev = (struct guest_event){.kind = GEV_IO, .pid = (uint32_t)f[0], .gva = f[1], .size = (uint32_t)f[2],
 						   .arg = (uint32_t)f[3], .len = f[4]};
+			break;
+		}
+		case VTT_REC_HLT: {
+			const uint64_t max[] = {U32};
+
+			if (get_fields(s, &p, e, rec_off, tag, f, max, 1) < 0)
+				goto fail;
+			*ev = (struct guest_event){.kind = GEV_HLT, .pid = (uint32_t)f[0]};
 			break;
 		}
 		case VTT_REC_END:

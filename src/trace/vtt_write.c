@@ -346,6 +346,10 @@ int vtt_writer_event(struct vtt_writer *w, const struct guest_event *ev, char *e
 		f[0] = ev->pid, f[1] = ev->gva, f[2] = ev->size, f[3] = ev->arg, f[4] = ev->len;
 		put_fields(w, VTT_REC_IO, f, 5);
 		break;
+	case GEV_HLT:
+		f[0] = ev->pid;
+		put_fields(w, VTT_REC_HLT, f, 1);
+		break;
 	default:
 		snprintf(err, TRACE_ERR_LEN, "%s: an event of unknown kind %u", w->name, (unsigned)ev->kind);
 		return -1;
