@@ -580,7 +580,7 @@ int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char 
 		vtt_recorder_source(rec, &ps);
 	}
 	char cpu_err[CPU_ERR_LEN];
-	int rc = run_machine(p, mode, NULL, &ps, NULL, NULL, out, intr, cpu_err);
+	int rc = run_machine(p, mode, NULL, &ps, NULL, NULL, NULL, out, intr, cpu_err);
 	if (rc == 0 && rec && vtt_recorder_finish(rec, err) < 0) {
 		vtt_recorder_free(rec);
 		ucfe_close(u);
