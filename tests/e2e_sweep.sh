@@ -190,8 +190,8 @@ grid_error "a point whose parameters do not fit" $'[sweep]\ntraces = '"$t"$'\n[p
 	"$work/g.ini: the point tlb.l2.ways=4 tlb.l2.entries=1536: tlb.l2: 1536 entries / 4 ways = 384 sets, not a power of two"
 grid_error "a key outside a section" $'traces = '"$t"$'\n' \
 	"$work/g.ini:1: 'traces' is outside a section ([sweep] or [params])"
-grid_error "no traces" $'[sweep]\nname = x\n' \
-	"$work/g.ini: no traces: [sweep] needs traces = FILE, ..."
+grid_error "nothing to run" $'[sweep]\nname = x\n' \
+	"$work/g.ini: nothing to run: [sweep] needs traces = FILE, ... or workloads = NAME, ..."
 grid_error "an empty list item" $'[sweep]\ntraces = '"$t"$',,'"$t"$'\n' \
 	"$work/g.ini:2: 'traces': an empty item in the list"
 grid_error "a line too long for inih" $'[sweep]\ntraces = '"$t"$'\n[params]\ntlb.l2.entries = '"$(printf '512, %.0s' $(seq 1 60))"$'512\n' \
@@ -201,6 +201,20 @@ check "a missing grid file" '[ $rc -eq 2 ] && [ "$(cat "$work/err")" = "vtsim sw
 "$vtsim" sweep "$work/small.ini" --jobs 0 >/dev/null 2>"$work/err"; rc=$?
 check "--jobs 0 is refused" '[ $rc -eq 2 ] && grep -q -- "--jobs takes a number of processes from 1 to 1024" "$work/err"'
 check "sweep --help" '"$vtsim" sweep --help | grep -q "^Usage: vtsim sweep GRID.ini"'
+
+# --- workloads as well as traces: 2 workloads x 2 points x 2 modes = 8 runs,
+# stored as workload:NAME like `vtsim run --workload`; a rerun stores none;
+# an unknown workload is refused with the list and its line.
+printf '[sweep]\nname = wl\nworkloads = io-loop, matmul\nmodes = native, ept\n[params]\ntlb.l2.entries = 768, 1536\n' >"$work/wl.ini"
+wdb="$work/wl.db"
+"$vtsim" sweep "$work/wl.ini" --db "$wdb" --jobs 2 >"$work/out" 2>"$work/err"; rc=$?
+check "a grid of workloads runs" '[ $rc -eq 0 ] && grep -q "^sweep wl: 8 runs: 8 stored now, 0 stored before, 0 failed, 0 not run; " "$work/out"'
+check "workload runs stored as workload:NAME" '[ "$(q "$wdb" "select group_concat(n, '\'','\'') from (select trace_path || '\''/'\'' || mode || '\''='\'' || count(*) as n from run group by trace_path, mode order by trace_path, mode)")" = "workload:io-loop/ept=2,workload:io-loop/native=2,workload:matmul/ept=2,workload:matmul/native=2" ]'
+"$vtsim" sweep "$work/wl.ini" --db "$wdb" --jobs 2 >"$work/out" 2>"$work/err"; rc=$?
+check "a workload grid resumes: nothing to run again" '[ $rc -eq 0 ] && grep -q "^sweep wl: 8 runs: 0 stored now, 8 stored before, " "$work/out"'
+printf '[sweep]\nworkloads = io-loop,\n  nosuch\nmodes = ept\n' >"$work/wl2.ini"
+"$vtsim" sweep "$work/wl2.ini" --db "$work/wl2.db" >/dev/null 2>"$work/err"; rc=$?
+check "an unknown workload is refused with its line" '[ $rc -eq 2 ] && grep -q "^vtsim sweep: .*wl2.ini:3: unknown workload .nosuch.; available: " "$work/err"'
 
 echo "e2e_sweep: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "cpu/params.h"
+#include "frontend/workload.h"
 
 /* One piece of a value: the text of one line (a key line or a continuation). */
 struct piece {
@@ -114,7 +115,7 @@ static bool add_piece(struct entry *e, const char *text, int line)
 	return true;
 }
 
-static const char *const sweep_keys[] = {"name", "db", "traces", "modes", NULL};
+static const char *const sweep_keys[] = {"name", "db", "traces", "workloads", "modes", NULL};
 
 /* inih's handler: one NAME = VALUE line, or one continuation line. */
 static int grid_handler(void *user, const char *section, const char *name, const char *value)
@@ -505,10 +506,36 @@ static int build_sweep_key(struct parse *ps, struct grid *g, const struct entry 
 		} else if (!(g->db = resolve(ps->path, it[0].text))) {
 			rc = -1;
 		}
-	} else if (!strcmp(e->name, "traces")) {
-		g->traces = calloc(n, sizeof(*g->traces));
-		rc = g->traces ? 0 : -1;
-		for (size_t i = 0; i < n && rc == 0; i++) {
+	} else if (!strcmp(e->name, "traces") || !strcmp(e->name, "workloads")) {
+		/* Traces and workloads share the list of what runs: a workload is
+		 * "workload:NAME", as `vtsim run --workload` stores it. */
+		const bool wl = !strcmp(e->name, "workloads");
+		char **grown = realloc(g->traces, (g->ntraces + n) * sizeof(*grown));
+		rc = grown ? 0 : -1;
+		if (grown)
+			g->traces = grown;
+		for (size_t i = 0; i < n && rc == 0 && wl; i++) {
+			char werr[256];
+			if (!workload_find(it[i].text, werr)) {
+				parse_fail(ps, it[i].line, "%s", werr);
+				rc = -2;
+				break;
+			}
+			size_t len = strlen(it[i].text) + sizeof("workload:");
+			char *w = malloc(len);
+			if (!w) {
+				rc = -1;
+				break;
+			}
+			snprintf(w, len, "workload:%s", it[i].text);
+			for (size_t j = 0; j < g->ntraces && rc == 0; j++)
+				if (!strcmp(g->traces[j], w)) {
+					parse_fail(ps, it[i].line, "workload %s is listed twice", it[i].text);
+					rc = -2;
+				}
+			g->traces[g->ntraces++] = w;
+		}
+		for (size_t i = 0; i < n && rc == 0 && !wl; i++) {
 			char *p = resolve(ps->path, it[i].text);
 			struct stat sb;
 			if (!p) {
@@ -646,7 +673,8 @@ int grid_load(struct grid *g, const char *path, char *err)
 		return -1;
 
 	if (!g->ntraces) {
-		snprintf(err, GRID_ERR_LEN, "%s: no traces: [sweep] needs traces = FILE, ...", path);
+		snprintf(err, GRID_ERR_LEN, "%s: nothing to run: [sweep] needs traces = FILE, ... or workloads = NAME, ...",
+			 path);
 		return -1;
 	}
 	if (!g->nmodes) {

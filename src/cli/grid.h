@@ -1,7 +1,7 @@
 /*
  * Sweep grids: an INI file (parsed by Debian's libinih) naming a sweep,
  * its output database, the traces, the modes and any number of parameter
- * axes. The runs of a grid are the cross product traces x axis values x
+ * axes. The runs of a grid are the cross product traces (and workloads) x axis values x
  * modes, in that nesting order (the last axis varies fastest among the
  * axes, the mode fastest of all). The format is in docs/manual.md,
  * "Sweeps"; an example is results/examples/tlb-sweep.ini:
@@ -11,6 +11,7 @@
  *   db     = ../tlb-sweep.db               ; relative to the grid's directory
  *   traces = ../../traces/sort.lackey.zst,
  *            ../../traces/pipeline.d       ; an indented line continues a value
+ *   workloads = pointer-chase, matmul      ; execution-driven guests (docs/workloads.md)
  *   modes  = native, shadow, ept
  *
  *   [params]
@@ -44,7 +45,8 @@ struct grid {
 	char *path;      /* the grid file as given */
 	char *name;      /* [sweep] name; default: the file's base name without .ini */
 	char *db;        /* [sweep] db resolved against the grid's directory, or NULL */
-	char **traces;   /* [sweep] traces resolved against the grid's directory */
+	char **traces;   /* [sweep] traces resolved against the grid's directory, then each of
+			  * [sweep] workloads as "workload:NAME" (what `vtsim run --workload` stores) */
 	size_t ntraces;
 	enum sim_mode modes[MODE_COUNT]; /* in the order given */
 	size_t nmodes;

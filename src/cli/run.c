@@ -535,6 +535,30 @@ int64_t run_store(struct db *db, const struct sim_params *p, enum sim_mode mode,
 	return id;
 }
 
+int workload_checksum(const char *name, const struct sim_params *p, char out[17], uint64_t *sum, char *err)
+{
+	const struct workload_image *img = workload_image_find(name);
+	if (!img) {
+		snprintf(err, CPU_ERR_LEN, "workload %s: no image built", name);
+		return -1;
+	}
+	XXH3_state_t *st = XXH3_createState();
+	if (!st) {
+		snprintf(err, CPU_ERR_LEN, "out of memory");
+		return -1;
+	}
+	XXH3_64bits_reset(st);
+	XXH3_64bits_update(st, img->bytes, img->size);
+	uint64_t a[3] = {p->workload_size, p->workload_iterations, p->workload_seed};
+	XXH3_64bits_update(st, a, sizeof(a));
+	uint64_t h = XXH3_64bits_digest(st);
+	XXH3_freeState(st);
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+	if (sum)
+		*sum = h;
+	return 0;
+}
+
 int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char *workload, const char *record,
 		     struct run_result *out, volatile sig_atomic_t *intr, char **console, char *err)
 {
@@ -551,19 +575,11 @@ int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char 
 	if (!u)
 		return -1;
 	const struct workload_image *img = workload_image_find(w->name);
-	XXH3_state_t *st = XXH3_createState();
-	if (!st) {
+	uint64_t sum;
+	if (workload_checksum(w->name, p, out->checksum, &sum, err) < 0) {
 		ucfe_close(u);
-		snprintf(err, CPU_ERR_LEN, "out of memory");
 		return -1;
 	}
-	XXH3_64bits_reset(st);
-	XXH3_64bits_update(st, img->bytes, img->size);
-	uint64_t a[3] = {args.size, args.iterations, args.seed};
-	XXH3_64bits_update(st, a, sizeof(a));
-	uint64_t sum = XXH3_64bits_digest(st);
-	snprintf(out->checksum, sizeof(out->checksum), "%016llx", (unsigned long long)sum);
-	XXH3_freeState(st);
 	snprintf(out->format, sizeof(out->format), "unicorn");
 	out->trace_bytes = img->size;
 

@@ -130,6 +130,14 @@ int run_config_key(const struct sim_params *p, enum sim_mode mode, const char *c
 const char *trace_base_name(const char *path, char *buf, size_t len);
 
 /*
+ * The checksum a workload run stores as its trace checksum: XXH3-64 of the
+ * workload's image and of workload.size/iterations/seed of p, as 16 hex
+ * digits into out (and the value into *sum, may be NULL). 0, or -1 with a
+ * message in err (CPU_ERR_LEN).
+ */
+int workload_checksum(const char *name, const struct sim_params *p, char out[17], uint64_t *sum, char *err);
+
+/*
  * Run workload w (src/frontend/workload.h) execution-driven in mode with
  * parameters p: the Unicorn front end (src/frontend/ucfe.h) executes it
  * with the workload.* parameters, one stream per guest process. Its

@@ -181,6 +181,8 @@ static void child_main(struct sweep *s, size_t run, int fd)
 	grid_run_at(&s->g, run, &t, &pt, &m);
 	if (grid_point_params(&s->g, pt, &p, msg.err) < 0)
 		msg.rc = -1;
+	else if (!strncmp(s->g.traces[t], "workload:", 9))
+		msg.rc = sim_run_workload(&p, m, s->g.traces[t] + 9, NULL, &msg.res, s->intr, NULL, msg.err);
 	else
 		msg.rc = sim_run(&p, m, s->g.traces[t], &msg.res, s->intr, NULL, NULL, msg.err);
 	const char *b = (const char *)&msg;
@@ -230,14 +232,29 @@ static int launch(struct sweep *s, struct slot *slots, int nslots, struct slot *
 	return 0;
 }
 
+/* The checksum of what run t of point parameters p runs: the trace file's
+ * (computed once), or a workload's image and workload.* values (as
+ * sim_run_workload stores it). */
+static int source_checksum(const struct sweep *s, size_t t, const struct sim_params *p, char out[17], char *err)
+{
+	if (strncmp(s->g.traces[t], "workload:", 9)) {
+		memcpy(out, s->checksum[t], 17);
+		return 0;
+	}
+	return workload_checksum(s->g.traces[t] + 9, p, out, NULL, err);
+}
+
 /* The point's group: the configuration key without the mode, so the modes
  * of one trace and point share it (the overhead view pairs them). */
 static int point_group(const struct sweep *s, const struct sim_params *p, size_t t, char group[DB_KEY_LEN])
 {
+	char sum[17], err[CPU_ERR_LEN];
+	if (source_checksum(s, t, p, sum, err) < 0)
+		return -1;
 	char *json = params_json(p);
 	if (!json)
 		return -1;
-	int rc = db_config_key(PACKAGE_VERSION, s->checksum[t], "", json, group);
+	int rc = db_config_key(PACKAGE_VERSION, sum, "", json, group);
 	free(json);
 	return rc;
 }
@@ -632,7 +649,7 @@ int cmd_sweep(int argc, char **argv, volatile sig_atomic_t *intr)
 		goto out;
 	}
 	for (size_t t = 0; t < s.g.ntraces; t++)
-		if (trace_checksum(s.g.traces[t], s.checksum[t], err) < 0) {
+		if (strncmp(s.g.traces[t], "workload:", 9) && trace_checksum(s.g.traces[t], s.checksum[t], err) < 0) {
 			fprintf(stderr, "vtsim sweep: %s\n", err);
 			goto out;
 		}
@@ -655,7 +672,9 @@ int cmd_sweep(int argc, char **argv, volatile sig_atomic_t *intr)
 		struct sim_params p;
 		char key[DB_KEY_LEN], label[384], name[256];
 		grid_run_at(&s.g, i, &t, &pt, &m);
-		if (grid_point_params(&s.g, pt, &p, err) < 0 || run_config_key(&p, m, s.checksum[t], key) < 0) {
+		char sum[17];
+		if (grid_point_params(&s.g, pt, &p, err) < 0 || source_checksum(&s, t, &p, sum, err) < 0 ||
+		    run_config_key(&p, m, sum, key) < 0) {
 			fprintf(stderr, "vtsim sweep: %s\n", err);
 			goto out;
 		}
