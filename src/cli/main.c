@@ -130,10 +130,14 @@ static void add_set(const char *arg, const char **profile, char **sets, int *nse
 		sets[(*nsets)++] = (char *)arg;
 }
 
-/* Apply the profile (a base, whatever its place on the command line), then
- * every --set in order; a bad one ends the command with exit 2. */
-static void apply_params(struct sim_params *p, const char *profile, char **sets, int nsets, const char *cmd)
+/* Refuse leftover arguments (extra_args), then apply the profile (a base,
+ * whatever its place on the command line) and every --set in order; a bad
+ * one ends the command with exit 2. Frees sets. */
+static void apply_params(struct sim_params *p, const char *profile, char **sets, int nsets, bool extra_args,
+			 const char *cmd)
 {
+	if (extra_args)
+		die_usage(cmd, "unexpected argument (options only)");
 	char err[256];
 	if (profile) {
 		char a[128];
@@ -144,6 +148,7 @@ static void apply_params(struct sim_params *p, const char *profile, char **sets,
 	for (int i = 0; i < nsets; i++)
 		if (params_set(p, sets[i], err) < 0)
 			die_usage(cmd, err);
+	free(sets);
 }
 
 static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_opts *o, const char *help)
@@ -235,10 +240,7 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 			die_usage(cmd, "bad option");
 		}
 	}
-	apply_params(&o->params, profile, sets, nsets, cmd);
-	free(sets);
-	if (optind < argc)
-		die_usage(cmd, "unexpected argument (options only)");
+	apply_params(&o->params, profile, sets, nsets, optind < argc, cmd);
 	if (o->trace && o->workload)
 		die_usage(cmd, "--trace and --workload exclude each other: run one of them");
 	if (!o->trace && !o->workload)
@@ -1245,10 +1247,7 @@ static int cmd_explain_dma(int argc, char **argv)
 			die_usage(cmd, "bad option");
 		}
 	}
-	apply_params(&o.params, profile, sets, nsets, cmd);
-	free(sets);
-	if (optind < argc - 1)
-		die_usage(cmd, "unexpected argument (options only)");
+	apply_params(&o.params, profile, sets, nsets, optind < argc - 1, cmd);
 	if (params_validate(&o.params, err) < 0)
 		die_usage(cmd, err);
 	if (setup_path && have_page)
@@ -1356,10 +1355,7 @@ static int cmd_explain_bounce(int argc, char **argv)
 			die_usage(cmd, "bad option");
 		}
 	}
-	apply_params(&o.params, profile, sets, nsets, cmd);
-	free(sets);
-	if (optind < argc - 1)
-		die_usage(cmd, "unexpected argument (options only)");
+	apply_params(&o.params, profile, sets, nsets, optind < argc - 1, cmd);
 	if (o.bytes < 1 || o.bytes > (uint64_t)IO_TLB_SIZE * IO_TLB_SEGSIZE)
 		die_usage(cmd, "--bytes takes 1 to 262144 (one swiotlb segment: 128 slots of 2 KiB)");
 	if (o.addr + o.bytes < o.addr)
@@ -1509,10 +1505,7 @@ static int cmd_explain(int argc, char **argv)
 			die_usage(cmd, "bad option");
 		}
 	}
-	apply_params(&o.params, profile, sets, nsets, cmd);
-	free(sets);
-	if (optind < argc - 1)
-		die_usage(cmd, "unexpected argument (options only)");
+	apply_params(&o.params, profile, sets, nsets, optind < argc - 1, cmd);
 	if (!have_gva)
 		die_usage(cmd, "--gva is required");
 	if (tables && (o.fault || have_gpage))
