@@ -337,22 +337,32 @@ static uint64_t table_count_add(struct guest_proc *pr, int level, uint64_t la, i
 	return *v & COUNT_MASK;
 }
 
-/* Map the 4 KiB page containing la, building missing tables. */
-static int map_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, bool write)
+/* Build the missing tables above level `level` for la, down to the
+ * level-`level` table (1: the PT a 4 KiB page needs, 2: the PD of a 2 MiB
+ * page), each zeroed and linked by a guest-kernel store. */
+static int build_tables(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, int level)
 {
-	for (int level = pr->levels; level >= 2; level--) {
-		if (table_gpa(pr, level - 1, la))
+	for (int l = pr->levels; l > level; l--) {
+		if (table_gpa(pr, l - 1, la))
 			continue;
 		uint64_t child;
 		if (pt_alloc(os, cpu, pr, &child) < 0)
 			return -1;
-		if (u64map_put(&pr->tables, table_key(level - 1, la), child) < 0)
+		if (u64map_put(&pr->tables, table_key(l - 1, la), child) < 0)
 			return cpu_fail(cpu, "out of memory");
-		uint64_t parent = table_gpa(pr, level, la);
-		if (cpu_guest_op(cpu, GOP_STORE64, parent + 8 * pt_index(la, level), child | TABLE_FLAGS) < 0)
+		uint64_t parent = table_gpa(pr, l, la);
+		if (cpu_guest_op(cpu, GOP_STORE64, parent + 8 * pt_index(la, l), child | TABLE_FLAGS) < 0)
 			return -1;
-		table_count_add(pr, level, la, +1);
+		table_count_add(pr, l, la, +1);
 	}
+	return 0;
+}
+
+/* Map the 4 KiB page containing la, building missing tables. */
+static int map_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, bool write)
+{
+	if (build_tables(os, cpu, pr, la, 1) < 0)
+		return -1;
 	uint64_t page;
 	if (alloc_frame(os, cpu, &page) < 0)
 		return -1;
@@ -486,26 +496,6 @@ static bool thp_allowed(const struct guest_os *os, const struct guest_proc *pr, 
 	/* The heap: an anonymous region with no madvise marking. */
 	return os->p->guest_thp == GUEST_THP_ALWAYS && pr->heap_start && la >= pr->heap_start && la < pr->brk &&
 	       h >= pr->heap_start && h + HPAGE_SIZE <= pr->brk;
-}
-
-/* Build the tables above level `level` for la (down to the level-`level`
- * table), as map_page does. */
-static int build_tables(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, int level)
-{
-	for (int l = pr->levels; l > level; l--) {
-		if (table_gpa(pr, l - 1, la))
-			continue;
-		uint64_t child;
-		if (pt_alloc(os, cpu, pr, &child) < 0)
-			return -1;
-		if (u64map_put(&pr->tables, table_key(l - 1, la), child) < 0)
-			return cpu_fail(cpu, "out of memory");
-		uint64_t parent = table_gpa(pr, l, la);
-		if (cpu_guest_op(cpu, GOP_STORE64, parent + 8 * pt_index(la, l), child | TABLE_FLAGS) < 0)
-			return -1;
-		table_count_add(pr, l, la, +1);
-	}
-	return 0;
 }
 
 /* A huge-page fault at la (do_huge_pmd_anonymous_page): 1 if a 2 MiB page
