@@ -73,6 +73,11 @@ enum guest_op_kind {
 	GOP_STORE64,   /* 8-byte store of val to guest-physical addr (a paging entry), from RAX */
 	GOP_INVLPG,    /* INVLPG addr (linear) */
 	GOP_LOAD_CR3,  /* MOV to CR3 of val (bit 63 = no-flush hint with PCIDE) */
+	/* A driver's work on a device (src/guest's device drivers): */
+	GOP_MMIO_READ32,   /* MOV EAX, [addr]: 4-byte load from the kernel linear address addr (an ioremap of a BAR) */
+	GOP_MMIO_WRITE32,  /* MOV [addr], EAX: 4-byte store of val to the kernel linear address addr */
+	GOP_RING_LOAD64,   /* 8-byte load from guest-physical addr (a DMA descriptor), through the direct map */
+	GOP_RING_STORE64,  /* 8-byte store of val to guest-physical addr (a DMA descriptor), through the direct map */
 };
 
 /* Length in bytes of each guest-kernel operation's instruction (INVLPG m8
@@ -106,6 +111,8 @@ enum guest_insn_kind {
 	INSN_REP_STOSQ,     /* REP STOSQ to [dst]: RCX quadwords of RAX (page clearing) */
 	INSN_INVLPG,        /* INVLPG [dst] */
 	INSN_MOV_TO_CR3,    /* MOV CR3, RAX */
+	INSN_MOV_LOAD_EAX,  /* MOV EAX/RAX, [dst]: a load of bytes bytes (MMIO emulation) */
+	INSN_MOV_STORE_EAX, /* MOV [dst], EAX/RAX: a store of bytes bytes from RAX (MMIO emulation) */
 };
 
 struct guest_insn {
@@ -113,6 +120,25 @@ struct guest_insn {
 	unsigned len;   /* bytes */
 	uint64_t dst;   /* linear address of the memory operand */
 	unsigned bytes; /* bytes written (stores) */
+};
+
+/*
+ * A window of host-physical addresses a device decodes (a PCI BAR as the
+ * root complex routes it): loads and stores that reach an address in it go
+ * to the device's registers, not to memory. read / write: offset from base,
+ * size 4 or 8 bytes; 0, or -1 with a one-line message in err (CPU_ERR_LEN).
+ */
+struct mmio_window {
+	uint64_t base, size; /* bytes */
+	int (*read)(void *ctx, uint64_t off, unsigned size, uint64_t *val, char *err);
+	int (*write)(void *ctx, uint64_t off, unsigned size, uint64_t val, char *err);
+	void *ctx;
+};
+#define CPU_MAX_MMIO 8
+/* Hardware callbacks due at a cycle (device transfers completing). */
+struct cpu_callback {
+	void (*fn)(void *ctx);
+	void *ctx;
 };
 
 /* Per basic exit reason: how many exits and the cycles they cost. */
@@ -178,6 +204,14 @@ struct cpu {
 	uint64_t exit_cycle;   /* when the last VM exit happened */
 	unsigned last_exit_reason;
 	struct exit_stat exits[EXIT_REASON_MAX];
+
+	/* The platform around the core: device windows, due device callbacks,
+	 * and the local APIC's requested interrupts (IRR, one bit per vector). */
+	struct mmio_window mmio[CPU_MAX_MMIO];
+	unsigned nmmio;
+	struct cpu_callback *cbs; /* indexed by a TEV_CALLBACK event's data */
+	size_t ncbs, cbs_cap;
+	uint64_t irr[4];
 
 	/* guest software attached to the CPU */
 	const struct guest_os_ops *os_ops;
@@ -253,6 +287,29 @@ int cpu_decode_at_rip(const struct cpu *c, struct guest_insn *out);
  * gets the level (enum cache_level).
  */
 uint64_t cpu_pt_access(struct cpu *c, uint64_t hpa, enum counter_id bucket, uint8_t *served);
+
+/* Add a device window (the platform's BAR decode). 0, or -1 (cpu_fail: too
+ * many windows, or an overlap). */
+int cpu_map_mmio(struct cpu *c, const struct mmio_window *w);
+/* The window holding host-physical address hpa, or NULL. */
+const struct mmio_window *cpu_mmio_at(const struct cpu *c, uint64_t hpa);
+/* Hardware: call fn(ctx) delay cycles from now (in the event queue, before
+ * the next instruction once due). 0 or -1 (cpu_fail: out of memory). */
+int cpu_callback_in(struct cpu *c, uint64_t delay, void (*fn)(void *ctx), void *ctx);
+/*
+ * An interrupt message reaches the local APIC (a fixed, edge interrupt of
+ * vector, from a device's MSI, remapped or as a posted-interrupt
+ * notification, or a host timer): it is requested (IRR) and delivered at
+ * the next instruction boundary, highest vector first: natively through
+ * the guest IDT; in VMX non-root operation as an "external interrupt" exit
+ * (with "external-interrupt exiting"), or, when it is the posted-interrupt
+ * notification vector and "process posted interrupts" is on, by posted-
+ * interrupt processing (SDM Vol. 3C "Posted-Interrupt Processing": clear
+ * ON, take the PIR's vectors and deliver them to the guest without an
+ * exit). In root operation it stays requested until the VMM takes it
+ * (vmx_root_take_interrupt) or the guest runs again.
+ */
+void cpu_raise_interrupt(struct cpu *c, uint8_t vector);
 
 /* Charge the running software's own work (cycles) to a counter; guest
  * kernel cycles also go to the sub-counter of c->kernel_work. */

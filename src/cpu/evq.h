@@ -9,7 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum timed_event_kind { TEV_TIMER_TICK = 0 };
+enum timed_event_kind {
+	TEV_TIMER_TICK = 0, /* the guest's periodic timer interrupt */
+	TEV_CALLBACK,       /* a hardware callback (cpu_callback_in): data = its index */
+	TEV_HOST_TIMER,     /* the host's one-shot timer a VMM armed: data = the vector it raises */
+};
 
 struct timed_event {
 	uint64_t cycle;   /* when it is due (core cycles) */

@@ -107,6 +107,24 @@ struct guest_os {
 	uint64_t timeslice_cycles; /* preempt at a tick once a process ran this long; 0 = every tick */
 };
 
+/*
+ * A device the platform (or the VMM) shows the guest, as firmware and PCI
+ * enumeration would: its kind (src/dev/dev.h), BAR 0 in guest-physical
+ * space, the MSI vector its interrupt arrives on (programmed before boot),
+ * its source-id and DMA mask. The kernel ioremaps BAR 0 at boot, sets up
+ * the device's rings and drives it for GEV_DEVIO system calls (see
+ * guest_set_devices).
+ */
+struct guest_dev_info {
+	unsigned kind;          /* enum dev_kind: DEV_NIC or DEV_NVME */
+	uint64_t bar_gpa;       /* BAR 0, guest-physical, 4 KiB aligned */
+	uint64_t bar_size;      /* bytes */
+	uint8_t vector;         /* the guest vector of its MSI */
+	uint16_t sid;           /* bus << 8 | dev << 3 | fn */
+	unsigned dma_mask_bits; /* 32..64 */
+};
+#define GUEST_MAX_DEVS 4
+
 /* The guest's IDT and system-call entry points (for cpu_attach_guest). */
 extern const struct guest_os_ops guest_os_ops;
 

@@ -30,7 +30,22 @@ enum guest_event_kind {
 	GEV_HLT,         /* HLT: the CPU idles until the next interrupt (natively: the next timer
 			  * tick; in VMX non-root with "HLT exiting": exit reason 12, the VMM skips it and
 			  * the host idles until its next interrupt); 1-byte instruction, no operands */
+	GEV_MMIO,        /* a load (arg bit 0 = 1) or store (arg bit 0 = 0) of size 1, 2, 4 or 8 bytes at gva
+			  * that reaches a device register (an uncached mapping of a device BAR, see
+			  * GEV_MMAP_DEVICE); len = the value stored; arg bits 15:8 = the instruction's
+			  * length in bytes (1..15): the access IS the instruction (no FETCH record precedes it) */
+	GEV_DEVIO,       /* a system call asking the kernel's driver for a transfer between the process's
+			  * buffer [gva, gva + len) and a device: arg = enum gev_devio_op; the kernel pins the
+			  * buffer, programs the device and blocks the process until the completion interrupt */
 	GEV_KIND_COUNT
+};
+
+/* GEV_DEVIO operations: which device and which direction. */
+enum gev_devio_op {
+	DEVIO_NET_RX = 1, /* receive one frame of len bytes from the network into the buffer */
+	DEVIO_NET_TX = 2, /* send the buffer as one frame */
+	DEVIO_BLK_READ = 3,  /* read len bytes (a multiple of 512) from the block device at byte offset size * 512 */
+	DEVIO_BLK_WRITE = 4, /* write them */
 };
 
 /* One guest event. Addresses are guest-virtual (GVA); sizes in bytes. */
@@ -53,6 +68,10 @@ struct guest_event {
  *    Lackey logs carry no madvise calls, so their reader never sets it. */
 #define GEV_MMAP_ANON (UINT32_C(1) << 30)
 #define GEV_MMAP_HUGEPAGE (UINT32_C(1) << 31)
+/* GEV_MMAP of a device's registers (as mmap of a PCI BAR's sysfs resource
+ * file or of /dev/uioN): [gva, gva + len) maps BAR 0 of device number size
+ * (0 = the NIC, 1 = the NVMe controller) from its start, uncached. */
+#define GEV_MMAP_DEVICE (UINT32_C(1) << 29)
 
 /* A source of guest events (trace reader, in-memory array, the Unicorn
  * front end's per-process streams). */
