@@ -235,6 +235,18 @@ const struct param_info param_table[] = {
 	 1, 4096},
 	{"swiotlb.copy_cycles_per_kib", PARAM_U64, P(swiotlb_copy_cycles_per_kib), "250", "cycles/KiB",
 	 "assumed: a bounce copy at about 4 bytes/cycle, the rate host.page_zero_cycles assumes", 0, 1000000},
+	{"nic.gbps", PARAM_U64, P(nic_gbps), "10", "Gb/s",
+	 "assumed: a 10 Gb/s port (82599 / X710-class server NIC; Intel 82599 datasheet 331520: 10 GbE); the e1000 "
+	 "register subset is kept but not its 1 Gb/s line rate. A frame of len bytes takes len x 8 / nic.gbps ns on the "
+	 "wire (preamble, SFD and inter-frame gap, 20 bytes a frame on real Ethernet, are not counted)",
+	 1, 1000},
+	{"nvme.read_ns", PARAM_U64, P(nvme_read_ns), "10000", "ns",
+	 "Intel Optane SSD DC P4800X product brief: read latency < 10 us (QD1, 4 KiB); the controller completes a "
+	 "Read this long after fetching it, whatever its length (no transfer time is added)",
+	 0, 1000000000},
+	{"nvme.write_ns", PARAM_U64, P(nvme_write_ns), "10000", "ns",
+	 "Intel Optane SSD DC P4800X product brief: write latency < 10 us (QD1, 4 KiB); as nvme.read_ns for Write",
+	 0, 1000000000},
 	{"trace.threads", PARAM_CHOICE, P(trace_threads), "thread", "thread/process",
 	 "how the threads of a DynamoRIO drmemtrace trace become guest tasks: thread = threads of one guest process per "
 	 "traced pid, sharing its address space, interleaved in timestamp order; process = a guest process (own address "

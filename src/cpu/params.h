@@ -80,6 +80,10 @@ struct sim_params {
 	/* swiotlb (src/vmm/swiotlb.c) */
 	uint64_t swiotlb_pool_mib;      /* bounce pool in low memory */
 	uint64_t swiotlb_copy_cycles_per_kib; /* bounce copy cost */
+	/* DMA-capable devices (src/dev) */
+	uint64_t nic_gbps;              /* NIC line rate, Gb/s: a frame's wire time */
+	uint64_t nvme_read_ns;          /* NVMe Read command latency */
+	uint64_t nvme_write_ns;         /* NVMe Write command latency */
 	/* trace front ends */
 	unsigned trace_threads;       /* drmemtrace threads as guest threads or processes: enum drmem_threads */
 	/* execution-driven workloads (vtsim run/compare --workload, docs/workloads.md) */
