@@ -57,4 +57,88 @@ struct dma_port {
 
 enum dev_kind { DEV_NIC, DEV_NVME };
 
+struct sim_params;
+
+/*
+ * What the devices take from the parameters (src/cpu/params.c), derived
+ * once by dev_params_from. Times in the models are core cycles: a
+ * duration of t ns is ceil(t x cpu_freq_mhz / 1000) cycles.
+ */
+struct dev_params {
+	uint64_t cpu_freq_mhz;  /* cpu.freq_mhz: core cycles per microsecond */
+	uint64_t nic_gbps;      /* nic.gbps: line rate, Gb/s (= bits per ns) */
+	uint64_t nvme_read_ns;  /* nvme.read_ns: Read latency */
+	uint64_t nvme_write_ns; /* nvme.write_ns: Write latency */
+};
+
+void dev_params_from(const struct sim_params *p, struct dev_params *out);
+
+/* Core cycles of t ns at the params' clock, rounded up. */
+uint64_t dev_ns_to_cycles(const struct dev_params *p, uint64_t ns);
+/* Core cycles a frame of len bytes takes on the NIC's wire: ceil(len x 8 x
+ * cpu_freq_mhz / (nic_gbps x 1000)); 1514 bytes at 10 Gb/s and 4000 MHz:
+ * ceil(4844.8) = 4845. */
+uint64_t dev_wire_cycles(const struct dev_params *p, uint32_t len);
+
+/*
+ * A device of the given kind with PCI source-id sid (bus << 8 | dev << 3 |
+ * fn) that drives dma_mask_bits address bits (32..64; bus addresses are
+ * truncated to them, as a device with fewer address lines does: the
+ * driver's DMA mask, e.g. swiotlb, must keep buffers below the limit). name
+ * (copied) appears in error messages. Reaches memory and interrupts
+ * through port; counts into ctr (dev.* counters). NULL + one line in err
+ * (DEV_ERR_LEN) for bad mask bits or when out of memory.
+ */
+struct pci_dev *dev_create(enum dev_kind kind, const char *name, uint16_t sid, unsigned dma_mask_bits,
+			   const struct dev_params *p, struct dma_port port, struct counters *ctr, char *err);
+void dev_destroy(struct pci_dev *d);
+
+uint16_t dev_sid(const struct pci_dev *d);
+unsigned dev_dma_mask_bits(const struct pci_dev *d);
+enum dev_kind dev_kind(const struct pci_dev *d);
+const char *dev_name(const struct pci_dev *d);
+
+/* BAR 0 size, bytes: NIC 128 KiB (8254x memory BAR), NVMe 16 KiB. */
+uint64_t dev_bar_size(const struct pci_dev *d);
+
+/*
+ * MMIO access at BAR 0 offset off of size 4 or 8 bytes (naturally
+ * aligned, inside the BAR). An 8-byte access is two 4-byte register
+ * accesses, low then high (an NVMe 64-bit register, or two adjacent e1000
+ * registers). Reserved offsets read 0 and ignore writes. Returns 0, -1 for
+ * a bad offset or size (one line naming the device, offset and size) or
+ * an error of the port (a DMA the write started: -1 from the port).
+ */
+int dev_mmio_read(struct pci_dev *d, uint64_t off, unsigned size, uint64_t *val, char *err);
+int dev_mmio_write(struct pci_dev *d, uint64_t off, unsigned size, uint64_t val, char *err);
+
+/* The MSI capability in config space as the OS programs it: message
+ * address and data, and the MSI Enable bit. One vector per device (all
+ * causes, all NVMe queues). With enable false nothing is sent. */
+void dev_set_msi(struct pci_dev *d, uint64_t addr, uint32_t data, bool enable);
+
+/*
+ * The callback requested with port.schedule has come due. Each device has
+ * one engine and at most one callback outstanding: its timed operations
+ * (NIC frames either way, NVMe commands) are served one at a time in the
+ * order they became ready (the port gives no clock, so two timers could
+ * not be overlapped). 0, or -1 + err (no callback outstanding, or a port
+ * error).
+ */
+int dev_event(struct pci_dev *d, char *err);
+
+/*
+ * The network delivers one frame of len bytes (60..16384; else -1 + err)
+ * to the NIC: it arrives after its wire time (dev_wire_cycles), then is
+ * DMA'd into the next free receive descriptors' buffers; no free
+ * descriptor (or the receiver off or halted) -> dropped and counted
+ * (dev.nic.rx.missed, the 8254x's MPC). At most 64 frames wait for the
+ * engine; more are dropped and counted the same way. -1 + err also for a
+ * device that is not a NIC.
+ */
+int nic_wire_rx(struct pci_dev *d, uint32_t len, char *err);
+
+/* 8254x MPC (missed packets count, 0x4010): frames dropped so far. */
+uint64_t nic_missed_packets(const struct pci_dev *d);
+
 #endif
