@@ -96,4 +96,9 @@
 
 #define E1000_DESC_BYTES 16u
 
+_Static_assert((E1000_RCTL_EN & (E1000_RCTL_BSIZE_MASK | E1000_RCTL_BSEX)) == 0, "RCTL fields overlap");
+_Static_assert((E1000_RCTL_BSIZE_MASK & E1000_RCTL_BSEX) == 0, "RCTL fields overlap");
+_Static_assert((E1000_ICR_TXDW & E1000_ICR_RXO) == 0 && (E1000_ICR_RXO & E1000_ICR_RXT0) == 0, "ICR causes overlap");
+_Static_assert((E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS) == 0x0B, "TX CMD bits");
+
 #endif

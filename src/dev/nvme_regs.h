@@ -29,7 +29,7 @@
 #define NVME_CQ_HDBL(y) (NVME_DOORBELL_BASE + (2u * (y) + 1u) * 4u)
 
 /*
- * CAP as this model reports it: 0x0000002014 0103FF
+ * CAP as this model reports it: 0x00000020140103FF
  *  [15:0]  MQES   0x3FF: queues of up to 1024 entries (0-based)
  *  [16]    CQR    1: queues must be physically contiguous
  *  [18:17] AMS    0: round robin only
@@ -117,6 +117,9 @@
  * [1] IEN, [31:16] IV. Create I/O SQ: CDW11 [0] PC, [2:1] QPRIO, [31:16] CQID. */
 #define NVME_Q_PC 0x1u
 #define NVME_CQ_IEN 0x2u
+
+_Static_assert(NVME_CAP_VALUE == UINT64_C(0x00000020140103FF), "CAP as documented above");
+_Static_assert(NVME_CQE_SCT_SHIFT == NVME_CQE_SC_SHIFT + 8, "SC is 8 bits, SCT follows");
 
 /* Namespace 1: 512-byte LBAs (LBADS 9). */
 #define NVME_LBA_BYTES 512u
