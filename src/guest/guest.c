@@ -62,9 +62,11 @@
  *  - wait4/waitid (GEV_WAIT): reaps a zombie child that matches; else,
  *    without WNOHANG and with a live matching child, blocks the process
  *    until such a child exits (the exit reaps it and wakes the parent);
- *    with no matching child it returns at once (ECHILD). Other blocking
- *    (pipes, sleeps, I/O) is not modelled: a reader runs whenever it is
- *    scheduled.
+ *    with no matching child it returns at once (ECHILD). Device I/O
+ *    (GEV_DEVIO) blocks the process until its completion interrupt, and
+ *    while nothing can run but I/O is outstanding the idle loop halts
+ *    (next_event gives GEV_HLT); see drivers.c. Other blocking (pipes,
+ *    sleeps) is not modelled: a reader runs whenever it is scheduled.
  *  - Scheduling: round robin over one FIFO run queue. A timer tick
  *    (os_interrupt) marks the running process for preemption when another
  *    is runnable and it has run guest.timeslice_ms (0: at every tick, as
@@ -92,6 +94,7 @@
  *    hardware-visible change goes through cpu_guest_op().
  */
 #include "guest/guest.h"
+#include "guest/guest_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -201,6 +204,7 @@ void guest_destroy(struct guest_os *os)
 	}
 	free(os->procs);
 	os->procs = NULL;
+	drivers_free(os);
 	os->nprocs = 0;
 	u64map_free(&os->by_pid);
 	frame_alloc_destroy(&os->frames);
@@ -241,6 +245,8 @@ static int free_frame(struct guest_os *os, struct cpu *cpu, uint64_t gpa)
 {
 	if (os->own_limit && gpa >= os->own_limit)
 		return 0; /* a premapped page's frame: the image's, not the kernel's */
+	if (gpa >= os->p->guest_mem_mib << 20)
+		return 0; /* a device's register page (mmap of a BAR): not a frame */
 	if (frame_alloc_put(&os->frames, gpa) < 0)
 		return cpu_fail(cpu, "out of memory");
 	return 0;
@@ -311,6 +317,11 @@ static int mm_create(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr
 		return -1;
 	pr->mm_id = ++os->next_mm_id;
 	pr->levels = (uint8_t)paging_levels(os);
+	unsigned io_index;
+	uint64_t io_entry;
+	if (drivers_top_entry(os, &io_index, &io_entry) &&
+	    cpu_guest_op(cpu, GOP_STORE64, pr->pml4 + 8 * io_index, io_entry) < 0)
+		return -1;
 	return cpu_guest_op(cpu, GOP_STORE64, pr->pml4 + 8 * pt_index(GUEST_DIRECT_MAP_BASE, pr->levels),
 			    kernel_top_entry(os));
 }
@@ -370,6 +381,41 @@ static int map_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr,
 		return cpu_fail(cpu, "out of memory");
 	uint64_t pt = table_gpa(pr, 1, la);
 	if (cpu_guest_op(cpu, GOP_STORE64, pt + 8 * pt_index(la, 1), page | PAGE_FLAGS | (write ? PTE_D : 0)) < 0)
+		return -1;
+	table_count_add(pr, 1, la, +1);
+	ctr_inc(os->ctr, CTR_GUEST_PAGES_MAPPED);
+	return 0;
+}
+
+/* ---- for the device drivers (guest_internal.h) ------------------------- */
+
+int guest_alloc_frame(struct guest_os *os, struct cpu *cpu, uint64_t *gpa)
+{
+	return alloc_frame(os, cpu, gpa);
+}
+
+int guest_alloc_frame_raw(struct guest_os *os, struct cpu *cpu, uint64_t *gpa)
+{
+	*gpa = frame_alloc_get(&os->frames);
+	if (!*gpa)
+		return cpu_fail(cpu, "guest out of memory: all %" PRIu64 " MiB of guest-physical memory in use "
+				     "(raise guest.mem_mib)", os->p->guest_mem_mib);
+	return 0;
+}
+
+int guest_free_frame(struct guest_os *os, struct cpu *cpu, uint64_t gpa)
+{
+	return free_frame(os, cpu, gpa);
+}
+
+int guest_map_io_page(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, uint64_t gpa,
+		      uint64_t flags)
+{
+	if (build_tables(os, cpu, pr, la, 1) < 0)
+		return -1;
+	if (u64map_put(&pr->pages, la >> PAGE_SHIFT, gpa) < 0)
+		return cpu_fail(cpu, "out of memory");
+	if (cpu_guest_op(cpu, GOP_STORE64, table_gpa(pr, 1, la) + 8 * pt_index(la, 1), gpa | flags) < 0)
 		return -1;
 	table_count_add(pr, 1, la, +1);
 	ctr_inc(os->ctr, CTR_GUEST_PAGES_MAPPED);
@@ -845,6 +891,8 @@ int guest_boot(struct guest_os *os, struct cpu *cpu, uint32_t pid)
 		return cpu_fail(cpu, "%s", err);
 	if (r > 0)
 		return cpu_fail(cpu, "the front end has no event stream for the first process %u", pr->pid);
+	if (drivers_boot(os, cpu) < 0) /* device probes, before init runs */
+		return -1;
 	if (proc_start(os, cpu, pr, &fe) < 0 || premap_pages(os, cpu, pr) < 0)
 		return -1;
 	os->cur = pr;
@@ -912,7 +960,7 @@ static int proc_exit_event(struct guest_os *os, struct cpu *cpu, struct guest_pr
 		[GEV_FETCH] = "fetch", [GEV_LOAD] = "load", [GEV_STORE] = "store", [GEV_MODIFY] = "modify",
 		[GEV_MMAP] = "mmap", [GEV_MUNMAP] = "munmap", [GEV_BRK] = "brk", [GEV_PROC_CREATE] = "clone",
 		[GEV_PROC_EXIT] = "exit", [GEV_WAIT] = "wait", [GEV_EXEC] = "execve", [GEV_CPUID] = "cpuid",
-		[GEV_IO] = "port I/O", [GEV_HLT] = "hlt",
+		[GEV_IO] = "port I/O", [GEV_HLT] = "hlt", [GEV_MMIO] = "MMIO", [GEV_DEVIO] = "device I/O",
 	};
 	struct guest_event ev;
 	ctr_inc(os->ctr, CTR_GUEST_PROC_EXIT);
@@ -1018,6 +1066,18 @@ static int proc_wait(struct guest_os *os, struct guest_proc *pr, const struct gu
 
 /* ---- entry points ------------------------------------------------------ */
 
+/* handle_mm_fault of a not-present user page: a 2 MiB page where THP
+ * allows it, else 4 KiB. */
+static int fault_in(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, bool write)
+{
+	if (thp_allowed(os, pr, la) && !table_gpa(pr, 1, la)) {
+		int r = map_huge(os, cpu, pr, la, write);
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+	}
+	return map_page(os, cpu, pr, la, write);
+}
+
 static int os_page_fault(void *osp, struct cpu *cpu, uint64_t la, uint32_t pfec)
 {
 	struct guest_os *os = osp;
@@ -1037,19 +1097,44 @@ static int os_page_fault(void *osp, struct cpu *cpu, uint64_t la, uint32_t pfec)
 	if (la >= USER_TOP)
 		return cpu_fail(cpu, "guest kernel: user-mode reference to kernel-half GVA 0x%" PRIx64
 				     " (a legacy vsyscall page?): the process would get SIGSEGV", la);
-	if (thp_allowed(os, pr, la) && !table_gpa(pr, 1, la)) {
-		int r = map_huge(os, cpu, pr, la, pfec & PFEC_WR);
-		if (r != 0)
-			return r < 0 ? -1 : 0;
+	return fault_in(os, cpu, pr, la, pfec & PFEC_WR);
+}
+
+/* get_user_pages; see guest_internal.h. */
+int guest_pin_user(struct guest_os *os, struct cpu *cpu, struct guest_proc *pr, uint64_t la, bool write,
+		   uint64_t *gpa, bool *faulted)
+{
+	*faulted = false;
+	for (;;) {
+		uint64_t *v = u64map_get(&pr->pages, la >> PAGE_SHIFT);
+		if (v) {
+			*gpa = *v | (la & (PAGE_SIZE - 1));
+			return 0;
+		}
+		v = u64map_get(&pr->huge, la >> 21);
+		if (v) {
+			*gpa = (*v & PHYS_ADDR_MASK) + (la & (HPAGE_SIZE - 1));
+			return 0;
+		}
+		if (*faulted)
+			return cpu_fail(cpu, "guest kernel: GVA 0x%" PRIx64 " not mapped after faulting it in", la);
+		if (la >= USER_TOP)
+			return cpu_fail(cpu, "guest kernel: a transfer to kernel-half GVA 0x%" PRIx64 " (EFAULT)", la);
+		if (fault_in(os, cpu, pr, la, write) < 0)
+			return -1;
+		*faulted = true;
 	}
-	return map_page(os, cpu, pr, la, pfec & PFEC_WR);
 }
 
 static int os_interrupt(void *osp, struct cpu *cpu, unsigned vector)
 {
 	struct guest_os *os = osp;
-	if (vector != VEC_LOCAL_TIMER)
+	if (vector != VEC_LOCAL_TIMER) {
+		int r = drivers_interrupt(os, cpu, vector);
+		if (r != 0)
+			return r < 0 ? -1 : 0;
 		return cpu_fail(cpu, "guest kernel: unexpected interrupt vector 0x%x", vector);
+	}
 	ctr_inc(os->ctr, CTR_GUEST_TIMER_TICKS);
 	/* scheduler_tick: the slice is over once another process is runnable. */
 	if (os->rq_head && cpu->cycles - os->slice_start >= os->timeslice_cycles)
@@ -1068,14 +1153,17 @@ static int os_event(void *osp, struct cpu *cpu, const struct guest_event *ev)
 	case GEV_MMAP: {
 		ctr_inc(os->ctr, CTR_GUEST_SYSCALL_MMAP);
 		uint64_t end = (ev->gva + ev->len + PAGE_SIZE - 1) & PAGE_MASK;
+		bool device = ev->arg & GEV_MMAP_DEVICE;
 		if (unmap_range(os, cpu, pr, ev->gva, ev->gva + ev->len, FLUSH_SPAN) < 0)
 			return -1;
 		if (vma_remove(pr, ev->gva, end) < 0 || u64vec_push(&pr->vmas, ev->gva) < 0 ||
-		    u64vec_push(&pr->vmas, end | (ev->arg & GEV_MMAP_HUGEPAGE ? VMA_HUGEPAGE : 0) |
-						   (ev->arg & GEV_MMAP_ANON ? VMA_ANON : 0)) < 0)
+		    u64vec_push(&pr->vmas, end | (ev->arg & GEV_MMAP_HUGEPAGE && !device ? VMA_HUGEPAGE : 0) |
+						   (ev->arg & GEV_MMAP_ANON && !device ? VMA_ANON : 0)) < 0)
 			return cpu_fail(cpu, "out of memory");
-		return 0;
+		return device ? drivers_mmap_device(os, cpu, pr, ev) : 0;
 	}
+	case GEV_DEVIO:
+		return drivers_devio(os, cpu, pr, ev);
 	case GEV_MUNMAP:
 		ctr_inc(os->ctr, CTR_GUEST_SYSCALL_MUNMAP);
 		if (vma_remove(pr, ev->gva, (ev->gva + ev->len + PAGE_SIZE - 1) & PAGE_MASK) < 0)
@@ -1115,6 +1203,22 @@ static int os_shutdown(void *osp, struct cpu *cpu)
 	return 0;
 }
 
+/* The idle loop: HLT until an interrupt (a device's completion) wakes
+ * someone. */
+static int idle_halt(struct guest_os *os, struct guest_event *ev)
+{
+	ctr_inc(os->ctr, CTR_GUEST_IO_IDLE_HALTS);
+	*ev = (struct guest_event){.kind = GEV_HLT, .pid = os->cur ? os->cur->pid : 0};
+	return 1;
+}
+
+/* A blocked process wakes; see guest_internal.h. */
+void guest_wake(struct guest_os *os, struct guest_proc *pr)
+{
+	pr->state = PROC_RUNNABLE;
+	rq_push(os, pr);
+}
+
 /* schedule(): the running process's next event; a process that ended,
  * blocked or was preempted hands the CPU to the head of the run queue. */
 static int os_next_event(void *osp, struct cpu *cpu, struct guest_event *ev, char *err)
@@ -1122,6 +1226,8 @@ static int os_next_event(void *osp, struct cpu *cpu, struct guest_event *ev, cha
 	struct guest_os *os = osp;
 	for (;;) {
 		struct guest_proc *pr = os->cur;
+		if (drivers_probing(os))
+			return idle_halt(os, ev);
 		if (pr && pr->state == PROC_RUNNABLE && !(os->need_resched && os->rq_head)) {
 			int r = pr->fe.next(pr->fe.ctx, ev, err);
 			if (r != 0)
@@ -1136,6 +1242,8 @@ static int os_next_event(void *osp, struct cpu *cpu, struct guest_event *ev, cha
 		if (!next) {
 			if (pr && pr->state == PROC_RUNNABLE)
 				continue;
+			if (guest_io_outstanding(os))
+				return idle_halt(os, ev);
 			if (os->live_procs)
 				return cpu_fail(cpu, "guest kernel: %" PRIu64 " processes alive and none can run "
 						     "(all wait for children that cannot exit)", os->live_procs);

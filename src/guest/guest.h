@@ -39,6 +39,7 @@
 enum guest_proc_state {
 	PROC_RUNNABLE, /* running, or waiting for the CPU in the run queue */
 	PROC_WAITING,  /* blocked in wait4/waitid until a child exits */
+	PROC_IO_WAIT,  /* blocked in a device transfer (GEV_DEVIO) until its completion interrupt */
 	PROC_ZOMBIE,   /* exited, not yet reaped by its parent */
 	PROC_REAPED,   /* gone */
 };
@@ -105,6 +106,8 @@ struct guest_os {
 	/* Scheduler settings (guest_set_sched): */
 	bool pcid;                 /* PCIDs in CR3 (CR4.PCIDE), no-flush switches */
 	uint64_t timeslice_cycles; /* preempt at a tick once a process ran this long; 0 = every tick */
+	/* Device drivers (guest_set_devices; src/guest/drivers.c): NULL = no devices. */
+	struct guest_drivers *drv;
 };
 
 /*
@@ -124,6 +127,31 @@ struct guest_dev_info {
 	unsigned dma_mask_bits; /* 32..64 */
 };
 #define GUEST_MAX_DEVS 4
+
+/*
+ * Where the kernel ioremaps device BARs: Linux x86-64's vmalloc/ioremap
+ * area (VMALLOC_START without KASLR). BARs are mapped one after another
+ * from here in the order given, each followed by a 4 KiB guard page, with
+ * 4 KiB PTEs P|RW|A|D|PCD|PWT|G|XD (uncached, Linux's ioremap of a
+ * register BAR).
+ */
+#define GUEST_IOREMAP_BASE UINT64_C(0xffffc90000000000)
+
+/*
+ * Devices, after guest_init and before guest_boot: the n devices of d (at
+ * most GUEST_MAX_DEVS, at most one of each kind; copied) are probed at
+ * boot: the kernel ioremaps each BAR 0 (at GUEST_IOREMAP_BASE, see above),
+ * allocates and zeroes its rings and programs the device with MMIO stores;
+ * an NVMe controller's I/O queues are created by admin commands whose
+ * completions the kernel waits for (halted) before the first process runs.
+ * Each BAR must be 4 KiB aligned, at most 1 MiB, and lie above guest memory.
+ * Then GEV_DEVIO system calls drive the devices and GEV_MMAP with
+ * GEV_MMAP_DEVICE maps a BAR into a process. 0, or -1 with a message in
+ * err (CPU_ERR_LEN). The model's rules: drivers.c's Notes.
+ */
+int guest_set_devices(struct guest_os *os, const struct guest_dev_info *d, size_t n, char *err);
+/* GEV_DEVIO requests submitted and not yet completed (all devices). */
+unsigned guest_io_outstanding(const struct guest_os *os);
 
 /* The guest's IDT and system-call entry points (for cpu_attach_guest). */
 extern const struct guest_os_ops guest_os_ops;

@@ -247,6 +247,16 @@ const struct counter_info counter_table[CTR_COUNT] = {
 	[CTR_DEV_NVME_READ_BYTES] = {"dev.nvme.read.bytes", "bytes", "bytes NVMe Read commands moved into host memory"},
 	[CTR_DEV_NVME_WRITE_BYTES] = {"dev.nvme.write.bytes", "bytes", "bytes NVMe Write commands took from host memory"},
 	[CTR_DEV_NVME_ERRORS] = {"dev.nvme.errors", "commands", "NVMe commands completed with a status other than success"},
+	[CTR_GUEST_IO_REQUESTS] = {"guest.io.requests", "calls", "device transfers (GEV_DEVIO system calls) the kernel's drivers submitted"},
+	[CTR_GUEST_IO_BYTES] = {"guest.io.bytes", "bytes", "bytes of those transfers"},
+	[CTR_GUEST_IO_INTERRUPTS] = {"guest.io.interrupts", "interrupts", "device interrupts the kernel's drivers handled (NIC and NVMe, probe included)"},
+	[CTR_GUEST_IO_IDLE_HALTS] = {"guest.io.idle_halts", "insns", "HLTs of the idle loop: nothing runnable while a transfer or a probe waits for its interrupt"},
+	[CTR_GUEST_IO_SPURIOUS] = {"guest.io.spurious", "interrupts", "device interrupts with no request outstanding"},
+	[CTR_GUEST_IO_MMIO] = {"guest.io.mmio", "accesses", "device register loads and stores of the kernel's drivers (through their ioremap)"},
+	[CTR_GUEST_IO_DESCRIPTORS] = {"guest.io.descriptors", "entries", "ring entries the drivers filled: NIC descriptors and NVMe submission-queue entries"},
+	[CTR_GUEST_IO_PAGES_FAULTED] = {"guest.io.pages_faulted", "pages", "buffer pages a transfer faulted in when pinning (absent until then)"},
+	[CTR_GUEST_IO_KERNEL_PT_PAGES] = {"guest.io.kernel_pt_pages", "pages", "page-table pages of the kernel's ioremap area"},
+	[CTR_GUEST_IO_USER_PAGES] = {"guest.io.user_mmio_pages", "pages", "device register pages mapped into processes (mmap of a BAR)"},
 };
 
 int counter_by_name(const char *name)
