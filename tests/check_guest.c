@@ -18,6 +18,7 @@
 
 #include "arch/paging.h"
 #include "cpu/cpu.h"
+#include "dev/dev.h"
 #include "guest/guest.h"
 #include "mem/mem.h"
 #include "trace/event_array.h"
@@ -936,6 +937,352 @@ START_TEST(test_traceset_shipped_pipeline)
 }
 END_TEST
 
+
+/* ---- device drivers (src/guest/drivers.c) ------------------------------- *
+ *
+ * The CPU side that executes MMIO and ring operations and delivers device
+ * interrupts is not needed here: these tests drive the kernel's entry
+ * points as the CPU would (next_event, os_event, interrupt) and read the
+ * operations the drivers queue, every one worked out by hand from
+ * drivers.c's Notes. Guest memory is 1 GiB, so the bump allocator hands
+ * out frames 0x100000, 0x101000, ... in order.
+ */
+
+#define NIC_BAR UINT64_C(0xfebc0000)
+#define NVME_BAR UINT64_C(0xfebf0000)
+#define NIC_VEC 0x40
+#define NVME_VEC 0x41
+#define IOREMAP_LEAF (PTE_P | PTE_RW | PTE_A | PTE_D | PTE_PCD | PTE_PWT | PTE_G | PTE_XD)
+#define DEVIO(pid, op, a, l, sect) {GEV_DEVIO, (sect), (a), (l), (pid), (op)}
+
+static const struct guest_dev_info nic_dev = {DEV_NIC, NIC_BAR, 0x20000, NIC_VEC, 0x18, 64};
+static const struct guest_dev_info nvme_dev = {DEV_NVME, NVME_BAR, 0x4000, NVME_VEC, 0x20, 64};
+
+/* Boot a one-process guest with the devices given; nothing executes. */
+static void rig_start_devs(struct rig *r, const struct proc_source *ps, const struct guest_dev_info *d, size_t n)
+{
+	char err[CPU_ERR_LEN];
+	r->p.guest_mem_mib = 1024;
+	ck_assert_int_eq(mem_init(&r->mem), 0);
+	ck_assert_int_eq(cpu_init(&r->cpu, &r->p, &r->mem, &r->ctr, err), 0);
+	ck_assert_int_eq(guest_init_procs(&r->os, &r->p, &r->ctr, ps, err), 0);
+	ck_assert_msg(guest_set_devices(&r->os, d, n, err) == 0, "%s", err);
+	cpu_attach_guest(&r->cpu, &guest_os_ops, &r->os);
+	ck_assert_int_eq(guest_image(&r->os, mem_store, &r->mem), 0);
+	cpu_set_paging(&r->cpu, r->os.cr0, GUEST_SWAPPER_PML4, r->os.cr4, r->os.efer);
+	ck_assert_int_eq(guest_boot(&r->os, &r->cpu, 0), 0);
+}
+
+/* Operations of kind k queued at or after index from. */
+static size_t ops_of(const struct rig *r, size_t from, enum guest_op_kind k)
+{
+	size_t n = 0;
+	for (size_t i = from; i < r->cpu.ops_tail; i++)
+		n += r->cpu.ops[i].kind == k;
+	return n;
+}
+
+/* The nth (from 0) operation of kind k at or after from. */
+static const struct guest_op *op_nth(const struct rig *r, size_t from, enum guest_op_kind k, size_t nth)
+{
+	for (size_t i = from; i < r->cpu.ops_tail; i++)
+		if (r->cpu.ops[i].kind == k && nth-- == 0)
+			return &r->cpu.ops[i];
+	ck_abort_msg("no operation %d number %zu", (int)k, nth);
+	return NULL;
+}
+
+static void ck_op(const struct guest_op *op, uint64_t addr, uint64_t val)
+{
+	ck_assert_uint_eq(op->addr, addr);
+	ck_assert_uint_eq(op->val, val);
+}
+
+/* next_event as the CPU calls it: the kind of event it returns. */
+static int next_kind(struct rig *r, struct guest_event *ev)
+{
+	ck_assert_int_eq(guest_os_ops.next_event(&r->os, &r->cpu, ev, r->cpu.err), 1);
+	return ev->kind;
+}
+
+START_TEST(test_guest_nic_driver)
+{
+	static const struct guest_event root[] = {
+		DEVIO(1, DEVIO_NET_RX, 0x10000000, 8192, 0), DEVIO(1, DEVIO_NET_TX, 0x10000000, 64, 0), EXIT(1)};
+	struct tsrc s = {0};
+	struct rig r;
+	struct guest_event ev;
+	tsrc_add(&s, 1, root, N(root));
+	struct proc_source ps = tsrc_source(&s);
+	rig_init(&r);
+	rig_start_devs(&r, &ps, &nic_dev, 1);
+	const uint64_t io = GUEST_IOREMAP_BASE, rx = 0x103000, tx = 0x104000;
+	/* Boot. ioremap: PDPT 0x100000, PD 0x101000, PT 0x102000 (zeroed),
+	 * PDPT[0] -> PD, swapper PML4[402] -> PDPT, PD[0] -> PT, 32 PTEs for
+	 * the 128 KiB BAR. Rings 0x103000 (RX), 0x104000 (TX), zeroed; 13 MMIO
+	 * stores. The process: PML4 0x105000 (zeroed), its ioremap entry and
+	 * its direct-map entry; CR3 load. */
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_ZERO_PAGE), 6);
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_STORE64), 3 + 32 + 2);
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_MMIO_WRITE32), 13);
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_MMIO_READ32), 0);
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_LOAD_CR3), 1);
+	ck_assert_uint_eq(pt_index(GUEST_IOREMAP_BASE, 4), 402);
+	ck_op(op_nth(&r, 0, GOP_STORE64, 0), 0x100000, 0x101000 | PTE_P | PTE_RW | PTE_A | PTE_D);
+	ck_op(op_nth(&r, 0, GOP_STORE64, 1), GUEST_SWAPPER_PML4 + 8 * 402, 0x100000 | PTE_P | PTE_RW | PTE_A | PTE_D);
+	ck_op(op_nth(&r, 0, GOP_STORE64, 2), 0x101000, 0x102000 | PTE_P | PTE_RW | PTE_A | PTE_D);
+	ck_op(op_nth(&r, 0, GOP_STORE64, 3), 0x102000, NIC_BAR | IOREMAP_LEAF);
+	ck_op(op_nth(&r, 0, GOP_STORE64, 34), 0x102000 + 8 * 31, (NIC_BAR + 31 * 4096) | IOREMAP_LEAF);
+	ck_op(op_nth(&r, 0, GOP_STORE64, 35), 0x105000 + 8 * 402, 0x100000 | PTE_P | PTE_RW | PTE_A | PTE_D);
+	static const uint64_t probe[13][2] = {
+		{0x2800, rx}, {0x2804, 0}, {0x2808, 4096}, {0x2810, 0}, {0x2818, 0},
+		{0x3800, tx}, {0x3804, 0}, {0x3808, 4096}, {0x3810, 0}, {0x3818, 0},
+		{0x100, 0x22}, {0x400, 0x2}, {0xd0, 0x81},
+	};
+	for (size_t i = 0; i < 13; i++)
+		ck_op(op_nth(&r, 0, GOP_MMIO_WRITE32, i), io + probe[i][0], probe[i][1]);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_KERNEL_PT_PAGES), 3);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_MMIO), 13);
+
+	/* RX of 8192 bytes into 0x10000000: both pages fault in (PDPT
+	 * 0x106000, PD 0x107000, PT 0x108000, pages 0x109000 and 0x10a000),
+	 * four 2048-B descriptors, RDT = 4; the process blocks. */
+	size_t m = r.cpu.ops_tail;
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_DEVIO);
+	ck_assert_int_eq(guest_os_ops.os_event(&r.os, &r.cpu, &ev), 0);
+	ck_assert_uint_eq(ops_of(&r, m, GOP_ZERO_PAGE), 5);
+	ck_assert_uint_eq(ops_of(&r, m, GOP_STORE64), 5);
+	ck_assert_uint_eq(ops_of(&r, m, GOP_RING_STORE64), 8);
+	static const uint64_t bufs[4] = {0x109000, 0x109800, 0x10a000, 0x10a800};
+	for (size_t i = 0; i < 4; i++) {
+		ck_op(op_nth(&r, m, GOP_RING_STORE64, 2 * i), rx + 16 * i, bufs[i]);
+		ck_op(op_nth(&r, m, GOP_RING_STORE64, 2 * i + 1), rx + 16 * i + 8, 0);
+	}
+	ck_assert_uint_eq(ops_of(&r, m, GOP_MMIO_WRITE32), 1);
+	ck_op(op_nth(&r, m, GOP_MMIO_WRITE32, 0), io + 0x2818, 4);
+	ck_assert_int_eq(guest_find(&r.os, 1)->state, PROC_IO_WAIT);
+	ck_assert_uint_eq(guest_io_outstanding(&r.os), 1);
+	/* Nothing runnable, I/O outstanding: the idle loop halts. */
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_HLT);
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_HLT);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_IDLE_HALTS), 2);
+
+	/* The RX interrupt: ICR, the 4 status words, RDT = 4; 1 wakes. */
+	m = r.cpu.ops_tail;
+	ck_assert_int_eq(guest_os_ops.interrupt(&r.os, &r.cpu, NIC_VEC), 0);
+	ck_assert_uint_eq(r.cpu.ops_tail - m, 6);
+	ck_op(op_nth(&r, m, GOP_MMIO_READ32, 0), io + 0xc0, 0);
+	for (size_t i = 0; i < 4; i++)
+		ck_op(op_nth(&r, m, GOP_RING_LOAD64, i), rx + 16 * i + 8, 0);
+	ck_op(op_nth(&r, m, GOP_MMIO_WRITE32, 0), io + 0x2818, 4);
+	ck_assert_int_eq(guest_find(&r.os, 1)->state, PROC_RUNNABLE);
+	ck_assert_uint_eq(guest_io_outstanding(&r.os), 0);
+
+	/* TX of 64 bytes from the same page: present, one descriptor with
+	 * CMD = EOP | IFCS | RS, TDT = 1. */
+	m = r.cpu.ops_tail;
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_DEVIO);
+	ck_assert_int_eq(guest_os_ops.os_event(&r.os, &r.cpu, &ev), 0);
+	ck_assert_uint_eq(r.cpu.ops_tail - m, 3);
+	ck_op(op_nth(&r, m, GOP_RING_STORE64, 0), tx, 0x109000);
+	ck_op(op_nth(&r, m, GOP_RING_STORE64, 1), tx + 8, 64 | UINT64_C(0x0b) << 24);
+	ck_op(op_nth(&r, m, GOP_MMIO_WRITE32, 0), io + 0x3818, 1);
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_HLT);
+	/* The TX interrupt: ICR and the last descriptor's status word. */
+	m = r.cpu.ops_tail;
+	ck_assert_int_eq(guest_os_ops.interrupt(&r.os, &r.cpu, NIC_VEC), 0);
+	ck_assert_uint_eq(r.cpu.ops_tail - m, 2);
+	ck_op(op_nth(&r, m, GOP_MMIO_READ32, 0), io + 0xc0, 0);
+	ck_op(op_nth(&r, m, GOP_RING_LOAD64, 0), tx + 8, 0);
+	/* A spurious one: ICR only. */
+	m = r.cpu.ops_tail;
+	ck_assert_int_eq(guest_os_ops.interrupt(&r.os, &r.cpu, NIC_VEC), 0);
+	ck_assert_uint_eq(r.cpu.ops_tail - m, 1);
+	/* Exit; then nothing is left. */
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_PROC_EXIT);
+	ck_assert_int_eq(guest_os_ops.os_event(&r.os, &r.cpu, &ev), 0);
+	ck_assert_int_eq(guest_os_ops.next_event(&r.os, &r.cpu, &ev, r.cpu.err), 0);
+
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_REQUESTS), 2);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_BYTES), 8192 + 64);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_INTERRUPTS), 3);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_SPURIOUS), 1);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_IDLE_HALTS), 3);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_DESCRIPTORS), 5);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_PAGES_FAULTED), 2);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_MMIO), 13 + 1 + 2 + 1 + 1 + 1);
+	/* The kernel keeps its 3 ioremap tables and 2 rings. */
+	ck_assert_uint_eq(guest_frames_in_use(&r.os), 5);
+	rig_destroy(&r);
+}
+END_TEST
+
+START_TEST(test_guest_nvme_driver)
+{
+	static const struct guest_event root[] = {
+		DEVIO(1, DEVIO_BLK_READ, 0x10000000, 16384, 8), DEVIO(1, DEVIO_BLK_WRITE, 0x10000200, 1024, 40), EXIT(1)};
+	struct tsrc s = {0};
+	struct rig r;
+	struct guest_event ev;
+	tsrc_add(&s, 1, root, N(root));
+	struct proc_source ps = tsrc_source(&s);
+	rig_init(&r);
+	rig_start_devs(&r, &ps, &nvme_dev, 1);
+	const uint64_t io = GUEST_IOREMAP_BASE;
+	/* ioremap tables 0x100000-0x102000, 4 PTEs; admin SQ 0x103000, admin
+	 * CQ 0x104000, I/O SQ 0x105000, I/O CQ 0x106000; the process's PML4
+	 * 0x107000. AQA, ASQ, ACQ (two halves each), CC, a CSTS load, then
+	 * Create I/O CQ (CID 0) in admin slot 0 and SQ 0's tail doorbell = 1. */
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_ZERO_PAGE), 8);
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_STORE64), 3 + 4 + 2);
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_MMIO_WRITE32), 7);
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_MMIO_READ32), 1);
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_RING_STORE64), 8);
+	static const uint64_t probe[7][2] = {
+		{0x24, 0x000f000f}, {0x28, 0x103000}, {0x2c, 0}, {0x30, 0x104000}, {0x34, 0}, {0x14, 0x460001}, {0x1000, 1},
+	};
+	for (size_t i = 0; i < 7; i++)
+		ck_op(op_nth(&r, 0, GOP_MMIO_WRITE32, i), io + probe[i][0], probe[i][1]);
+	ck_op(op_nth(&r, 0, GOP_MMIO_READ32, 0), io + 0x1c, 0);
+	/* Create I/O CQ: CDW0 opcode 5, PRP1 the CQ, CDW10 = 63 << 16 | 1, CDW11 = IEN | PC. */
+	const uint64_t cq_cmd[8] = {0x05, 0, 0, 0x106000, 0, (UINT64_C(63) << 16 | 1) | UINT64_C(3) << 32, 0, 0};
+	for (size_t i = 0; i < 8; i++)
+		ck_op(op_nth(&r, 0, GOP_RING_STORE64, i), 0x103000 + 8 * i, cq_cmd[i]);
+	/* The probe waits: the kernel idles even though process 1 could run. */
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_HLT);
+	size_t m = r.cpu.ops_tail;
+	ck_assert_int_eq(guest_os_ops.interrupt(&r.os, &r.cpu, NVME_VEC), 0);
+	/* Its completion: CQ entry 0's DW2-3, CQ 0 head = 1; then Create I/O SQ
+	 * (CID 1: CDW11 = CQID 1 << 16 | PC) in admin slot 1, tail = 2. */
+	ck_assert_uint_eq(r.cpu.ops_tail - m, 1 + 1 + 8 + 1);
+	ck_op(op_nth(&r, m, GOP_RING_LOAD64, 0), 0x104000 + 8, 0);
+	ck_op(op_nth(&r, m, GOP_MMIO_WRITE32, 0), io + 0x1004, 1);
+	const uint64_t sq_cmd[8] = {0x01 | 1 << 16, 0, 0, 0x105000, 0, (UINT64_C(63) << 16 | 1) | UINT64_C(0x10001) << 32,
+				    0, 0};
+	for (size_t i = 0; i < 8; i++)
+		ck_op(op_nth(&r, m, GOP_RING_STORE64, i), 0x103000 + 64 + 8 * i, sq_cmd[i]);
+	ck_op(op_nth(&r, m, GOP_MMIO_WRITE32, 1), io + 0x1000, 2);
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_HLT);
+	m = r.cpu.ops_tail;
+	ck_assert_int_eq(guest_os_ops.interrupt(&r.os, &r.cpu, NVME_VEC), 0);
+	ck_assert_uint_eq(r.cpu.ops_tail - m, 2);
+	ck_op(op_nth(&r, m, GOP_RING_LOAD64, 0), 0x104000 + 16 + 8, 0);
+	ck_op(op_nth(&r, m, GOP_MMIO_WRITE32, 0), io + 0x1004, 2);
+	ck_assert_uint_eq(guest_io_outstanding(&r.os), 0);
+
+	/* Read 16 KiB at sector 8 into 0x10000000: tables 0x108000-0x10a000,
+	 * pages 0x10b000-0x10e000 faulted in; PRP1 = 0x10b000, PRP2 = a PRP
+	 * list at 0x10f000 (not zeroed) holding the other 3 pages; CID 2,
+	 * NSID 1, SLBA 8, NLB 31; I/O SQ 1 tail doorbell (0x1008) = 1. */
+	m = r.cpu.ops_tail;
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_DEVIO);
+	ck_assert_int_eq(guest_os_ops.os_event(&r.os, &r.cpu, &ev), 0);
+	ck_assert_uint_eq(ops_of(&r, m, GOP_ZERO_PAGE), 7);
+	ck_assert_uint_eq(ops_of(&r, m, GOP_RING_STORE64), 3 + 8);
+	for (size_t i = 0; i < 3; i++)
+		ck_op(op_nth(&r, m, GOP_RING_STORE64, i), 0x10f000 + 8 * i, 0x10c000 + 0x1000 * i);
+	const uint64_t rd[8] = {0x02 | 2 << 16 | UINT64_C(1) << 32, 0, 0, 0x10b000, 0x10f000, 8, 31, 0};
+	for (size_t i = 0; i < 8; i++)
+		ck_op(op_nth(&r, m, GOP_RING_STORE64, 3 + i), 0x105000 + 8 * i, rd[i]);
+	ck_assert_uint_eq(ops_of(&r, m, GOP_MMIO_WRITE32), 1);
+	ck_op(op_nth(&r, m, GOP_MMIO_WRITE32, 0), io + 0x1008, 1);
+	ck_assert_uint_eq(guest_frames_in_use(&r.os), 3 + 4 + 1 + 3 + 4 + 1);
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_HLT);
+	/* Completion: I/O CQ entry 0, CQ 1 head doorbell (0x100c) = 1; the PRP list goes back. */
+	m = r.cpu.ops_tail;
+	ck_assert_int_eq(guest_os_ops.interrupt(&r.os, &r.cpu, NVME_VEC), 0);
+	ck_assert_uint_eq(r.cpu.ops_tail - m, 2);
+	ck_op(op_nth(&r, m, GOP_RING_LOAD64, 0), 0x106000 + 8, 0);
+	ck_op(op_nth(&r, m, GOP_MMIO_WRITE32, 0), io + 0x100c, 1);
+	ck_assert_uint_eq(guest_frames_in_use(&r.os), 3 + 4 + 1 + 3 + 4);
+	/* Write 1 KiB from 0x10000200 at sector 40: one page, PRP2 = 0. */
+	m = r.cpu.ops_tail;
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_DEVIO);
+	ck_assert_int_eq(guest_os_ops.os_event(&r.os, &r.cpu, &ev), 0);
+	ck_assert_uint_eq(r.cpu.ops_tail - m, 9);
+	const uint64_t wr[8] = {0x01 | 3 << 16 | UINT64_C(1) << 32, 0, 0, 0x10b200, 0, 40, 1, 0};
+	for (size_t i = 0; i < 8; i++)
+		ck_op(op_nth(&r, m, GOP_RING_STORE64, i), 0x105000 + 64 + 8 * i, wr[i]);
+	ck_op(op_nth(&r, m, GOP_MMIO_WRITE32, 0), io + 0x1008, 2);
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_HLT);
+	ck_assert_int_eq(guest_os_ops.interrupt(&r.os, &r.cpu, NVME_VEC), 0);
+	ck_op(&r.cpu.ops[r.cpu.ops_tail - 1], io + 0x100c, 2);
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_PROC_EXIT);
+	ck_assert_int_eq(guest_os_ops.os_event(&r.os, &r.cpu, &ev), 0);
+	ck_assert_int_eq(guest_os_ops.next_event(&r.os, &r.cpu, &ev, r.cpu.err), 0);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_REQUESTS), 2);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_BYTES), 16384 + 1024);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_INTERRUPTS), 4);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_IDLE_HALTS), 4);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_DESCRIPTORS), 4);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_PAGES_FAULTED), 4);
+	ck_assert_uint_eq(guest_frames_in_use(&r.os), 3 + 4);
+	rig_destroy(&r);
+}
+END_TEST
+
+START_TEST(test_guest_mmap_device_and_errors)
+{
+	static const struct guest_event root[] = {
+		{GEV_MMAP, 0, 0x7f0000000000, 8192, 1, 3 | GEV_MMAP_DEVICE}, EXIT(1)};
+	struct tsrc s = {0};
+	struct rig r;
+	char err[CPU_ERR_LEN];
+	tsrc_add(&s, 1, root, N(root));
+	struct proc_source ps = tsrc_source(&s);
+	const struct guest_dev_info both[2] = {nic_dev, nvme_dev};
+	rig_init(&r);
+	rig_start_devs(&r, &ps, both, 2);
+	/* Both BARs in the ioremap area, the NVMe one after the NIC's 32 pages
+	 * and a guard page: 32 + 4 PTEs in one PT. */
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_KERNEL_PT_PAGES), 3);
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_MMIO_WRITE32), 13 + 7);
+	ck_op(op_nth(&r, 0, GOP_MMIO_WRITE32, 13), GUEST_IOREMAP_BASE + 0x21000 + 0x24, 0x000f000f);
+	/* mmap of the NIC's BAR (device 0), 2 pages: PDPT, PD, PT and the two
+	 * leaves at once (no fault later). */
+	struct guest_event ev;
+	while (next_kind(&r, &ev) == GEV_HLT) /* the NVMe probe, completed by hand */
+		ck_assert_int_eq(guest_os_ops.interrupt(&r.os, &r.cpu, NVME_VEC), 0);
+	size_t m = r.cpu.ops_tail;
+	ck_assert_int_eq(ev.kind, GEV_MMAP);
+	ck_assert_int_eq(guest_os_ops.os_event(&r.os, &r.cpu, &ev), 0);
+	ck_assert_uint_eq(ops_of(&r, m, GOP_STORE64), 3 + 2);
+	const uint64_t user_io = PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_PCD | PTE_PWT;
+	ck_assert_uint_eq(op_nth(&r, m, GOP_STORE64, 3)->val, NIC_BAR | user_io);
+	ck_assert_uint_eq(op_nth(&r, m, GOP_STORE64, 4)->val, (NIC_BAR + 4096) | user_io);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_USER_PAGES), 2);
+	const uint64_t kernel_frames = 3 + 2 + 4; /* ioremap tables, NIC rings, NVMe queues */
+	ck_assert_int_eq(cpu_run_native(&r.cpu), RUN_DONE);
+	ck_assert_uint_eq(C(r, CTR_GUEST_PF), 0);
+	/* Exit unmaps the two pages without freeing them: only the tables go. */
+	ck_assert_uint_eq(C(r, CTR_GUEST_PAGES_UNMAPPED), 2);
+	ck_assert_uint_eq(guest_frames_in_use(&r.os), kernel_frames);
+	rig_destroy(&r);
+
+	/* Refused set-ups. */
+	struct guest_os os;
+	struct counters ctr = {0};
+	struct sim_params p;
+	struct frontend fe = {event_array_next, NULL};
+	params_defaults(&p);
+	p.guest_mem_mib = 1024;
+	ck_assert_int_eq(guest_init(&os, &p, &ctr, &fe, err), 0);
+	struct guest_dev_info bad = nic_dev;
+	bad.bar_gpa = 0x3ffff000; /* inside guest memory */
+	ck_assert_int_eq(guest_set_devices(&os, &bad, 1, err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "above guest memory"));
+	bad = nic_dev;
+	bad.vector = 0xec;
+	ck_assert_int_eq(guest_set_devices(&os, &bad, 1, err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "timer"));
+	const struct guest_dev_info two[2] = {nic_dev, nic_dev};
+	ck_assert_int_eq(guest_set_devices(&os, two, 2, err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "a second NIC"));
+	ck_assert_int_eq(guest_set_devices(&os, both, 2, err), 0);
+	guest_destroy(&os);
+}
+END_TEST
+
 static Suite *guest_suite(void)
 {
 	Suite *s = suite_create("guest");
@@ -947,6 +1294,11 @@ static Suite *guest_suite(void)
 	tcase_add_test(tc, test_guest_round_robin_with_pcids);
 	tcase_add_test(tc, test_guest_timeslice);
 	tcase_add_test(tc, test_guest_asid_reuse);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("drivers");
+	tcase_add_test(tc, test_guest_nic_driver);
+	tcase_add_test(tc, test_guest_nvme_driver);
+	tcase_add_test(tc, test_guest_mmap_device_and_errors);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("traceset");
 	tcase_add_test(tc, test_traceset_fork_exec_and_orphans);
