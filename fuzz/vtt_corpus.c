@@ -16,6 +16,9 @@
  *   bad_magic.vtt      one.vtt with its magic's CR LF made LF LF
  *   truncated.vtt      one.vtt without its last 10 bytes
  *   after_end.vtt      a stream with records after its END record
+ *   devices.vtt        one process driving devices: mmap of the NIC's BAR,
+ *                      MMIO stores and loads in it (0xa3), net RX/TX and a
+ *                      block read (device I/O, 0x8a), exit
  *
  * Usage: vtt_corpus DIR
  *
@@ -135,6 +138,38 @@ static struct buf write_set(void)
 	return b;
 }
 
+static struct buf write_devices(void)
+{
+	char err[TRACE_ERR_LEN];
+	struct vtt_meta m = {1, "unicorn", 0x0123456789abcdefu, 0};
+	struct vtt_writer *w = vtt_writer_open_mem(&m, err);
+	struct buf b;
+	void *data;
+	const struct guest_event ev[] = {
+		EV(GEV_FETCH, 0x401000, 4, 1, 0, 0),
+		EV(GEV_MMAP, 0x7f0000000000, 0, 1, 0x20000, 3 | GEV_MMAP_DEVICE),
+		EV(GEV_MMIO, 0x7f00000000d8, 4, 1, 0xffffffff, 6 << 8), /* IMC store, a 6-byte MOV */
+		EV(GEV_MMIO, 0x7f0000000008, 4, 1, 0, 1 | 6 << 8),      /* STATUS load */
+		EV(GEV_FETCH, 0x401004, 3, 1, 0, 0),
+		EV(GEV_DEVIO, 0x7f0000100000, 0, 1, 8192, DEVIO_NET_RX),
+		EV(GEV_LOAD, 0x7f0000100000, 8, 1, 0, 0),
+		EV(GEV_DEVIO, 0x7f0000102000, 0, 1, 64, DEVIO_NET_TX),
+		EV(GEV_DEVIO, 0x7f0000100000, 8, 1, 4096, DEVIO_BLK_READ),
+		EV(GEV_PROC_EXIT, 0, 0, 1, 0, 0),
+	};
+
+	if (!w || vtt_writer_begin(w, 1, err) < 0)
+		die(err);
+	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
+		if (vtt_writer_event(w, &ev[i], err) < 0)
+			die(err);
+	if (vtt_writer_end(w, err) < 0 || vtt_writer_finish(w, &data, &b.n, err) < 0)
+		die(err);
+	vtt_writer_free(w);
+	b.p = data;
+	return b;
+}
+
 static uint64_t rd_le(const unsigned char *p)
 {
 	uint64_t v = 0;
@@ -208,6 +243,9 @@ int main(int argc, char **argv)
 	free(b.p);
 	b = write_set();
 	save(argv[1], "set.vtt", &b);
+	free(b.p);
+	b = write_devices();
+	save(argv[1], "devices.vtt", &b);
 	free(b.p);
 	return 0;
 }

@@ -259,6 +259,13 @@ START_TEST(test_vtt_round_trip_every_kind)
 		EV(GEV_IO, 0x3f8, 1, 1, 0x41, 0),
 		EV(GEV_IO, 0xcfc, 4, 1, 0, 1),
 		EV(GEV_HLT, 0, 0, 1, 0, 0),
+		EV(GEV_MMIO, 0x7f0000000008u, 4, 1, 0, 1 | 6 << 8),          /* a 4-byte read, 6-byte MOV */
+		EV(GEV_MMIO, 0xffffffffffffffffu, 8, 1, UINT64_MAX, 15 << 8), /* an 8-byte write, 15 bytes */
+		EV(GEV_MMIO, 0x7f00000000d8u, 1, 4294967295u, 0xff, 1 << 8),
+		EV(GEV_DEVIO, 0x7f0000010000u, 0, 1, 8192, DEVIO_NET_RX),
+		EV(GEV_DEVIO, 0x1000, 0, 1, 64, DEVIO_NET_TX),
+		EV(GEV_DEVIO, 0x1000, 4294967295u, 1, 4096, DEVIO_BLK_READ), /* size = the sector */
+		EV(GEV_DEVIO, 0xfff, 8, 1, UINT64_MAX, DEVIO_BLK_WRITE),
 		EV(GEV_LOAD, 0x1000, 4096, 1, 0, 0),
 	};
 	const size_t n = sizeof(ev) / sizeof(ev[0]);
@@ -388,7 +395,7 @@ START_TEST(test_vtt_writer_refuses)
 	ck_assert_str_eq(err, "<memory>: a memory reference of 4097 bytes (the format holds 1..4096)");
 	e.kind = GEV_KIND_COUNT;
 	ck_assert_int_eq(vtt_writer_event(w, &e, err), -1);
-	ck_assert_str_eq(err, "<memory>: an event of unknown kind 14"); /* GEV_KIND_COUNT */
+	ck_assert_str_eq(err, "<memory>: an event of unknown kind 16"); /* GEV_KIND_COUNT */
 	ck_assert_int_eq(vtt_writer_finish(w, &data, &size, err), -1);
 	ck_assert_str_eq(err, "<memory>: a stream is still open");
 	ck_assert_int_eq(vtt_writer_end(w, err), 0);
@@ -557,7 +564,7 @@ START_TEST(test_vtt_reserved_record_types)
 	static const struct {
 		unsigned char tag;
 		const char *name;
-	} r[] = {{0xa0, "CR3 load"}, {0xa1, "INVLPG"}, {0xa3, "MMIO access"}, {0xa4, "DMA"},
+	} r[] = {{0xa0, "CR3 load"}, {0xa1, "INVLPG"}, {0xa4, "DMA"},
 		 {0xa5, "interrupt"}, {0xa6, "instruction count"}};
 	const struct guest_event ev[] = {EV(GEV_FETCH, 0x1000, 3, 1, 0, 0)};
 	char msg[256];
@@ -603,6 +610,30 @@ START_TEST(test_vtt_bad_fields)
 	/* a memory record cut by the end: its delta runs into the END byte and off the end */
 	b = build_raw(1, ev, 1, "\x11", 1, 1);
 	expect_read_error(&b, 1, "t.vtt: process 1, record byte 3: record type 0x11: truncated (the records end inside it)");
+	free(b.p);
+	/* MMIO: pid 1, gva 0, size 3, read, value 0, length 3 */
+	b = build_raw(1, ev, 1, "\xa3\x01\x00\x03\x01\x00\x03", 7, 1);
+	expect_read_error(&b, 1, "t.vtt: process 1, record byte 3: MMIO record: size 3 (1, 2, 4 or 8) or instruction "
+				 "length 3 (1..15)");
+	free(b.p);
+	/* MMIO with instruction length 0, then 16 */
+	b = build_raw(1, ev, 1, "\xa3\x01\x00\x04\x01\x00\x00", 7, 1);
+	expect_read_error(&b, 1, "t.vtt: process 1, record byte 3: MMIO record: size 4 (1, 2, 4 or 8) or instruction "
+				 "length 0 (1..15)");
+	free(b.p);
+	b = build_raw(1, ev, 1, "\xa3\x01\x00\x04\x01\x00\x10", 7, 1);
+	expect_read_error(&b, 1, "t.vtt: process 1, record byte 3: record type 0xa3: sixth field 16 over 15");
+	free(b.p);
+	/* MMIO direction 2 */
+	b = build_raw(1, ev, 1, "\xa3\x01\x00\x04\x02\x00\x03", 7, 1);
+	expect_read_error(&b, 1, "t.vtt: process 1, record byte 3: record type 0xa3: fourth field 2 over 1");
+	free(b.p);
+	/* device I/O of operation 5, then 0 */
+	b = build_raw(1, ev, 1, "\x8a\x01\x05\x00\x40\x00", 6, 1);
+	expect_read_error(&b, 1, "t.vtt: process 1, record byte 3: record type 0x8a: second field 5 over 4");
+	free(b.p);
+	b = build_raw(1, ev, 1, "\x8a\x01\x00\x00\x40\x00", 6, 1);
+	expect_read_error(&b, 1, "t.vtt: process 1, record byte 3: device I/O record: operation 0 (1..4)");
 	free(b.p);
 	/* an mmap record without its last field */
 	b = build_raw(1, ev, 1, "\x81\x01\x02", 3, 1);

@@ -569,7 +569,7 @@ static int cmd_run(int argc, char **argv, const char *cmd)
 
 static const char *const event_names[GEV_KIND_COUNT] = {
 	"fetch", "load", "store", "modify", "mmap", "munmap", "brk", "process/thread create", "process exit",
-	"wait", "exec", "cpuid", "port I/O", "hlt"};
+	"wait", "exec", "cpuid", "port I/O", "hlt", "MMIO", "device I/O"};
 
 /* trace info of a .vtt: every stream read to its END (checksums verified). */
 static int trace_info_vtt(const char *path, const char *sum)

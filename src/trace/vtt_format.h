@@ -130,7 +130,10 @@ enum vtt_rec {
 	VTT_REC_EXEC = 0x87,        /* pid */
 	VTT_REC_CPUID = 0x88,       /* pid, leaf (EAX) */
 	VTT_REC_IO = 0x89,          /* pid, port, size (1, 2, 4), direction (1 = IN), value written by OUT */
+	VTT_REC_DEVIO = 0x8a,       /* pid, operation (enum gev_devio_op), buffer gva, len, sector (GEV_DEVIO's size) */
 	VTT_REC_HLT = 0xa2,         /* pid (GEV_HLT; in the 0xa0 block, executable since the Unicorn front end) */
+	VTT_REC_MMIO = 0xa3,        /* pid, gva, size (1, 2, 4, 8), direction (1 = read), value written, instruction
+				     * length (1..15) (GEV_MMIO; executable since the device models) */
 	/*
 	 * Defined for the execution-driven front end and the VT-d work; this
 	 * vtsim cannot execute them yet, and its reader stops with an error
@@ -138,7 +141,6 @@ enum vtt_rec {
 	 */
 	VTT_REC_CR3_LOAD = 0xa0,    /* pid, new CR3 value */
 	VTT_REC_INVLPG = 0xa1,      /* pid, gva */
-	VTT_REC_MMIO = 0xa3,        /* pid, gva, size, direction (1 = read), value written */
 	VTT_REC_DMA = 0xa4,         /* source-id (bus << 8 | dev << 3 | fn), IOVA, len, direction (1 = to memory) */
 	VTT_REC_INTERRUPT = 0xa5,   /* vector, source-id (0 = not a device) */
 	VTT_REC_INSNS = 0xa6,       /* pid, count of instructions executed without fetch records */
@@ -150,7 +152,7 @@ enum vtt_rec {
  * open stream costs a bounded amount of memory. */
 #define VTT_WINDOW_LOG 22
 
-/* Longest record: a tag and at most five 10-byte varints. */
-#define VTT_REC_MAX 51u
+/* Longest record: a tag and at most six 10-byte varints (MMIO). */
+#define VTT_REC_MAX 61u
 
 #endif

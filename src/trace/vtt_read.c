@@ -16,7 +16,7 @@
  *    the header, index and compressed data, "NAME: process P, record byte
  *    N: ..." for records (N counts the process's decompressed records).
  *    Record types the format defines but this vtsim cannot execute
- *    (CR3 load, INVLPG, MMIO, DMA, interrupt, instruction counts)
+ *    (CR3 load, INVLPG, DMA, interrupt, instruction counts)
  *    stop the stream with their name; nothing is skipped.
  *  - A stream's checksum is known to be right only at its end: events
  *    before a corrupt byte have already been handed out (as with a lackey
@@ -646,7 +646,7 @@ static int sr_end(struct vtt_sr *s, uint64_t rec_off)
 static int get_fields(struct vtt_sr *s, const unsigned char **p, const unsigned char *e, uint64_t rec_off,
 		      unsigned tag, uint64_t *f, const uint64_t *max, unsigned n)
 {
-	static const char *const what[] = {"first", "second", "third", "fourth", "fifth"};
+	static const char *const what[] = {"first", "second", "third", "fourth", "fifth", "sixth"};
 
 	for (unsigned i = 0; i < n; i++) {
 		int r = get_varint(p, e, &f[i]);
@@ -669,7 +669,7 @@ static __attribute__((noinline)) int sr_next_slow(void *ctx, struct guest_event 
 	static const uint64_t U32 = UINT32_MAX, U64 = UINT64_MAX;
 	struct vtt_sr *s = ctx;
 	const unsigned char *p, *e;
-	uint64_t rec_off, f[5];
+	uint64_t rec_off, f[6];
 	unsigned tag;
 
 	if (s->failed)
@@ -796,6 +796,33 @@ static __attribute__((noinline)) int sr_next_slow(void *ctx, struct guest_event 
 				goto fail;
 			*ev = (struct guest_event){.kind = GEV_IO, .pid = (uint32_t)f[0], .gva = f[1], .size = (uint32_t)f[2],
 						   .arg = (uint32_t)f[3], .len = f[4]};
+			break;
+		}
+		case VTT_REC_MMIO: {
+			const uint64_t max[] = {U32, U64, 8, 1, U64, 15};
+
+			if (get_fields(s, &p, e, rec_off, tag, f, max, 6) < 0)
+				goto fail;
+			if ((f[2] & (f[2] - 1)) || !f[2] || !f[5]) {
+				sr_fail(s, rec_off, "MMIO record: size %llu (1, 2, 4 or 8) or instruction length %llu (1..15)",
+					(unsigned long long)f[2], (unsigned long long)f[5]);
+				goto fail;
+			}
+			*ev = (struct guest_event){.kind = GEV_MMIO, .pid = (uint32_t)f[0], .gva = f[1], .size = (uint32_t)f[2],
+						   .arg = (uint32_t)(f[3] | f[5] << 8), .len = f[4]};
+			break;
+		}
+		case VTT_REC_DEVIO: {
+			const uint64_t max[] = {U32, DEVIO_BLK_WRITE, U64, U64, U32};
+
+			if (get_fields(s, &p, e, rec_off, tag, f, max, 5) < 0)
+				goto fail;
+			if (!f[1]) {
+				sr_fail(s, rec_off, "device I/O record: operation 0 (1..4)");
+				goto fail;
+			}
+			*ev = (struct guest_event){.kind = GEV_DEVIO, .pid = (uint32_t)f[0], .arg = (uint32_t)f[1], .gva = f[2],
+						   .len = f[3], .size = (uint32_t)f[4]};
 			break;
 		}
 		case VTT_REC_HLT: {

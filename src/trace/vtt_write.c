@@ -271,7 +271,7 @@ static void put_fields(struct vtt_writer *w, unsigned tag, const uint64_t *f, un
 /* One event; see vtt.h. */
 int vtt_writer_event(struct vtt_writer *w, const struct guest_event *ev, char *err)
 {
-	uint64_t f[5];
+	uint64_t f[6];
 	unsigned tag;
 
 	if (room(w, err) < 0)
@@ -350,6 +350,15 @@ int vtt_writer_event(struct vtt_writer *w, const struct guest_event *ev, char *e
 		f[0] = ev->pid;
 		put_fields(w, VTT_REC_HLT, f, 1);
 		break;
+	case GEV_MMIO:
+		f[0] = ev->pid, f[1] = ev->gva, f[2] = ev->size, f[3] = ev->arg & 1, f[4] = ev->len,
+		f[5] = (ev->arg >> 8) & 0xff;
+		put_fields(w, VTT_REC_MMIO, f, 6);
+		break;
+	case GEV_DEVIO:
+		f[0] = ev->pid, f[1] = ev->arg, f[2] = ev->gva, f[3] = ev->len, f[4] = ev->size;
+		put_fields(w, VTT_REC_DEVIO, f, 5);
+		break;
 	default:
 		snprintf(err, TRACE_ERR_LEN, "%s: an event of unknown kind %u", w->name, (unsigned)ev->kind);
 		return -1;
@@ -362,7 +371,7 @@ int vtt_writer_event(struct vtt_writer *w, const struct guest_event *ev, char *e
 int vtt_writer_raw(struct vtt_writer *w, const void *rec, size_t n, char *err)
 {
 	if (n > VTT_REC_MAX)
-		return refuse(w, "a raw record over 51 bytes", err);
+		return refuse(w, "a raw record over 61 bytes", err);
 	if (room(w, err) < 0)
 		return -1;
 	memcpy(w->rec + w->rec_len, rec, n);
