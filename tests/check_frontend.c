@@ -58,7 +58,7 @@ START_TEST(test_frontend_images_have_headers)
 	ck_assert_ptr_null(workload_find("kvm-io", err)); /* not runnable in the simulator */
 	ck_assert_ptr_null(workload_find("nope", err));
 	ck_assert_str_eq(err, "unknown workload 'nope'; available: matmul, pointer-chase, hash-lookup, process-churn, "
-			      "mmap-churn, io-loop");
+			      "mmap-churn, io-loop, net-io, disk-read");
 	/* A corrupt image is refused with one line. */
 	unsigned char bad[64] = {0};
 	struct workload_image b = {"bad", bad, sizeof(bad)};
@@ -127,7 +127,8 @@ START_TEST(test_frontend_io_loop_stream)
 	/* The stream stays ended. */
 	ck_assert_int_eq(fe.next(fe.ctx, &ev, err), 0);
 	ps.close(ps.ctx, 1);
-	ck_assert_str_eq(ucfe_console(u), "io_loop.rounds=16\nio_loop.status_sum=4080\n");
+	ck_assert_str_eq(ucfe_console(u), "io_loop.rounds=16\nio_loop.status_sum=4080\nio_loop.nic=0\n"
+					  "io_loop.nic_status_sum=0\n");
 	ck_assert_uint_eq(ucfe_processes(u), 1);
 	ucfe_close(u);
 }
@@ -142,7 +143,8 @@ START_TEST(test_frontend_io_loop_exits)
 	struct run_result r;
 	char err[CPU_ERR_LEN], *con;
 	ck_assert_msg(run_wl("io-loop", MODE_NATIVE, sets, &r, &con, err) == 0, "%s", err);
-	ck_assert_str_eq(con, "io_loop.rounds=32\nio_loop.status_sum=8160\n"); /* 32 x 0xff */
+	/* 32 x 0xff; the run has no NIC yet (src/cli/run.c wires none), so no MMIO */
+	ck_assert_str_eq(con, "io_loop.rounds=32\nio_loop.status_sum=8160\nio_loop.nic=0\nio_loop.nic_status_sum=0\n");
 	free(con);
 	uint64_t insns = r.ctr.v[CTR_CPU_INSTRUCTIONS];
 	ck_assert_uint_eq(r.ctr.v[CTR_CPU_IO], 64);
@@ -264,7 +266,7 @@ START_TEST(test_frontend_params_and_errors)
 			      "never wake");
 	ck_assert_int_eq(run_wl("mandelbrot", MODE_NATIVE, NULL, &r, NULL, err), -1);
 	ck_assert_str_eq(err, "unknown workload 'mandelbrot'; available: matmul, pointer-chase, hash-lookup, "
-			      "process-churn, mmap-churn, io-loop");
+			      "process-churn, mmap-churn, io-loop, net-io, disk-read");
 }
 END_TEST
 
@@ -313,6 +315,243 @@ START_TEST(test_frontend_every_workload_record_replay)
 }
 END_TEST
 
+
+/* ---- devices: MMIO and device I/O system calls ---------------------------- */
+
+/* Open workload name with args and the devices of mask; its first stream. */
+static struct ucfe *open_wl(const char *name, uint64_t size, uint64_t iterations, uint64_t seed, unsigned mask,
+			    struct frontend *fe)
+{
+	char err[512];
+	struct ucfe_args a = {size, iterations, seed};
+	const struct workload *w = workload_find(name, err);
+	ck_assert_msg(w != NULL, "%s", err);
+	struct ucfe *u = ucfe_open(w, &a, err);
+	ck_assert_msg(u != NULL, "%s", err);
+	ucfe_set_devices(u, mask);
+	struct proc_source ps;
+	ucfe_proc_source(u, &ps);
+	ck_assert_int_eq(ps.open(ps.ctx, 1, fe, err), 0);
+	return u;
+}
+
+/* GVA of the first occurrence of bytes pat in the io-loop image. */
+static uint64_t image_find(const char *name, const unsigned char *pat, size_t n)
+{
+	const struct workload_image *img = workload_image_find(name);
+	ck_assert_ptr_nonnull(img);
+	for (size_t i = 0; i + n <= img->size; i++)
+		if (!memcmp(img->bytes + i, pat, n))
+			return 0x400000 + i;
+	ck_abort_msg("pattern not in image %s", name);
+	return 0;
+}
+
+static uint64_t seven(void *ctx, unsigned dev, uint64_t off, unsigned size)
+{
+	(void)ctx;
+	ck_assert_uint_eq(dev, UCFE_DEV_NIC);
+	ck_assert_uint_eq(off, 8);
+	ck_assert_uint_eq(size, 4);
+	return 7;
+}
+
+/* io-loop, 16 rounds, with a NIC: the mmap of its BAR (4 KiB at the first
+ * mmap address, device 0, uncached), and per round after the OUT and IN
+ * an MMIO store of 0 to IMC (0xD8) by the 6-byte MOV [RDX+0xD8], EAX and
+ * an MMIO load of STATUS (0x08) by the 3-byte MOV EAX, [RDX+8]: each the
+ * instruction itself (no fetch of those two instructions in the stream;
+ * the store follows the fetch of the instruction right before it). The
+ * STATUS loads read 0x83 (link up, full duplex, 1000 Mb/s): 16 x 131 =
+ * 2096; with a read hook answering 7: 112. */
+START_TEST(test_frontend_io_loop_mmio_stream)
+{
+	static const unsigned char st[] = {0x89, 0x82, 0xd8, 0, 0, 0}, ld[] = {0x8b, 0x42, 0x08};
+	const uint64_t store_at = image_find("io-loop", st, sizeof(st));
+	const uint64_t load_at = image_find("io-loop", ld, sizeof(ld));
+	for (int hook = 0; hook < 2; hook++) {
+		struct frontend fe;
+		struct ucfe *u = open_wl("io-loop", 0, 16, 1, 1u << UCFE_DEV_NIC, &fe);
+		if (hook)
+			ucfe_set_mmio_read(u, seven, NULL);
+		struct guest_event ev, prev = {0};
+		uint64_t n[GEV_KIND_COUNT] = {0}, stores = 0, loads = 0;
+		char err[512];
+		int r;
+		while ((r = fe.next(fe.ctx, &ev, err)) == 1) {
+			n[ev.kind]++;
+			if (ev.kind == GEV_MMAP) {
+				ck_assert_uint_eq(ev.gva, UCFE_MMAP_BASE);
+				ck_assert_uint_eq(ev.len, 4096);
+				ck_assert_uint_eq(ev.size, UCFE_DEV_NIC);
+				ck_assert_uint_eq(ev.arg, 3 | GEV_MMAP_DEVICE);
+			}
+			if (ev.kind == GEV_FETCH)
+				ck_assert_msg(ev.gva != store_at && ev.gva != load_at, "a fetch of an MMIO instruction");
+			if (ev.kind == GEV_MMIO && !(ev.arg & 1)) {
+				ck_assert_uint_eq(ev.gva, UCFE_MMAP_BASE + 0xd8);
+				ck_assert_uint_eq(ev.size, 4);
+				ck_assert_uint_eq(ev.len, 0);
+				ck_assert_uint_eq(ev.arg, 6 << 8);
+				ck_assert_int_eq(prev.kind, GEV_FETCH);
+				ck_assert_uint_eq(prev.gva + prev.size, store_at);
+				stores++;
+			} else if (ev.kind == GEV_MMIO) {
+				ck_assert_uint_eq(ev.gva, UCFE_MMAP_BASE + 8);
+				ck_assert_uint_eq(ev.size, 4);
+				ck_assert_uint_eq(ev.len, 0);
+				ck_assert_uint_eq(ev.arg, 1 | 3 << 8);
+				loads++;
+			}
+			prev = ev;
+		}
+		ck_assert_msg(r == 0, "%s", err);
+		ck_assert_uint_eq(stores, 16);
+		ck_assert_uint_eq(loads, 16);
+		ck_assert_uint_eq(n[GEV_MMAP], 1);
+		ck_assert_uint_eq(n[GEV_IO], 32);
+		ck_assert_uint_eq(n[GEV_CPUID], 1);
+		ck_assert_uint_eq(n[GEV_HLT], 1);
+		ck_assert_str_eq(ucfe_console(u), hook ? "io_loop.rounds=16\nio_loop.status_sum=4080\nio_loop.nic=1\n"
+							 "io_loop.nic_status_sum=112\n"
+						       : "io_loop.rounds=16\nio_loop.status_sum=4080\nio_loop.nic=1\n"
+							 "io_loop.nic_status_sum=2096\n");
+		ucfe_close(u);
+	}
+	/* The reset values the default read gives. */
+	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NIC, 8, 4), 0x83);
+	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NIC, 0, 4), 0);
+	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NVME, 8, 4), 0x10400);
+	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NVME, 0, 8), UINT64_C(0x000000201401003f));
+	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NVME, 2, 2), 0x1401);
+	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NVME, 0x1c, 4), 0);
+}
+END_TEST
+
+/* net-io, 5 frames of 8 KiB with a NIC: two mmaps (the 8 KiB receive
+ * buffer at UCFE_MMAP_BASE, the reply page after it), then per frame a
+ * DEVIO_NET_RX of the buffer, 128 loads (one per 64-byte line, in order),
+ * an 8-byte store to the reply page and a DEVIO_NET_TX of 64 bytes of it.
+ * Without a NIC the first receive fails and the program says so. */
+START_TEST(test_frontend_net_io_stream)
+{
+	struct frontend fe;
+	struct ucfe *u = open_wl("net-io", 8192, 5, 9, 1u << UCFE_DEV_NIC, &fe);
+	const uint64_t buf = UCFE_MMAP_BASE, reply = UCFE_MMAP_BASE + 8192;
+	struct guest_event ev;
+	uint64_t n[GEV_KIND_COUNT] = {0}, line = 0, rx = 0, tx = 0, reply_stores = 0;
+	char err[512];
+	int r;
+	while ((r = fe.next(fe.ctx, &ev, err)) == 1) {
+		n[ev.kind]++;
+		if (ev.kind == GEV_DEVIO && ev.arg == DEVIO_NET_RX) {
+			ck_assert_uint_eq(ev.gva, buf);
+			ck_assert_uint_eq(ev.len, 8192);
+			ck_assert_uint_eq(ev.size, 0);
+			ck_assert_uint_eq(line, 128 * rx); /* the previous frame was read whole */
+			rx++;
+		} else if (ev.kind == GEV_DEVIO) {
+			ck_assert_uint_eq(ev.arg, DEVIO_NET_TX);
+			ck_assert_uint_eq(ev.gva, reply);
+			ck_assert_uint_eq(ev.len, 64);
+			tx++;
+			ck_assert_uint_eq(tx, rx);
+		} else if (ev.kind == GEV_LOAD && ev.gva >= buf && ev.gva < buf + 8192) {
+			ck_assert_uint_eq(ev.gva, buf + 64 * (line % 128));
+			ck_assert_uint_eq(ev.size, 8);
+			line++;
+		} else if (ev.kind == GEV_STORE && ev.gva == reply) {
+			reply_stores++;
+		}
+	}
+	ck_assert_msg(r == 0, "%s", err);
+	ck_assert_uint_eq(rx, 5);
+	ck_assert_uint_eq(tx, 5);
+	ck_assert_uint_eq(line, 5 * 128);
+	ck_assert_uint_eq(reply_stores, 5);
+	ck_assert_uint_eq(n[GEV_MMAP], 2);
+	ck_assert_uint_eq(n[GEV_MMIO], 0);
+	ck_assert_str_eq(ucfe_console(u), "net_io.frames=5\nnet_io.bytes_received=40960\nnet_io.bytes_sent=320\n"
+					  "net_io.line_sum=0\n");
+	ucfe_close(u);
+	u = open_wl("net-io", 8192, 5, 9, 0, &fe);
+	while ((r = fe.next(fe.ctx, &ev, err)) == 1)
+		ck_assert_int_ne(ev.kind, GEV_DEVIO);
+	ck_assert_str_eq(ucfe_console(u), "net_io.error=1\n");
+	ucfe_close(u);
+}
+END_TEST
+
+/* xorshift64* of workloads/guest.h (wl_rand). */
+static uint64_t wl_rand_ref(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * UINT64_C(0x2545F4914F6CDD1D);
+}
+
+/* disk-read, 6 reads of 16 KiB with an NVMe controller: each a
+ * DEVIO_BLK_READ of the buffer at sector 8 x block, block = wl_rand %
+ * ((256 MiB - 16 KiB) / 4 KiB) from seed 5, then a load of each of its 4
+ * pages' first word. */
+START_TEST(test_frontend_disk_read_stream)
+{
+	struct frontend fe;
+	struct ucfe *u = open_wl("disk-read", 16384, 6, 5, 1u << UCFE_DEV_NVME, &fe);
+	uint64_t seed = 5, reads = 0, page_loads = 0, blocks = 0;
+	struct guest_event ev;
+	char err[512], want[256];
+	int r;
+	while ((r = fe.next(fe.ctx, &ev, err)) == 1) {
+		if (ev.kind == GEV_DEVIO) {
+			uint64_t block = wl_rand_ref(&seed) % (((UINT64_C(256) << 20) - 16384) / 4096);
+			ck_assert_uint_eq(ev.arg, DEVIO_BLK_READ);
+			ck_assert_uint_eq(ev.gva, UCFE_MMAP_BASE);
+			ck_assert_uint_eq(ev.len, 16384);
+			ck_assert_uint_eq(ev.size, block * 8);
+			blocks += block;
+			reads++;
+		} else if (ev.kind == GEV_LOAD && ev.gva >= UCFE_MMAP_BASE && ev.gva < UCFE_MMAP_BASE + 16384) {
+			ck_assert_uint_eq(ev.gva, UCFE_MMAP_BASE + 4096 * (page_loads % 4));
+			page_loads++;
+		}
+	}
+	ck_assert_msg(r == 0, "%s", err);
+	ck_assert_uint_eq(reads, 6);
+	ck_assert_uint_eq(page_loads, 24);
+	snprintf(want, sizeof(want), "disk_read.reads=6\ndisk_read.bytes=98304\ndisk_read.block_sum=%lu\n"
+		 "disk_read.word_sum=0\n", (unsigned long)blocks);
+	ck_assert_str_eq(ucfe_console(u), want);
+	ucfe_close(u);
+}
+END_TEST
+
+/* The new system calls' refusals: no event, -1. mmap_device of a device
+ * the machine lacks is io-loop's no-NIC path (checked above); a device
+ * mapping is not unmapped in part. */
+START_TEST(test_frontend_device_syscalls_refused)
+{
+	struct frontend fe;
+	struct guest_event ev;
+	char err[512];
+	/* disk-read with only a NIC: the first read fails. */
+	struct ucfe *u = open_wl("disk-read", 16384, 2, 1, 1u << UCFE_DEV_NIC, &fe);
+	while (fe.next(fe.ctx, &ev, err) == 1)
+		ck_assert_int_ne(ev.kind, GEV_DEVIO);
+	ck_assert_str_eq(ucfe_console(u), "disk_read.error=1\n");
+	ucfe_close(u);
+	/* a size that is not a multiple of 512: refused by the program itself */
+	u = open_wl("disk-read", 1000, 2, 1, 1u << UCFE_DEV_NVME, &fe);
+	while (fe.next(fe.ctx, &ev, err) == 1)
+		;
+	ck_assert_str_eq(ucfe_console(u), "disk_read.error=2\n");
+	ucfe_close(u);
+}
+END_TEST
+
 static Suite *frontend_suite(void)
 {
 	Suite *s = suite_create("frontend");
@@ -325,6 +564,12 @@ static Suite *frontend_suite(void)
 	tcase_add_test(tc, test_frontend_modes_compare);
 	tcase_add_test(tc, test_frontend_params_and_errors);
 	tcase_add_test(tc, test_frontend_every_workload_record_replay);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("devices");
+	tcase_add_test(tc, test_frontend_io_loop_mmio_stream);
+	tcase_add_test(tc, test_frontend_net_io_stream);
+	tcase_add_test(tc, test_frontend_disk_read_stream);
+	tcase_add_test(tc, test_frontend_device_syscalls_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -29,6 +29,27 @@
  *                                       it has exited; -1 if no such child
  *   6   yield    -                      0 (a hint: the guest kernel
  *                                       preempts on timer ticks only)
+ *   7   mmap_device dev, len           GVA of an uncached mapping of the
+ *                                       first len bytes of device dev's
+ *                                       BAR 0 (WL_DEV_NIC, WL_DEV_NVME), as
+ *                                       mmap of a PCI resource0 file: its
+ *                                       loads and stores are MMIO to the
+ *                                       device's registers; -1 (ENODEV) if
+ *                                       the machine has no such device, or
+ *                                       len is 0 or over 1 MiB
+ *   8   net_recv buf, len              receive one frame of len bytes into
+ *                                       buf, blocking until it arrives; len,
+ *                                       or -1 (no NIC, len 0 or over 1 MiB,
+ *                                       or buf not mapped)
+ *   9   net_send buf, len              send buf as one frame; len or -1
+ *   10  blk_read buf, len, sector      read len bytes (a multiple of 512,
+ *                                       at most 2 MiB) at byte offset
+ *                                       sector * 512 of the NVMe disk into
+ *                                       buf, blocking until done; len or -1
+ *   11  blk_write buf, len, sector     write them from buf; len or -1
+ *
+ * Device payloads are not simulated: net_recv and blk_read leave the
+ * buffer's bytes as they were (the program must not depend on them).
  */
 #ifndef VTSIM_WORKLOADS_GUEST_H
 #define VTSIM_WORKLOADS_GUEST_H
@@ -43,6 +64,14 @@
 #define WL_SYS_SPAWN 4
 #define WL_SYS_WAIT 5
 #define WL_SYS_YIELD 6
+#define WL_SYS_MMAP_DEVICE 7
+#define WL_SYS_NET_RECV 8
+#define WL_SYS_NET_SEND 9
+#define WL_SYS_BLK_READ 10
+#define WL_SYS_BLK_WRITE 11
+
+#define WL_DEV_NIC 0  /* Intel 8254x (e1000) */
+#define WL_DEV_NVME 1 /* NVMe controller */
 
 #define WL_MAP_HUGEPAGE 1 /* mark the mapping MADV_HUGEPAGE (guest.thp=madvise) */
 
@@ -110,6 +139,33 @@ static inline long wl_wait(long pid)
 static inline void wl_yield(void)
 {
 	wl_syscall3(WL_SYS_YIELD, 0, 0, 0);
+}
+
+/* NULL if the machine has no such device. */
+static inline volatile uint32_t *wl_mmap_device(long dev, unsigned long len)
+{
+	long r = wl_syscall3(WL_SYS_MMAP_DEVICE, dev, (long)len, 0);
+	return r < 0 ? (volatile uint32_t *)0 : (volatile uint32_t *)r;
+}
+
+static inline long wl_net_recv(void *buf, unsigned long len)
+{
+	return wl_syscall3(WL_SYS_NET_RECV, (long)buf, (long)len, 0);
+}
+
+static inline long wl_net_send(const void *buf, unsigned long len)
+{
+	return wl_syscall3(WL_SYS_NET_SEND, (long)buf, (long)len, 0);
+}
+
+static inline long wl_blk_read(void *buf, unsigned long len, unsigned long sector)
+{
+	return wl_syscall3(WL_SYS_BLK_READ, (long)buf, (long)len, (long)sector);
+}
+
+static inline long wl_blk_write(const void *buf, unsigned long len, unsigned long sector)
+{
+	return wl_syscall3(WL_SYS_BLK_WRITE, (long)buf, (long)len, (long)sector);
 }
 
 /* xorshift64*: the workloads' one pseudo-random generator. */

@@ -27,6 +27,20 @@
  *  - wait takes one child's pid (no "any child"): the slice stops at the
  *    wait, and the result is read when the guest runs the parent again,
  *    which it does only after the child's exit was executed.
+ *  - Devices (ucfe_set_devices): mmap_device maps the range with
+ *    uc_mmio_map at the next mmap address and emits GEV_MMAP | GEV_MMAP_DEVICE
+ *    (size = the device). Unicorn fires the memory hook, then the MMIO
+ *    callback, for each access there: the hook ignores MMIO ranges and the
+ *    callback turns its instruction's GEV_FETCH (already buffered by the
+ *    code hook) into the GEV_MMIO, in place (arg bits 15:8 = the code
+ *    hook's instruction size), so the access is the instruction. An
+ *    instruction with two MMIO accesses (MOVS between two BARs) is refused.
+ *    Loads return ucfe_set_mmio_read's answer (default: reset values).
+ *  - net_recv / net_send / blk_read / blk_write emit GEV_DEVIO (size = the
+ *    sector) once the buffer is checked to be mapped page by page; the
+ *    buffer's bytes are not changed (payloads are not simulated). They
+ *    return len at once: the guest kernel blocks the process until the
+ *    transfer completes, which orders everything after it.
  */
 #include "frontend/ucfe.h"
 
@@ -49,8 +63,20 @@
 #define MMAP_MAX (UINT64_C(1) << 40)    /* bytes one mmap may ask for */
 
 /* System-call numbers: workloads/guest.h. */
-enum { SYS_EXIT = 0, SYS_WRITE, SYS_MMAP, SYS_MUNMAP, SYS_SPAWN, SYS_WAIT, SYS_YIELD };
+enum {
+	SYS_EXIT = 0, SYS_WRITE, SYS_MMAP, SYS_MUNMAP, SYS_SPAWN, SYS_WAIT, SYS_YIELD,
+	SYS_MMAP_DEVICE, SYS_NET_RECV, SYS_NET_SEND, SYS_BLK_READ, SYS_BLK_WRITE,
+};
 #define WL_MAP_HUGEPAGE 1
+#define MMIO_MAX 8                      /* device mappings per process */
+#define DEVIO_MAX (UINT64_C(1) << 21)   /* bytes one transfer may move */
+
+/* One device mapping of a process (uc_mmio_map's user data). */
+struct ucmmio {
+	struct ucproc *p;
+	uint64_t start, len;
+	unsigned dev;
+};
 
 struct ucproc {
 	struct ucfe *fe;
@@ -68,6 +94,8 @@ struct ucproc {
 	uint64_t mmap_next;        /* next mmap address */
 	uint64_t *maps;            /* live mappings as pairs start, end */
 	size_t nmaps, maps_cap;
+	struct ucmmio mmio[MMIO_MAX]; /* device mappings (len 0: a free slot) */
+	size_t fetch_at;           /* buf index of the instruction's fetch, SIZE_MAX once an MMIO took it */
 };
 
 struct ucfe {
@@ -80,6 +108,9 @@ struct ucfe {
 	char *console;
 	size_t console_len, console_cap;
 	char err[ERR_LEN];     /* a hook's error, reported by the next next() */
+	unsigned devices;      /* 1 << UCFE_DEV_*: the machine's devices */
+	uint64_t (*mmio_read)(void *ctx, unsigned dev, uint64_t off, unsigned size);
+	void *mmio_ctx;
 };
 
 static int fail(struct ucfe *u, const struct ucproc *p, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -148,6 +179,15 @@ static void hook_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 		return;
 	}
 	push(p, GEV_FETCH, size, addr, 0, 0);
+	p->fetch_at = p->n - 1;
+}
+
+static const struct ucmmio *mmio_at(const struct ucproc *p, uint64_t addr)
+{
+	for (size_t i = 0; i < MMIO_MAX; i++)
+		if (p->mmio[i].len && addr - p->mmio[i].start < p->mmio[i].len)
+			return &p->mmio[i];
+	return NULL;
 }
 
 static void hook_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value, void *ud)
@@ -155,7 +195,71 @@ static void hook_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, i
 	struct ucproc *p = ud;
 	(void)uc;
 	(void)value;
+	if (mmio_at(p, addr))
+		return; /* the MMIO callback makes the event */
 	push(p, type == UC_MEM_WRITE ? GEV_STORE : GEV_LOAD, (uint32_t)size, addr, 0, 0);
+}
+
+/* An MMIO access: its instruction's fetch becomes the GEV_MMIO. */
+static void mmio_event(struct ucmmio *m, uint64_t off, unsigned size, bool read, uint64_t value)
+{
+	struct ucproc *p = m->p;
+	if (p->fetch_at >= p->n || p->buf[p->fetch_at].kind != GEV_FETCH) {
+		fail(p->fe, p, "an instruction with a second MMIO access at GVA 0x%" PRIx64 " (one per instruction, "
+			       "please)", m->start + off);
+		stop(p);
+		return;
+	}
+	struct guest_event *ev = &p->buf[p->fetch_at];
+	uint32_t insn_len = ev->size;
+	*ev = (struct guest_event){GEV_MMIO, size, m->start + off, read ? 0 : value, p->pid,
+				   (read ? 1u : 0u) | insn_len << 8};
+	p->fetch_at = SIZE_MAX;
+}
+
+static uint64_t mmio_read_cb(uc_engine *uc, uint64_t off, unsigned size, void *ud)
+{
+	struct ucmmio *m = ud;
+	struct ucfe *u = m->p->fe;
+	(void)uc;
+	mmio_event(m, off, size, true, 0);
+	return u->mmio_read ? u->mmio_read(u->mmio_ctx, m->dev, off, size) : ucfe_reset_value(m->dev, off, size);
+}
+
+static void mmio_write_cb(uc_engine *uc, uint64_t off, unsigned size, uint64_t value, void *ud)
+{
+	(void)uc;
+	mmio_event(ud, off, size, false, value);
+}
+
+/* Reset values; see ucfe.h. */
+uint64_t ucfe_reset_value(unsigned dev, uint64_t off, unsigned size)
+{
+	uint64_t regs[2] = {0, 0}; /* the 16 bytes at 0x00..0x0f */
+	if (dev == UCFE_DEV_NIC) {
+		regs[1] = 0x83; /* STATUS at 0x08: FD | LU | SPEED 1000 */
+	} else if (dev == UCFE_DEV_NVME) {
+		regs[0] = UINT64_C(0x000000201401003f); /* CAP */
+		regs[1] = 0x00010400;                   /* VS 1.4; INTMS at 0x0c: 0 */
+	}
+	if (off + size > 16 || size > 8)
+		return 0;
+	uint64_t v = 0;
+	for (unsigned i = 0; i < size; i++) /* little-endian bytes off .. off + size - 1 */
+		v |= ((regs[(off + i) / 8] >> (8 * ((off + i) % 8))) & 0xff) << (8 * i);
+	return v;
+}
+
+void ucfe_set_devices(struct ucfe *u, unsigned mask)
+{
+	u->devices = mask;
+}
+
+void ucfe_set_mmio_read(struct ucfe *u, uint64_t (*read)(void *ctx, unsigned dev, uint64_t off, unsigned size),
+			void *ctx)
+{
+	u->mmio_read = read;
+	u->mmio_ctx = ctx;
 }
 
 static int hook_cpuid(uc_engine *uc, void *ud)
@@ -222,6 +326,7 @@ static struct ucproc *proc_new(struct ucfe *u, uint32_t parent, uint64_t rip, ui
 	p->parent = parent;
 	p->rip = rip;
 	p->mmap_next = UCFE_MMAP_BASE;
+	p->fetch_at = SIZE_MAX;
 	uc_err e = uc_open(UC_ARCH_X86, UC_MODE_64, &p->uc);
 	if (e != UC_ERR_OK) {
 		p->uc = NULL;
@@ -333,6 +438,74 @@ static void sys_mmap(struct ucproc *p, uint64_t len, uint64_t flags)
 	set_rax(p, start);
 }
 
+/* Room for one more mapping pair in p->maps. 0 / -1 (stopped). */
+static int maps_room(struct ucproc *p)
+{
+	if (p->nmaps + 2 > p->maps_cap) {
+		size_t cap = p->maps_cap ? 2 * p->maps_cap : 32;
+		uint64_t *m = realloc(p->maps, cap * sizeof(*m));
+		if (!m) {
+			fail(p->fe, p, "out of memory");
+			stop(p);
+			return -1;
+		}
+		p->maps = m;
+		p->maps_cap = cap;
+	}
+	return 0;
+}
+
+/* mmap of device dev's BAR 0: an MMIO range in Unicorn. */
+static void sys_mmap_device(struct ucproc *p, uint64_t dev, uint64_t len)
+{
+	len = (len + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+	uint64_t start = p->mmap_next;
+	size_t slot;
+	for (slot = 0; slot < MMIO_MAX && p->mmio[slot].len; slot++)
+		;
+	if (dev > UCFE_DEV_NVME || !(p->fe->devices & (1u << dev)) || len == 0 || len > UCFE_DEV_MAP_MAX ||
+	    slot == MMIO_MAX || start + len > UCFE_MMAP_LIMIT) {
+		set_rax(p, (uint64_t)-1); /* ENODEV / EINVAL / ENOMEM */
+		return;
+	}
+	if (maps_room(p) < 0)
+		return;
+	p->mmio[slot] = (struct ucmmio){p, start, len, (unsigned)dev};
+	uc_err e = uc_mmio_map(p->uc, start, len, mmio_read_cb, &p->mmio[slot], mmio_write_cb, &p->mmio[slot]);
+	if (e != UC_ERR_OK) {
+		p->mmio[slot].len = 0;
+		fail(p->fe, p, "Unicorn cannot map device registers at [0x%" PRIx64 ", 0x%" PRIx64 "): %s", start,
+		     start + len, uc_strerror(e));
+		stop(p);
+		return;
+	}
+	p->maps[p->nmaps++] = start;
+	p->maps[p->nmaps++] = start + len;
+	p->mmap_next = start + len;
+	push(p, GEV_MMAP, (uint32_t)dev, start, len, PROT_R | PROT_W | GEV_MMAP_DEVICE);
+	set_rax(p, start);
+}
+
+/* A transfer through a device driver: net_recv/net_send/blk_read/blk_write. */
+static void sys_devio(struct ucproc *p, enum gev_devio_op op, uint64_t buf, uint64_t len, uint64_t sector)
+{
+	const bool blk = op == DEVIO_BLK_READ || op == DEVIO_BLK_WRITE;
+	unsigned dev = blk ? UCFE_DEV_NVME : UCFE_DEV_NIC;
+	uint8_t b;
+	if (!(p->fe->devices & (1u << dev)) || len == 0 || len > (blk ? DEVIO_MAX : UCFE_DEV_MAP_MAX) ||
+	    (blk && (len % 512 || sector > UINT32_MAX)) || buf + len < buf) {
+		set_rax(p, (uint64_t)-1); /* ENODEV / EINVAL */
+		return;
+	}
+	for (uint64_t a = buf & ~(uint64_t)(PAGE - 1); a < buf + len; a += PAGE)
+		if (uc_mem_read(p->uc, a < buf ? buf : a, &b, 1) != UC_ERR_OK || mmio_at(p, a < buf ? buf : a)) {
+			set_rax(p, (uint64_t)-1); /* EFAULT */
+			return;
+		}
+	push(p, GEV_DEVIO, blk ? (uint32_t)sector : 0, buf, len, op);
+	set_rax(p, len);
+}
+
 static void sys_munmap(struct ucproc *p, uint64_t addr, uint64_t len)
 {
 	len = (len + PAGE - 1) & ~(uint64_t)(PAGE - 1);
@@ -344,6 +517,11 @@ static void sys_munmap(struct ucproc *p, uint64_t addr, uint64_t len)
 		set_rax(p, (uint64_t)-1); /* EINVAL: not inside one mapping */
 		return;
 	}
+	const struct ucmmio *dm = mmio_at(p, addr);
+	if (dm && (addr != dm->start || len != dm->len)) {
+		set_rax(p, (uint64_t)-1); /* a device mapping goes whole or not at all */
+		return;
+	}
 	uc_err e = uc_mem_unmap(p->uc, addr, len);
 	if (e != UC_ERR_OK) {
 		fail(p->fe, p, "Unicorn cannot unmap [0x%" PRIx64 ", 0x%" PRIx64 "): %s", addr, addr + len,
@@ -352,6 +530,9 @@ static void sys_munmap(struct ucproc *p, uint64_t addr, uint64_t len)
 		return;
 	}
 	uint64_t s = p->maps[i], end = p->maps[i + 1];
+	for (size_t k = 0; k < MMIO_MAX; k++)
+		if (p->mmio[k].len && p->mmio[k].start == s)
+			p->mmio[k].len = 0; /* a device mapping goes whole (checked below) */
 	if (s == addr && end == addr + len) { /* whole: drop it */
 		p->maps[i] = p->maps[p->nmaps - 2];
 		p->maps[i + 1] = p->maps[p->nmaps - 1];
@@ -414,10 +595,11 @@ static void sys_wait(struct ucproc *p, uint64_t pid)
 static void hook_syscall(uc_engine *uc, void *ud)
 {
 	struct ucproc *p = ud;
-	uint64_t nr, a0, a1;
+	uint64_t nr, a0, a1, a2;
 	uc_reg_read(uc, UC_X86_REG_RAX, &nr);
 	uc_reg_read(uc, UC_X86_REG_RDI, &a0);
 	uc_reg_read(uc, UC_X86_REG_RSI, &a1);
+	uc_reg_read(uc, UC_X86_REG_RDX, &a2);
 	switch (nr) {
 	case SYS_EXIT:
 		p->exited = true;
@@ -443,10 +625,25 @@ static void hook_syscall(uc_engine *uc, void *ud)
 	case SYS_YIELD:
 		set_rax(p, 0);
 		return;
+	case SYS_MMAP_DEVICE:
+		sys_mmap_device(p, a0, a1);
+		return;
+	case SYS_NET_RECV:
+		sys_devio(p, DEVIO_NET_RX, a0, a1, 0);
+		return;
+	case SYS_NET_SEND:
+		sys_devio(p, DEVIO_NET_TX, a0, a1, 0);
+		return;
+	case SYS_BLK_READ:
+		sys_devio(p, DEVIO_BLK_READ, a0, a1, a2);
+		return;
+	case SYS_BLK_WRITE:
+		sys_devio(p, DEVIO_BLK_WRITE, a0, a1, a2);
+		return;
 	default: {
 		uint64_t rip;
 		uc_reg_read(uc, UC_X86_REG_RIP, &rip);
-		fail(p->fe, p, "unknown system call %" PRIu64 " at RIP 0x%" PRIx64 " (workloads/guest.h lists 0-6)", nr,
+		fail(p->fe, p, "unknown system call %" PRIu64 " at RIP 0x%" PRIx64 " (workloads/guest.h lists 0-11)", nr,
 		     rip);
 		stop(p);
 	}

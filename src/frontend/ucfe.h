@@ -8,8 +8,11 @@
  * hook); loads and stores are GEV_LOAD / GEV_STORE (memory hooks) with
  * their guest-virtual addresses; CPUID, IN/OUT and HLT add GEV_CPUID,
  * GEV_IO and GEV_HLT after the instruction's fetch; the guest system calls
- * (workloads/guest.h) add GEV_MMAP, GEV_MUNMAP, GEV_PROC_CREATE, GEV_WAIT
- * and GEV_PROC_EXIT. Unicorn runs the program flat (its memory is mapped
+ * (workloads/guest.h) add GEV_MMAP, GEV_MUNMAP, GEV_PROC_CREATE, GEV_WAIT,
+ * GEV_PROC_EXIT and, for the machine's devices (ucfe_set_devices), GEV_MMAP
+ * with GEV_MMAP_DEVICE and GEV_DEVIO. A load or store in a device mapping
+ * is a GEV_MMIO in place of its instruction's GEV_FETCH (the access is the
+ * instruction; its length is in arg bits 15:8). Unicorn runs the program flat (its memory is mapped
  * at the GVAs the program uses, no paging in Unicorn): the simulator's MMU
  * model does all translation. Nothing downstream knows this front end.
  *
@@ -51,6 +54,39 @@ struct ucfe;
  * NULL with a one-line message in err (512 bytes).
  */
 struct ucfe *ucfe_open(const struct workload *w, const struct ucfe_args *args, char *err);
+
+/* Device numbers of the mmap_device system call (workloads/guest.h) and of
+ * GEV_MMAP_DEVICE: enum dev_kind's values. */
+#define UCFE_DEV_NIC 0
+#define UCFE_DEV_NVME 1
+#define UCFE_DEV_MAP_MAX (UINT64_C(1) << 20) /* bytes one mmap_device may map */
+
+/*
+ * The devices the machine has, as a mask of 1 << UCFE_DEV_*: the program's
+ * mmap_device, net_* and blk_* system calls fail (-1, ENODEV) for any
+ * other, without an event. Default: none. Set before the first stream is
+ * read.
+ */
+void ucfe_set_devices(struct ucfe *u, unsigned mask);
+
+/*
+ * What the program's MMIO loads return: read(ctx, dev, offset in BAR 0,
+ * size in bytes). The front end runs ahead of the simulation, so the value
+ * cannot come from the simulated device at that moment; the run wiring may
+ * answer from a device model's registers as they are. NULL (the default):
+ * the register's reset value with the link up, ucfe_reset_value().
+ */
+void ucfe_set_mmio_read(struct ucfe *u, uint64_t (*read)(void *ctx, unsigned dev, uint64_t off, unsigned size),
+			void *ctx);
+
+/*
+ * The default read: 8254x STATUS (0x08) = 0x83 (FD, LU: link up, full
+ * duplex; SPEED = 10b: 1000 Mb/s; 317453 §13.4.2), other NIC registers 0;
+ * NVMe VS (0x08) = 0x00010400 (1.4), CAP (0x00, 0x04) = MQES 63, CQR,
+ * TO 20 (10 s), DSTRD 0, CSS NVM, MPSMIN/MPSMAX 0 (4 KiB), i.e. 0x1401003f
+ * and 0x00000020; other NVMe registers 0.
+ */
+uint64_t ucfe_reset_value(unsigned dev, uint64_t off, unsigned size);
 
 /* The process source the guest OS model runs (valid until ucfe_close). */
 void ucfe_proc_source(struct ucfe *u, struct proc_source *ps);

@@ -19,7 +19,12 @@ const struct workload workloads[] = {
 			  "iterations = processes (0: 100), size = bytes each maps (0: 64 KiB)"},
 	{"mmap-churn", "mmap, touch every page, munmap; iterations = rounds (0: 500), size = bytes per mapping "
 		       "(0: 256 KiB)"},
-	{"io-loop", "OUT 0x3f8 / IN 0x3fd per round, CPUID + HLT after every 16th; iterations = rounds (0: 1000)"},
+	{"io-loop", "OUT 0x3f8 / IN 0x3fd per round, with a NIC also an MMIO store to its IMC and a load of its STATUS; "
+		    "CPUID + HLT after every 16th; iterations = rounds (0: 1000)"},
+	{"net-io", "per frame: receive it through the NIC driver, read every 64-byte line, send a 64-byte reply; "
+		   "size = frame bytes (0: 8192), iterations = frames (0: 100), seed"},
+	{"disk-read", "NVMe reads at seeded random 4 KiB-aligned offsets, touching each page read; size = bytes per "
+		      "read (0: 16 KiB, a multiple of 512), iterations = reads (0: 100), seed"},
 };
 const size_t workload_count = sizeof(workloads) / sizeof(workloads[0]);
 
