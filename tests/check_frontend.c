@@ -21,6 +21,8 @@
 #include "cli/run.h"
 #include "frontend/ucfe.h"
 #include "frontend/workload.h"
+#include "trace/vtt.h"
+#include "trace/vtt_record.h"
 
 /* Run workload w in mode with "name=value" settings (NULL-terminated). */
 static int run_wl(const char *w, enum sim_mode mode, const char *const *sets, struct run_result *r, char **console,
@@ -552,6 +554,75 @@ START_TEST(test_frontend_device_syscalls_refused)
 }
 END_TEST
 
+
+/* --record of the device workloads, at the stream level (the CPU side that
+ * executes them is the run's): io-loop with a NIC and net-io, recorded
+ * through the .vtt recorder and read back, give exactly the events a
+ * fresh front end gives: the MMIO and DEVIO records carry every field. */
+START_TEST(test_frontend_device_streams_record)
+{
+	static const struct {
+		const char *name;
+		uint64_t size, iterations;
+		unsigned mask;
+		uint64_t mmio, devio; /* events of those kinds */
+	} wl[] = {
+		{"io-loop", 0, 20, 1u << UCFE_DEV_NIC, 40, 0},
+		{"net-io", 4096, 7, 1u << UCFE_DEV_NIC, 0, 14},
+		{"disk-read", 8192, 3, 1u << UCFE_DEV_NVME, 0, 3},
+	};
+	const char *tmpdir = getenv("TMPDIR");
+	char path[512], err[512];
+	snprintf(path, sizeof(path), "%s/check_frontend_dev_%ld.vtt", tmpdir && *tmpdir ? tmpdir : "/tmp", (long)getpid());
+	for (size_t i = 0; i < sizeof(wl) / sizeof(wl[0]); i++) {
+		struct frontend fe;
+		struct ucfe *u = open_wl(wl[i].name, wl[i].size, wl[i].iterations, 3, wl[i].mask, &fe);
+		struct proc_source inner, rec;
+		ucfe_proc_source(u, &inner);
+		struct vtt_meta m = {1, "unicorn", 0x1234, 0};
+		struct vtt_recorder *r = vtt_recorder_open(path, &inner, &m, err);
+		ck_assert_msg(r != NULL, "%s", err);
+		vtt_recorder_source(r, &rec);
+		struct frontend rfe;
+		ck_assert_int_eq(rec.open(rec.ctx, 1, &rfe, err), 0);
+		struct guest_event ev;
+		uint64_t n = 0;
+		int rc;
+		while ((rc = rfe.next(rfe.ctx, &ev, err)) == 1)
+			n++;
+		ck_assert_msg(rc == 0, "%s", err);
+		rec.close(rec.ctx, 1);
+		ck_assert_msg(vtt_recorder_finish(r, err) == 0, "%s", err);
+		vtt_recorder_free(r);
+		ucfe_close(u);
+
+		struct vtt *f = vtt_open(path, err);
+		ck_assert_msg(f != NULL, "%s", err);
+		struct frontend vfe;
+		ck_assert_int_eq(vtt_open_proc(f, 1, &vfe, err), 0);
+		u = open_wl(wl[i].name, wl[i].size, wl[i].iterations, 3, wl[i].mask, &fe);
+		struct guest_event a, b;
+		uint64_t got = 0, kinds[GEV_KIND_COUNT] = {0};
+		while ((rc = fe.next(fe.ctx, &a, err)) == 1) {
+			ck_assert_int_eq(vfe.next(vfe.ctx, &b, err), 1);
+			ck_assert_msg(a.kind == b.kind && a.size == b.size && a.gva == b.gva && a.len == b.len &&
+					      a.pid == b.pid && a.arg == b.arg,
+				      "%s event %lu differs", wl[i].name, (unsigned long)got);
+			kinds[a.kind]++;
+			got++;
+		}
+		ck_assert_int_eq(rc, 0);
+		ck_assert_int_eq(vfe.next(vfe.ctx, &b, err), 0);
+		ck_assert_uint_eq(got, n);
+		ck_assert_uint_eq(kinds[GEV_MMIO], wl[i].mmio);
+		ck_assert_uint_eq(kinds[GEV_DEVIO], wl[i].devio);
+		vtt_close(f);
+		ucfe_close(u);
+	}
+	unlink(path);
+}
+END_TEST
+
 static Suite *frontend_suite(void)
 {
 	Suite *s = suite_create("frontend");
@@ -570,6 +641,7 @@ static Suite *frontend_suite(void)
 	tcase_add_test(tc, test_frontend_net_io_stream);
 	tcase_add_test(tc, test_frontend_disk_read_stream);
 	tcase_add_test(tc, test_frontend_device_syscalls_refused);
+	tcase_add_test(tc, test_frontend_device_streams_record);
 	suite_add_tcase(s, tc);
 	return s;
 }
