@@ -1283,6 +1283,47 @@ START_TEST(test_guest_mmap_device_and_errors)
 }
 END_TEST
 
+
+/* 5-level paging: the ioremap area's entry goes into the kernel's PML4
+ * (p4d) that the shared PML5 entry points at, so a new address space
+ * copies nothing more; a buffer in a THP region is pinned as a 2 MiB page
+ * (one fault) and its PRP entries name that page's 4 KiB pieces. */
+START_TEST(test_guest_drivers_la57_and_thp)
+{
+	static const struct guest_event root[] = {
+		{GEV_MMAP, 0, 0x10000000, 4 << 20, 1, 3 | GEV_MMAP_ANON | GEV_MMAP_HUGEPAGE},
+		DEVIO(1, DEVIO_BLK_READ, 0x10000000, 8192, 0), EXIT(1)};
+	struct tsrc s = {0};
+	struct rig r;
+	struct guest_event ev;
+	tsrc_add(&s, 1, root, N(root));
+	struct proc_source ps = tsrc_source(&s);
+	rig_init(&r);
+	r.p.guest_paging_levels = 5;
+	r.p.guest_thp = GUEST_THP_MADVISE;
+	rig_start_devs(&r, &ps, &nvme_dev, 1);
+	ck_op(op_nth(&r, 0, GOP_STORE64, 1), GUEST_KERNEL_P4D + 8 * 402, 0x100000 | PTE_P | PTE_RW | PTE_A | PTE_D);
+	/* ioremap: 3 + 4 PTEs; the process's PML5 (0x107000): only its kernel entry. */
+	ck_assert_uint_eq(ops_of(&r, 0, GOP_STORE64), 3 + 4 + 1);
+	ck_op(op_nth(&r, 0, GOP_STORE64, 7), 0x107000 + 8 * 511, GUEST_KERNEL_P4D | PTE_P | PTE_RW | PTE_A | PTE_D);
+	while (next_kind(&r, &ev) == GEV_HLT)
+		ck_assert_int_eq(guest_os_ops.interrupt(&r.os, &r.cpu, NVME_VEC), 0);
+	ck_assert_int_eq(guest_os_ops.os_event(&r.os, &r.cpu, &ev), 0); /* the mmap */
+	size_t m = r.cpu.ops_tail;
+	ck_assert_int_eq(next_kind(&r, &ev), GEV_DEVIO);
+	ck_assert_int_eq(guest_os_ops.os_event(&r.os, &r.cpu, &ev), 0);
+	/* The 2 MiB frame at 0x200000 (the first 2 MiB-aligned one past the
+	 * kernel's 8 frames), cleared page by page; P4D, PDPT, PD built. */
+	ck_assert_uint_eq(C(r, CTR_GUEST_THP_MAPPED), 1);
+	ck_assert_uint_eq(C(r, CTR_GUEST_IO_PAGES_FAULTED), 1);
+	ck_assert_uint_eq(ops_of(&r, m, GOP_ZERO_PAGE), 512 + 3);
+	ck_assert_uint_eq(op_nth(&r, m, GOP_RING_STORE64, 3)->val, 0x200000);
+	ck_assert_uint_eq(op_nth(&r, m, GOP_RING_STORE64, 4)->val, 0x201000);
+	ck_assert_uint_eq(ops_of(&r, m, GOP_RING_STORE64), 8);
+	rig_destroy(&r);
+}
+END_TEST
+
 static Suite *guest_suite(void)
 {
 	Suite *s = suite_create("guest");
@@ -1299,6 +1340,7 @@ static Suite *guest_suite(void)
 	tcase_add_test(tc, test_guest_nic_driver);
 	tcase_add_test(tc, test_guest_nvme_driver);
 	tcase_add_test(tc, test_guest_mmap_device_and_errors);
+	tcase_add_test(tc, test_guest_drivers_la57_and_thp);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("traceset");
 	tcase_add_test(tc, test_traceset_fork_exec_and_orphans);
