@@ -510,6 +510,9 @@ static int nvme_devio(struct guest_os *os, struct cpu *cpu, struct drv_dev *d, s
 	if (!ev->len || ev->len % 512 || ev->len / 512 > 0x10000 || (ev->gva & 3))
 		return cpu_fail(cpu, "guest kernel: a block transfer of %" PRIu64 " bytes at GVA 0x%" PRIx64 ": a multiple "
 				     "of 512 up to 32 MiB, from a 4-byte aligned buffer, please", ev->len, ev->gva);
+	if (d->qn >= NVME_IO_DEPTH - 1)
+		return cpu_fail(cpu, "guest kernel: more than %u block transfers outstanding (the I/O queue's depth)",
+				NVME_IO_DEPTH - 1);
 	/* Pages, not pieces: PRP entries name pages. */
 	struct piece p[NVME_PRP_MAX + 1];
 	size_t n;
