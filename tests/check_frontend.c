@@ -424,7 +424,7 @@ START_TEST(test_frontend_io_loop_mmio_stream)
 	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NIC, 8, 4), 0x83);
 	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NIC, 0, 4), 0);
 	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NVME, 8, 4), 0x10400);
-	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NVME, 0, 8), UINT64_C(0x000000201401003f));
+	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NVME, 0, 8), UINT64_C(0x00000020140103ff));
 	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NVME, 2, 2), 0x1401);
 	ck_assert_uint_eq(ucfe_reset_value(UCFE_DEV_NVME, 0x1c, 4), 0);
 }

@@ -239,7 +239,7 @@ uint64_t ucfe_reset_value(unsigned dev, uint64_t off, unsigned size)
 	if (dev == UCFE_DEV_NIC) {
 		regs[1] = 0x83; /* STATUS at 0x08: FD | LU | SPEED 1000 */
 	} else if (dev == UCFE_DEV_NVME) {
-		regs[0] = UINT64_C(0x000000201401003f); /* CAP */
+		regs[0] = UINT64_C(0x00000020140103ff); /* CAP, as src/dev/nvme.c reports it */
 		regs[1] = 0x00010400;                   /* VS 1.4; INTMS at 0x0c: 0 */
 	}
 	if (off + size > 16 || size > 8)

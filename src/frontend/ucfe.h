@@ -82,9 +82,10 @@ void ucfe_set_mmio_read(struct ucfe *u, uint64_t (*read)(void *ctx, unsigned dev
 /*
  * The default read: 8254x STATUS (0x08) = 0x83 (FD, LU: link up, full
  * duplex; SPEED = 10b: 1000 Mb/s; 317453 §13.4.2), other NIC registers 0;
- * NVMe VS (0x08) = 0x00010400 (1.4), CAP (0x00, 0x04) = MQES 63, CQR,
- * TO 20 (10 s), DSTRD 0, CSS NVM, MPSMIN/MPSMAX 0 (4 KiB), i.e. 0x1401003f
- * and 0x00000020; other NVMe registers 0.
+ * NVMe VS (0x08) = 0x00010400 (1.4), CAP (0x00, 0x04) = MQES 1023, CQR,
+ * TO 20 (10 s), DSTRD 0, CSS NVM, MPSMIN/MPSMAX 0 (4 KiB), i.e. 0x140103ff
+ * and 0x00000020; other NVMe registers 0. (The values src/dev's models
+ * report.)
  */
 uint64_t ucfe_reset_value(unsigned dev, uint64_t off, unsigned size);
 
