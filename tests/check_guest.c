@@ -1327,6 +1327,223 @@ START_TEST(test_guest_drivers_la57_and_thp)
 }
 END_TEST
 
+
+/* ---- the drivers against src/dev's models ------------------------------- *
+ *
+ * A bench that stands in for the CPU side (not yet there): it executes the
+ * operations the kernel queues (stores and zeroing into memory, ring loads
+ * and stores at their GPA, MMIO through the kernel's own ioremap tables,
+ * read from memory, to the device whose BAR the PTE names), gives the
+ * devices a port onto that memory (bus address = GPA, no IOMMU), delivers
+ * their MSIs to the kernel's interrupt entry, calls the wire for a receive
+ * as the CPU does on reaching the event, and runs the devices' callbacks in
+ * time order whenever the kernel halts.
+ */
+
+struct bench {
+	struct rig r;
+	struct pci_dev *dev[2];
+	uint64_t due[2];      /* a callback's cycle, UINT64_MAX = none */
+	uint64_t now;         /* the bench's clock, cycles */
+	unsigned msi[8], nmsi; /* vectors sent, not yet delivered */
+	uint64_t halts, wire_rx;
+};
+
+static int bench_dma(void *ctx, uint16_t sid, uint64_t addr, uint32_t len, bool write, uint64_t *words, char *err)
+{
+	struct bench *b = ctx;
+	(void)sid;
+	(void)err;
+	for (uint32_t i = 0; words && i < len / 8; i++) {
+		if (write)
+			ck_assert_int_eq(mem_write64(&b->r.mem, addr + 8 * i, words[i]), 0);
+		else
+			words[i] = mem_read64(&b->r.mem, addr + 8 * i);
+	}
+	return 0;
+}
+
+static int bench_msi(void *ctx, uint16_t sid, uint64_t addr, uint32_t data, char *err)
+{
+	struct bench *b = ctx;
+	(void)sid;
+	(void)err;
+	ck_assert_uint_eq(addr, 0xfee00000);
+	ck_assert_uint_lt(b->nmsi, 8);
+	b->msi[b->nmsi++] = data & 0xff;
+	return 0;
+}
+
+static int bench_schedule(void *ctx, struct pci_dev *d, uint64_t delay, char *err)
+{
+	struct bench *b = ctx;
+	(void)err;
+	b->due[d == b->dev[1]] = b->now + delay;
+	return 0;
+}
+
+/* The GPA a kernel linear address of the ioremap area maps (4-level). */
+static uint64_t bench_ioremap_gpa(struct bench *b, uint64_t la)
+{
+	uint64_t t = GUEST_SWAPPER_PML4;
+	for (int level = 4; level >= 1; level--) {
+		uint64_t e = mem_read64(&b->r.mem, t + 8 * pt_index(la, level));
+		ck_assert_msg(e & PTE_P, "ioremap of 0x%lx not present at level %d", (unsigned long)la, level);
+		if (level == 1) {
+			ck_assert_uint_eq(e & (PTE_PCD | PTE_PWT), PTE_PCD | PTE_PWT);
+			return (e & PHYS_ADDR_MASK) | (la & 0xfff);
+		}
+		t = e & PHYS_ADDR_MASK;
+	}
+	return 0;
+}
+
+/* Execute what the kernel queued. */
+static void bench_ops(struct bench *b)
+{
+	char err[DEV_ERR_LEN];
+	struct cpu *c = &b->r.cpu;
+	for (size_t i = c->ops_head; i < c->ops_tail; i++) {
+		const struct guest_op *op = &c->ops[i];
+		uint64_t gpa, v;
+		switch (op->kind) {
+		case GOP_ZERO_PAGE:
+			mem_zero_page(&b->r.mem, op->addr);
+			break;
+		case GOP_STORE64:
+		case GOP_RING_STORE64:
+			ck_assert_int_eq(mem_write64(&b->r.mem, op->addr, op->val), 0);
+			break;
+		case GOP_RING_LOAD64:
+			(void)mem_read64(&b->r.mem, op->addr);
+			break;
+		case GOP_MMIO_READ32:
+		case GOP_MMIO_WRITE32:
+			gpa = bench_ioremap_gpa(b, op->addr);
+			for (int k = 0; k < 2; k++) {
+				struct pci_dev *d = b->dev[k];
+				uint64_t base = k ? NVME_BAR : NIC_BAR;
+				if (!d || gpa < base || gpa >= base + dev_bar_size(d))
+					continue;
+				int rc = op->kind == GOP_MMIO_WRITE32 ? dev_mmio_write(d, gpa - base, 4, op->val, err)
+								      : dev_mmio_read(d, gpa - base, 4, &v, err);
+				ck_assert_msg(rc == 0, "%s", err);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	c->ops_head = c->ops_tail = 0;
+}
+
+/* Run the guest to its end. */
+static void bench_run(struct bench *b)
+{
+	char err[CPU_ERR_LEN];
+	struct guest_event ev;
+	for (;;) {
+		bench_ops(b);
+		if (b->nmsi) {
+			unsigned v = b->msi[0];
+			memmove(b->msi, b->msi + 1, --b->nmsi * sizeof(b->msi[0]));
+			ck_assert_int_eq(guest_os_ops.interrupt(&b->r.os, &b->r.cpu, v), 0);
+			continue;
+		}
+		int n = guest_os_ops.next_event(&b->r.os, &b->r.cpu, &ev, err);
+		ck_assert_msg(n >= 0, "%s", err);
+		if (n == 0)
+			break;
+		if (ev.kind == GEV_HLT) {
+			b->halts++;
+			int k = b->due[0] <= b->due[1] ? 0 : 1;
+			ck_assert_msg(b->due[k] != UINT64_MAX, "the kernel halts and no device has work: a hang");
+			b->now = b->due[k];
+			b->due[k] = UINT64_MAX;
+			ck_assert_msg(dev_event(b->dev[k], err) == 0, "%s", err);
+			continue;
+		}
+		if (ev.kind == GEV_DEVIO && ev.arg == DEVIO_NET_RX) {
+			ck_assert_msg(nic_wire_rx(b->dev[0], (uint32_t)ev.len, err) == 0, "%s", err);
+			b->wire_rx++;
+		}
+		ck_assert_msg(guest_os_ops.os_event(&b->r.os, &b->r.cpu, &ev) == 0, "%s", b->r.cpu.err);
+	}
+	bench_ops(b);
+}
+
+START_TEST(test_guest_drivers_with_device_models)
+{
+	static const struct guest_event root[] = {
+		DEVIO(1, DEVIO_NET_RX, 0x10000000, 8192, 0), DEVIO(1, DEVIO_NET_TX, 0x10002000, 64, 0),
+		DEVIO(1, DEVIO_BLK_READ, 0x10000000, 16384, 8), DEVIO(1, DEVIO_NET_RX, 0x10000000, 4096, 0),
+		DEVIO(1, DEVIO_BLK_WRITE, 0x10001000, 512, 1000), EXIT(1)};
+	static struct bench b;
+	struct tsrc s = {0};
+	char err[DEV_ERR_LEN];
+	struct dev_params dp;
+	const struct guest_dev_info both[2] = {nic_dev, nvme_dev};
+	memset(&b, 0, sizeof(b));
+	b.due[0] = b.due[1] = UINT64_MAX;
+	tsrc_add(&s, 1, root, N(root));
+	struct proc_source ps = tsrc_source(&s);
+	rig_init(&b.r);
+	dev_params_from(&b.r.p, &dp);
+	struct dma_port port = {bench_dma, bench_msi, bench_schedule, &b};
+	for (int k = 0; k < 2; k++) {
+		b.dev[k] = dev_create(both[k].kind, k ? "nvme" : "nic", both[k].sid, 64, &dp, port, &b.r.ctr, err);
+		ck_assert_msg(b.dev[k] != NULL, "%s", err);
+		dev_set_msi(b.dev[k], 0xfee00000, both[k].vector, true);
+	}
+	rig_start_devs(&b.r, &ps, both, 2);
+	bench_run(&b);
+	/* The frames and commands went through: probe (Create I/O CQ and SQ),
+	 * RX 8 KiB, TX 64 B, Read 16 KiB, RX 4 KiB, Write 512 B. */
+	ck_assert_uint_eq(C(b.r, CTR_DEV_NIC_RX_FRAMES), 2);
+	ck_assert_uint_eq(C(b.r, CTR_DEV_NIC_RX_BYTES), 8192 + 4096);
+	ck_assert_uint_eq(C(b.r, CTR_DEV_NIC_RX_MISSED), 0);
+	ck_assert_uint_eq(C(b.r, CTR_DEV_NIC_TX_FRAMES), 1);
+	ck_assert_uint_eq(C(b.r, CTR_DEV_NIC_TX_BYTES), 64);
+	ck_assert_uint_eq(C(b.r, CTR_DEV_NVME_CMDS), 4);
+	ck_assert_uint_eq(C(b.r, CTR_DEV_NVME_ERRORS), 0);
+	ck_assert_uint_eq(C(b.r, CTR_DEV_NVME_READ_BYTES), 16384);
+	ck_assert_uint_eq(C(b.r, CTR_DEV_NVME_WRITE_BYTES), 512);
+	ck_assert_uint_eq(C(b.r, CTR_DEV_DMA_BLOCKED), 0);
+	/* One MSI per completion, each handled: 2 admin + 3 NIC + 2 I/O. */
+	ck_assert_uint_eq(C(b.r, CTR_DEV_MSI), 7);
+	ck_assert_uint_eq(C(b.r, CTR_GUEST_IO_INTERRUPTS), 7);
+	ck_assert_uint_eq(C(b.r, CTR_GUEST_IO_SPURIOUS), 0);
+	ck_assert_uint_eq(C(b.r, CTR_GUEST_IO_REQUESTS), 5);
+	ck_assert_uint_eq(C(b.r, CTR_GUEST_IO_BYTES), 8192 + 64 + 16384 + 4096 + 512);
+	ck_assert_uint_eq(b.wire_rx, 2);
+	/* Every completion is one device callback (the engine's one timed step:
+	 * an admin command, a frame's wire time, a command's latency), which
+	 * the kernel waits for halted: 7 halts, all the idle loop's. */
+	ck_assert_uint_eq(b.halts, 7);
+	ck_assert_uint_eq(C(b.r, CTR_GUEST_IO_IDLE_HALTS), 7);
+	/* What the devices wrote back, read in memory. RX ring 0x103000: the
+	 * first frame's 4 descriptors, 2048 B each, DD, EOP on the last; the
+	 * second frame's 2 after them. TX ring 0x104000: 64 B, CMD 0x0b, DD. */
+	const uint64_t dd = UINT64_C(1) << 32, eop = UINT64_C(2) << 32;
+	for (int i = 0; i < 6; i++)
+		ck_assert_uint_eq(mem_read64(&b.r.mem, 0x103000 + 16 * i + 8), 2048 | dd | (i == 3 || i == 5 ? eop : 0));
+	ck_assert_uint_eq(mem_read64(&b.r.mem, 0x104000 + 8), 64 | UINT64_C(0x0b) << 24 | dd);
+	/* Frames: ioremap tables 0x100000-0x102000, NIC rings 0x103000 and
+	 * 0x104000, NVMe admin SQ 0x105000, admin CQ 0x106000, I/O SQ 0x107000,
+	 * I/O CQ 0x108000. Admin CQ entries: CID 0 and 1, phase 1, status 0;
+	 * I/O CQ: CID 2 and 3. DW3 = CID | P << 16 | status << 17. */
+	for (int i = 0; i < 2; i++) {
+		ck_assert_uint_eq(mem_read64(&b.r.mem, 0x106000 + 16 * i + 8) >> 32, (uint64_t)i | 1u << 16);
+		ck_assert_uint_eq(mem_read64(&b.r.mem, 0x108000 + 16 * i + 8) >> 32, (uint64_t)(i + 2) | 1u << 16);
+	}
+	ck_assert_int_eq(guest_find(&b.r.os, 1)->state, PROC_REAPED);
+	ck_assert_uint_eq(guest_io_outstanding(&b.r.os), 0);
+	for (int k = 0; k < 2; k++)
+		dev_destroy(b.dev[k]);
+	rig_destroy(&b.r);
+}
+END_TEST
+
 static Suite *guest_suite(void)
 {
 	Suite *s = suite_create("guest");
@@ -1344,6 +1561,7 @@ static Suite *guest_suite(void)
 	tcase_add_test(tc, test_guest_nvme_driver);
 	tcase_add_test(tc, test_guest_mmap_device_and_errors);
 	tcase_add_test(tc, test_guest_drivers_la57_and_thp);
+	tcase_add_test(tc, test_guest_drivers_with_device_models);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("traceset");
 	tcase_add_test(tc, test_traceset_fork_exec_and_orphans);
