@@ -161,6 +161,7 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 		{"plot", required_argument, NULL, 'p'},  {"profile", required_argument, NULL, 'P'},
 		{"workload", required_argument, NULL, 'w'},
 		{"record", required_argument, NULL, 'r'},
+		{"io", required_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	char err[256];
@@ -221,6 +222,14 @@ static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_op
 		case 's':
 			add_set(optarg, &profile, sets, &nsets);
 			break;
+		case 'I': {
+			static const char *const io_sets[] = {"io.path=emulated", "io.path=assigned", "io.path=bounce"};
+			int k = !strcmp(optarg, "emulated") ? 0 : !strcmp(optarg, "assigned") ? 1 : !strcmp(optarg, "bounce") ? 2 : -1;
+			if (k < 0)
+				die_usage(cmd, "--io takes emulated, assigned or bounce");
+			sets[nsets++] = (char *)io_sets[k];
+			break;
+		}
 		case 'P':
 			profile = optarg;
 			break;
@@ -450,6 +459,52 @@ static void print_table(const struct run_opts *o, const struct run_result *res, 
 			printf("%18" PRIu64, res[i].exits[e].cycles);
 		printf("\n");
 	}
+	if (o->params.io_path != IO_NONE) {
+		/* The I/O path (io.path): device work, interrupts, copies. */
+		static const char *const paths[] = {"none", "emulated", "assigned", "bounce"};
+		printf("I/O path: %s%s\n", paths[o->params.io_path],
+		       o->params.io_path == IO_ASSIGNED ? (o->params.io_posted ? " (interrupts posted)" : " (interrupts remapped)")
+							: "");
+		static const struct {
+			const char *label;
+			enum counter_id id;
+		} io_rows[] = {
+			{"I/O requests", CTR_GUEST_IO_REQUESTS},
+			{"I/O bytes", CTR_GUEST_IO_BYTES},
+			{"  cycles: guest I/O IRQs", CTR_CPU_CYCLES_GUEST_KERNEL_IO},
+			{"MMIO reaching the device", CTR_CPU_MMIO_READS},
+			{"  (stores)", CTR_CPU_MMIO_WRITES},
+			{"MMIO emulated by the VMM", CTR_VMM_MMIO_EMULATED},
+			{"interrupts: native IDT", CTR_INTR_DELIVERED},
+			{"interrupts: exiting", CTR_INTR_EXITING},
+			{"interrupts: posted", CTR_INTR_POSTED},
+			{"interrupts: injected", CTR_VMM_INTR_INJECTED},
+			{"device DMA requests", CTR_DEV_DMA_REQUESTS},
+			{"device DMA bytes", CTR_DEV_DMA_BYTES},
+			{"iommu.requests", CTR_IOMMU_REQUESTS},
+			{"iommu.iotlb.hit", CTR_IOMMU_IOTLB_HIT},
+			{"iommu.iotlb.miss", CTR_IOMMU_IOTLB_MISS},
+			{"iommu.walk.refs", CTR_IOMMU_WALK_REFS},
+			{"VMM copy bytes", CTR_VMM_IO_COPY_BYTES},
+			{"dma.bounce.copies", CTR_DMA_BOUNCE_COPIES},
+			{"dma.bounce.bytes", CTR_DMA_BOUNCE_BYTES},
+		};
+		for (size_t r = 0; r < sizeof(io_rows) / sizeof(io_rows[0]); r++) {
+			printf("%-28s", io_rows[r].label);
+			for (int i = 0; i < n; i++)
+				printf("%18" PRIu64, res[i].ctr.v[io_rows[r].id]);
+			printf("\n");
+		}
+		printf("%-28s", "IOTLB hit %");
+		for (int i = 0; i < n; i++) {
+			uint64_t h = res[i].ctr.v[CTR_IOMMU_IOTLB_HIT], m = res[i].ctr.v[CTR_IOMMU_IOTLB_MISS];
+			if (h + m)
+				printf("%18.1f", 100.0 * (double)h / (double)(h + m));
+			else
+				printf("%18s", "-");
+		}
+		printf("\n");
+	}
 	if (ids) {
 		printf("%-28s", "stored as run id");
 		for (int i = 0; i < n; i++)
@@ -480,6 +535,9 @@ static const char run_help[] =
 	"      --modes M,M      compare: modes to run (default native,shadow,ept)\n"
 	"      --vpid on|off    \"enable VPID\" for VMX modes (default on); off flushes\n"
 	"                       the TLB on every VM entry and exit\n"
+	"      --io PATH        give the guest a NIC (and disk) and reach them by PATH:\n"
+	"                       emulated, assigned (VT-d) or bounce (swiotlb); the same\n"
+	"                       as --set io.path=PATH; natively the kernel drives them\n"
 	"      --profile P      start from CPU profile P (nehalem, skylake = the\n"
 	"                       defaults, sapphirerapids); every --set overrides it\n"
 	"  -s, --set NAME=VAL   set a parameter (repeatable; `vtsim params` lists them)\n"

@@ -79,6 +79,25 @@ struct premaps {
 	size_t n;
 };
 
+/* Natively the kernel drives the platform's devices itself: 64-bit DMA,
+ * no IOMMU, their MSIs programmed with the kernel's vectors; guest-physical
+ * is host-physical, so the BARs sit above the kernel's memory. */
+static int native_devices(struct machine *m, const struct sim_params *p, struct counters *ctr,
+			  struct guest_dev_info *gd)
+{
+	platform_init(&m->pf, &m->cpu, &m->mem, ctr, NULL);
+	m->have_pf = true;
+	for (unsigned i = 0; i < VIO_NDEVS; i++) {
+		uint64_t bar = platform_bar_hpa(p->guest_mem_mib << 20, i);
+		struct pci_dev *d;
+		if (platform_add(&m->pf, vio_dev_kind[i], vio_dev_name[i], vio_dev_sid[i], 64, bar, &d) < 0)
+			return -1;
+		dev_set_msi(d, 0xfee00000u, VIO_GUEST_VEC_DEV + i, true);
+		gd[i] = vio_guest_dev(i, vio_dev_kind[i], bar, dev_bar_size(d));
+	}
+	return 0;
+}
+
 /* machine_init for one stream (fe) or a process source (ps). */
 static int machine_assemble(struct machine *m, const struct sim_params *p, enum sim_mode mode,
 			    const struct frontend *fe, const struct proc_source *ps, const struct premaps *pm,
@@ -98,17 +117,24 @@ static int machine_assemble(struct machine *m, const struct sim_params *p, enum 
 	guest_set_sched(&m->os, p->guest_pcid, p->guest_timeslice_ms * p->cpu_freq_mhz * 1000);
 	cpu_attach_guest(&m->cpu, &guest_os_ops, &m->os);
 	int rc;
+	struct guest_dev_info gd[VIO_NDEVS];
 	if (mode == MODE_NATIVE) {
 		/* The bootloader puts the kernel image in memory. */
 		rc = guest_image(&m->os, mem_store, &m->mem) < 0 ? cpu_fail(&m->cpu, "out of memory") : 0;
 		cpu_set_paging(&m->cpu, m->os.cr0, GUEST_SWAPPER_PML4, m->os.cr4, m->os.efer);
+		if (rc == 0 && p->io_path != IO_NONE)
+			rc = native_devices(m, p, ctr, gd);
 	} else {
 		m->have_vmm = true;
 		rc = vmm_init(&m->vmm, &m->cpu, p, ctr, mode == MODE_SHADOW, m->os.cr0, GUEST_SWAPPER_PML4, m->os.cr4,
 			      m->os.efer);
 		if (rc == 0)
+			rc = vio_init(&m->vio, &m->vmm, gd);
+		if (rc == 0)
 			rc = guest_image(&m->os, vmm_guest_write64, &m->vmm);
 	}
+	if (rc == 0 && p->io_path != IO_NONE && guest_set_devices(&m->os, gd, VIO_NDEVS, m->cpu.err) < 0)
+		rc = -1;
 	if (rc == 0)
 		rc = guest_boot(&m->os, &m->cpu, 1);
 	if (rc < 0)
@@ -135,8 +161,12 @@ enum run_status machine_run(struct machine *m)
 
 void machine_destroy(struct machine *m)
 {
-	if (m->have_vmm)
+	if (m->have_vmm) {
+		vio_destroy(&m->vio);
 		vmm_destroy(&m->vmm);
+	}
+	if (m->have_pf)
+		platform_destroy(&m->pf);
 	guest_destroy(&m->os);
 	cpu_destroy(&m->cpu);
 	mem_destroy(&m->mem);
@@ -574,6 +604,8 @@ int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char 
 	struct ucfe *u = ucfe_open(w, &args, err);
 	if (!u)
 		return -1;
+	if (p->io_path != IO_NONE) /* the machine has the NIC and the NVMe controller */
+		ucfe_set_devices(u, (1u << UCFE_DEV_NIC) | (1u << UCFE_DEV_NVME));
 	const struct workload_image *img = workload_image_find(w->name);
 	uint64_t sum;
 	if (workload_checksum(w->name, p, out->checksum, &sum, err) < 0) {

@@ -17,6 +17,8 @@
 #include "guest/guest.h"
 #include "mem/mem.h"
 #include "stats/counters.h"
+#include "dev/platform.h"
+#include "vmm/vio.h"
 #include "vmm/vmm.h"
 
 enum sim_mode { MODE_NATIVE = 0, MODE_SHADOW, MODE_EPT, MODE_COUNT };
@@ -33,6 +35,9 @@ struct machine {
 	struct guest_os os;
 	struct vmm vmm;
 	bool have_vmm;
+	struct vio vio;          /* VMX modes: the VMM's I/O path (io.path) */
+	struct platform pf;      /* native: the devices the kernel drives itself */
+	bool have_pf;
 };
 
 /*

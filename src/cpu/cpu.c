@@ -141,6 +141,8 @@ void cpu_destroy(struct cpu *c)
 	evq_destroy(&c->evq);
 	free(c->ops);
 	c->ops = NULL;
+	free(c->cbs);
+	c->cbs = NULL;
 }
 
 void cpu_attach_guest(struct cpu *c, const struct guest_os_ops *ops, void *os)
@@ -164,6 +166,106 @@ void cpu_charge(struct cpu *c, enum counter_id bucket, uint64_t cycles)
 	ctr_add(c->ctr, bucket, cycles);
 	if (bucket == CTR_CPU_CYCLES_GUEST_KERNEL)
 		ctr_add(c->ctr, (enum counter_id)(CTR_CPU_CYCLES_GUEST_KERNEL_PROC + c->kernel_work), cycles);
+}
+
+int cpu_map_mmio(struct cpu *c, const struct mmio_window *w)
+{
+	if (c->nmmio == CPU_MAX_MMIO)
+		return cpu_fail(c, "more than %d device windows", CPU_MAX_MMIO);
+	for (unsigned i = 0; i < c->nmmio; i++)
+		if (w->base < c->mmio[i].base + c->mmio[i].size && c->mmio[i].base < w->base + w->size)
+			return cpu_fail(c, "device window at HPA 0x%" PRIx64 " overlaps another", w->base);
+	c->mmio[c->nmmio++] = *w;
+	return 0;
+}
+
+const struct mmio_window *cpu_mmio_at(const struct cpu *c, uint64_t hpa)
+{
+	for (unsigned i = 0; i < c->nmmio; i++)
+		if (hpa >= c->mmio[i].base && hpa - c->mmio[i].base < c->mmio[i].size)
+			return &c->mmio[i];
+	return NULL;
+}
+
+int cpu_callback_in(struct cpu *c, uint64_t delay, void (*fn)(void *ctx), void *ctx)
+{
+	if (c->ncbs == c->cbs_cap) {
+		size_t cap = c->cbs_cap ? c->cbs_cap * 2 : 64;
+		struct cpu_callback *n = realloc(c->cbs, cap * sizeof(*n));
+		if (!n)
+			return cpu_fail(c, "out of memory in the event queue");
+		c->cbs = n;
+		c->cbs_cap = cap;
+	}
+	/* Slots are reused once every callback queued has run. */
+	size_t i = c->ncbs++;
+	c->cbs[i] = (struct cpu_callback){fn, ctx};
+	if (evq_push(&c->evq, c->cycles + delay, TEV_CALLBACK, i) < 0)
+		return cpu_fail(c, "out of memory in the event queue");
+	c->cbs_live++;
+	return 0;
+}
+
+int cpu_host_timer_in(struct cpu *c, uint64_t delay, uint8_t vector)
+{
+	if (evq_push(&c->evq, c->cycles + delay, TEV_HOST_TIMER, vector) < 0)
+		return cpu_fail(c, "out of memory in the event queue");
+	return 0;
+}
+
+void cpu_raise_interrupt(struct cpu *c, uint8_t vector)
+{
+	c->irr[vector / 64] |= UINT64_C(1) << (vector % 64);
+}
+
+/* The highest requested vector, or -1. */
+static int irr_highest(const struct cpu *c)
+{
+	for (int w = 3; w >= 0; w--)
+		if (c->irr[w])
+			return w * 64 + 63 - __builtin_clzll(c->irr[w]);
+	return -1;
+}
+
+static void irr_clear(struct cpu *c, unsigned v)
+{
+	c->irr[v / 64] &= ~(UINT64_C(1) << (v % 64));
+}
+
+int cpu_take_interrupt(struct cpu *c)
+{
+	int v = irr_highest(c);
+	if (v >= 0)
+		irr_clear(c, (unsigned)v);
+	return v;
+}
+
+/* Run one due hardware event that raises no guest-visible interrupt by
+ * itself: a device callback or the host timer. */
+static void run_hw_event(struct cpu *c, const struct timed_event *te)
+{
+	if (te->kind == TEV_HOST_TIMER) {
+		cpu_raise_interrupt(c, (uint8_t)te->data);
+		return;
+	}
+	struct cpu_callback cb = c->cbs[te->data];
+	if (--c->cbs_live == 0)
+		c->ncbs = 0;
+	cb.fn(cb.ctx);
+}
+
+int cpu_run_due_hw_events(struct cpu *c)
+{
+	for (;;) {
+		const struct timed_event *te = evq_peek(&c->evq);
+		if (!te || te->cycle > c->cycles || te->kind == TEV_TIMER_TICK)
+			return c->err[0] ? -1 : 0;
+		struct timed_event ev;
+		evq_pop(&c->evq, &ev);
+		run_hw_event(c, &ev);
+		if (c->err[0])
+			return -1;
+	}
 }
 
 void cpu_set_paging(struct cpu *c, uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer)
@@ -551,6 +653,55 @@ static enum xlate_result kernel_write(struct cpu *c, uint64_t gpa, uint64_t *hpa
 	return translate(c, GUEST_DIRECT_MAP_BASE + gpa, ACC_WRITE, false, hpa);
 }
 
+static enum xlate_result kernel_read(struct cpu *c, uint64_t gpa, uint64_t *hpa)
+{
+	return translate(c, GUEST_DIRECT_MAP_BASE + gpa, ACC_READ, false, hpa);
+}
+
+/* A load or store that reached host-physical address hpa, which must be a
+ * device register: the window's device decodes it. *val: the value stored,
+ * or receives the value loaded. */
+static enum xlate_result mmio_access(struct cpu *c, uint64_t la, uint64_t hpa, unsigned size, bool read, uint64_t *val)
+{
+	const struct mmio_window *w = cpu_mmio_at(c, hpa);
+	if (!w) {
+		cpu_fail(c, "device-register access at linear 0x%" PRIx64 " reached HPA 0x%" PRIx64
+			    ", which no device decodes", la, hpa);
+		return XLATE_ERROR;
+	}
+	int rc = read ? w->read(w->ctx, hpa - w->base, size, val, c->err)
+		      : w->write(w->ctx, hpa - w->base, size, *val, c->err);
+	if (rc < 0)
+		return XLATE_ERROR;
+	ctr_inc(c->ctr, read ? CTR_CPU_MMIO_READS : CTR_CPU_MMIO_WRITES);
+	cpu_charge(c, c->item == ITEM_OP ? CTR_CPU_CYCLES_GUEST_KERNEL : CTR_CPU_CYCLES_BASE,
+		   read ? c->p->dev_mmio_read_cycles : c->p->dev_mmio_write_cycles);
+	return XLATE_OK;
+}
+
+/* A load or store of a device register at linear address la (user: CPL 3). */
+static enum xlate_result exec_mmio(struct cpu *c, uint64_t la, unsigned size, bool read, bool user, uint64_t *val)
+{
+	if (size != 1 && size != 2 && size != 4 && size != 8) {
+		cpu_fail(c, "device-register access of %u bytes at 0x%" PRIx64, size, la);
+		return XLATE_ERROR;
+	}
+	if ((la & PAGE_MASK) != ((la + size - 1) & PAGE_MASK)) {
+		cpu_fail(c, "device-register access at 0x%" PRIx64 " crosses a page", la);
+		return XLATE_ERROR;
+	}
+	if (!read)
+		c->gpr[0] = *val; /* MOV [mem], EAX/RAX: a VMM emulating the store reads RAX */
+	uint64_t hpa;
+	enum xlate_result r = translate(c, la, read ? ACC_READ : ACC_WRITE, user, &hpa);
+	if (r != XLATE_OK)
+		return r;
+	r = mmio_access(c, la, hpa, size, read, val);
+	if (r == XLATE_OK && read)
+		c->gpr[0] = *val;
+	return r;
+}
+
 /* INVLPG: the page's TLB entries of the current PCID and its global ones,
  * and every paging-structure-cache entry of the current VPID and PCID
  * (reference sheet §6.5). */
@@ -616,6 +767,29 @@ static enum xlate_result exec_op(struct cpu *c, const struct guest_op *op)
 		ctr_inc(c->ctr, CTR_GUEST_PTE_WRITES);
 		cpu_pt_access(c, hpa, CTR_CPU_CYCLES_GUEST_KERNEL, NULL);
 		return XLATE_OK;
+	case GOP_RING_STORE64:
+	case GOP_RING_LOAD64:
+		if (op->kind == GOP_RING_STORE64) {
+			c->gpr[0] = op->val;
+			r = kernel_write(c, op->addr, &hpa);
+		} else {
+			r = kernel_read(c, op->addr, &hpa);
+		}
+		if (r != XLATE_OK)
+			return r;
+		if (op->kind == GOP_RING_STORE64 && mem_write64(c->mem, hpa, op->val) < 0) {
+			cpu_fail(c, "out of memory storing a DMA descriptor");
+			return XLATE_ERROR;
+		}
+		if (op->kind == GOP_RING_LOAD64)
+			c->gpr[0] = mem_read64(c->mem, hpa);
+		cpu_pt_access(c, hpa, CTR_CPU_CYCLES_GUEST_KERNEL, NULL);
+		return XLATE_OK;
+	case GOP_MMIO_READ32:
+	case GOP_MMIO_WRITE32: {
+		uint64_t v = op->val & 0xffffffffu;
+		return exec_mmio(c, op->addr, 4, op->kind == GOP_MMIO_READ32, false, &v);
+	}
 	case GOP_INVLPG:
 		if (c->nonroot && (vmcs_get(c->vmcs, VMCS_CPU_BASED_VM_EXEC_CONTROL) & CPU_INVLPG_EXITING)) {
 			/* Exit qualification: the linear-address operand (§3.3). */
@@ -665,6 +839,8 @@ static bool io_exits(struct cpu *c, const struct vmcs *v, unsigned port, unsigne
  * sleep for ever: a simulation error. 0 or -1 (cpu_fail). */
 int cpu_idle_until_interrupt(struct cpu *c)
 {
+	if (c->irr[0] | c->irr[1] | c->irr[2] | c->irr[3])
+		return 0; /* an interrupt is already requested: HLT falls through */
 	const struct timed_event *te = evq_peek(&c->evq);
 	if (!te)
 		return cpu_fail(c, "HLT with no timer interrupt pending (guest.hz=0): the core would never wake");
@@ -747,6 +923,63 @@ static enum xlate_result deliver_tick(struct cpu *c)
 	return XLATE_OK;
 }
 
+/* Posted-interrupt processing (SDM Vol. 3C "Posted-Interrupt Processing";
+ * reference sheet §7.10 for the descriptor's layout: PIR bits 255:0, ON
+ * bit 256): clear ON, take and clear the PIR, and deliver each vector to
+ * the guest, highest first, as virtual-interrupt delivery would. */
+static enum xlate_result posted_interrupts(struct cpu *c)
+{
+	uint64_t pid = vmcs_get(c->vmcs, VMCS_POSTED_INTR_DESC_ADDR) & PHYS_ADDR_MASK;
+	uint64_t on = mem_read64(c->mem, pid + 32);
+	if (mem_write64(c->mem, pid + 32, on & ~UINT64_C(1)) < 0) {
+		cpu_fail(c, "out of memory");
+		return XLATE_ERROR;
+	}
+	uint64_t pir[4];
+	for (int w = 0; w < 4; w++) {
+		pir[w] = mem_read64(c->mem, pid + 8 * (uint64_t)w);
+		if (pir[w] && mem_write64(c->mem, pid + 8 * (uint64_t)w, 0) < 0) {
+			cpu_fail(c, "out of memory");
+			return XLATE_ERROR;
+		}
+	}
+	for (int w = 3; w >= 0; w--) {
+		while (pir[w]) {
+			unsigned bit = 63 - (unsigned)__builtin_clzll(pir[w]);
+			pir[w] &= ~(UINT64_C(1) << bit);
+			ctr_inc(c->ctr, CTR_INTR_POSTED);
+			cpu_enter_kernel(c, KW_IO);
+			if (c->os_ops->interrupt(c->os, c, (unsigned)w * 64 + bit) < 0)
+				return XLATE_ERROR;
+		}
+	}
+	return XLATE_OK;
+}
+
+/* A requested interrupt is delivered at this instruction boundary. */
+static enum xlate_result deliver_interrupt(struct cpu *c)
+{
+	unsigned v = (unsigned)cpu_take_interrupt(c);
+	if (c->nonroot) {
+		uint64_t pin = vmcs_get(c->vmcs, VMCS_PIN_BASED_VM_EXEC_CONTROL);
+		if ((pin & PIN_POSTED_INTR) && v == (vmcs_get(c->vmcs, VMCS_POSTED_INTR_NV) & 0xff))
+			return posted_interrupts(c);
+		if (pin & PIN_EXT_INTR_EXITING) {
+			uint32_t info = 0;
+			if (vmcs_get(c->vmcs, VMCS_VM_EXIT_CONTROLS) & EXIT_ACK_INTR_ON_EXIT)
+				info = INTR_INFO_VALID | INTR_TYPE_EXT_INTR | v;
+			else
+				cpu_raise_interrupt(c, (uint8_t)v); /* not acknowledged: it stays requested */
+			ctr_inc(c->ctr, CTR_INTR_EXITING);
+			cpu_vmexit(c, EXIT_REASON_EXTERNAL_INTERRUPT, 0, 0, 0, info);
+			return XLATE_EXIT;
+		}
+	}
+	ctr_inc(c->ctr, CTR_INTR_DELIVERED);
+	cpu_enter_kernel(c, KW_IO);
+	return c->os_ops->interrupt(c->os, c, v) < 0 ? XLATE_ERROR : XLATE_OK;
+}
+
 /* Bytes of guest code an event stands for: an instruction record's size,
  * CPUID 2 (0F A2), IN/OUT with DX 1 (EC..EF), HLT 1 (F4), a system call 2 (SYSCALL);
  * data references are part of their instruction. */
@@ -764,6 +997,8 @@ static unsigned event_insn_len(const struct guest_event *ev)
 	case GEV_IO:
 	case GEV_HLT:
 		return 1;
+	case GEV_MMIO:
+		return (ev->arg >> 8) & 0xff;
 	default:
 		return 2;
 	}
@@ -775,7 +1010,8 @@ static void retire_item(struct cpu *c)
 	if (c->item == ITEM_OP) {
 		/* Counted once, when it completes (by the CPU or emulated by a VMM). */
 		enum guest_op_kind k = c->ops[c->ops_head].kind;
-		if (k == GOP_ZERO_PAGE || k == GOP_STORE64)
+		if (k == GOP_ZERO_PAGE || k == GOP_STORE64 || k == GOP_RING_LOAD64 || k == GOP_RING_STORE64 ||
+		    k == GOP_MMIO_READ32 || k == GOP_MMIO_WRITE32)
 			ctr_inc(c->ctr, CTR_MEM_REFS_KERNEL);
 		c->ops_head++;
 		c->rip += GOP_INSN_LEN;
@@ -812,6 +1048,13 @@ int cpu_resume_at(struct cpu *c, uint64_t new_rip)
 int cpu_decode_at_rip(const struct cpu *c, struct guest_insn *out)
 {
 	memset(out, 0, sizeof(*out));
+	if (c->item == ITEM_EVENT && c->ev.kind == GEV_MMIO) {
+		out->kind = (c->ev.arg & 1) ? INSN_MOV_LOAD_EAX : INSN_MOV_STORE_EAX;
+		out->len = event_insn_len(&c->ev);
+		out->dst = c->ev.gva;
+		out->bytes = c->ev.size;
+		return 0;
+	}
 	if (c->item != ITEM_OP)
 		return -1;
 	const struct guest_op *op = &c->ops[c->ops_head];
@@ -834,6 +1077,20 @@ int cpu_decode_at_rip(const struct cpu *c, struct guest_insn *out)
 		out->kind = INSN_MOV_TO_CR3;
 		out->dst = 0;
 		return 0;
+	case GOP_RING_STORE64:
+		out->kind = INSN_MOV_STORE_RAX;
+		out->bytes = 8;
+		return 0;
+	case GOP_RING_LOAD64:
+		out->kind = INSN_MOV_LOAD_EAX;
+		out->bytes = 8;
+		return 0;
+	case GOP_MMIO_READ32:
+	case GOP_MMIO_WRITE32:
+		out->kind = op->kind == GOP_MMIO_READ32 ? INSN_MOV_LOAD_EAX : INSN_MOV_STORE_EAX;
+		out->dst = op->addr;
+		out->bytes = 4;
+		return 0;
 	}
 	return -1;
 }
@@ -846,7 +1103,17 @@ enum run_status cpu_run_guest(struct cpu *c)
 		const struct timed_event *te = evq_peek(&c->evq);
 
 		if (te && te->cycle <= c->cycles) {
-			r = deliver_tick(c);
+			if (te->kind == TEV_TIMER_TICK) {
+				r = deliver_tick(c);
+			} else {
+				struct timed_event ev;
+				evq_pop(&c->evq, &ev);
+				run_hw_event(c, &ev);
+				if (c->err[0])
+					r = XLATE_ERROR;
+			}
+		} else if (c->irr[0] | c->irr[1] | c->irr[2] | c->irr[3]) {
+			r = deliver_interrupt(c);
 		} else if (c->ops_head < c->ops_tail) {
 			c->item = ITEM_OP;
 			r = exec_op(c, &c->ops[c->ops_head]);
@@ -865,7 +1132,24 @@ enum run_status cpu_run_guest(struct cpu *c)
 				r = exec_insn(c, &c->ev);
 				if (r == XLATE_OK)
 					retire_item(c);
+			} else if (c->ev.kind == GEV_MMIO) {
+				uint64_t v = c->ev.len;
+				r = exec_mmio(c, c->ev.gva, c->ev.size, c->ev.arg & 1, true, &v);
+				if (r == XLATE_OK) {
+					charge_base(c);
+					ctr_inc(c->ctr, CTR_CPU_INSTRUCTIONS);
+					retire_item(c);
+				}
 			} else {
+				if (c->ev.kind == GEV_DEVIO && c->ev.arg == DEVIO_NET_RX) {
+					/* The network delivers the frame the process asks for. */
+					if (!c->net_rx) {
+						cpu_fail(c, "a network receive with no network device on the platform");
+						return RUN_ERROR;
+					}
+					if (c->net_rx(c->net_rx_ctx, (uint32_t)c->ev.len, c->err) < 0)
+						return RUN_ERROR;
+				}
 				retire_item(c);
 				cpu_enter_kernel(c, KW_PROC);
 				if (c->os_ops->os_event(c->os, c, &c->ev) < 0)

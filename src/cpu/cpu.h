@@ -90,6 +90,7 @@ enum kernel_work {
 	KW_PROC = 0, /* system calls and process events (mmap, munmap, fork, exec, exit, shutdown) */
 	KW_PF,       /* the #PF handler */
 	KW_TICK,     /* the timer-interrupt handler */
+	KW_IO,       /* device interrupt handlers */
 };
 
 struct guest_op {
@@ -210,8 +211,13 @@ struct cpu {
 	struct mmio_window mmio[CPU_MAX_MMIO];
 	unsigned nmmio;
 	struct cpu_callback *cbs; /* indexed by a TEV_CALLBACK event's data */
-	size_t ncbs, cbs_cap;
+	size_t ncbs, cbs_cap, cbs_live;
 	uint64_t irr[4];
+	/* The network the platform's NIC is cabled to: a process's receive
+	 * (GEV_DEVIO DEVIO_NET_RX) makes it send a frame of len bytes. 0 / -1
+	 * (message in err). NULL: no network. */
+	int (*net_rx)(void *ctx, uint32_t len, char *err);
+	void *net_rx_ctx;
 
 	/* guest software attached to the CPU */
 	const struct guest_os_ops *os_ops;
@@ -310,6 +316,16 @@ int cpu_callback_in(struct cpu *c, uint64_t delay, void (*fn)(void *ctx), void *
  * (vmx_root_take_interrupt) or the guest runs again.
  */
 void cpu_raise_interrupt(struct cpu *c, uint8_t vector);
+/* Root-mode software (the VMM): arm the host's one-shot local APIC timer
+ * (TSC-deadline mode) to raise vector delay cycles from now. 0 / -1. */
+int cpu_host_timer_in(struct cpu *c, uint64_t delay, uint8_t vector);
+/* The highest requested vector, taken out of the IRR (the VMM's host
+ * interrupt handler acknowledging it), or -1 if none is requested. */
+int cpu_take_interrupt(struct cpu *c);
+/* Run the hardware events that are due now (device callbacks, the host
+ * timer), leaving the interrupts they raise requested; guest timer ticks
+ * stay queued. 0, or -1 (an error in c->err). */
+int cpu_run_due_hw_events(struct cpu *c);
 
 /* Charge the running software's own work (cycles) to a counter; guest
  * kernel cycles also go to the sub-counter of c->kernel_work. */

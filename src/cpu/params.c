@@ -27,6 +27,14 @@ const struct param_info param_table[] = {
 	 0, 1000000},
 	{"cpu.io_cycles", PARAM_U64, P(cpu_io_cycles), "1000", "cycles",
 	 "assumed: an uncached port access on the LPC bus takes about 1 us; not in cpu-parameters.md", 0, 10000000},
+	{"dev.mmio_read_cycles", PARAM_U64, P(dev_mmio_read_cycles), "2400", "cycles",
+	 "derived: 600 ns, the median PCIe read round trip of [PCIEB] (NFP6000 64 B DMA reads, cpu-parameters.md \"DMA "
+	 "read latency\"; an MMIO read crosses the same link the other way), at 4.0 GHz",
+	 0, 100000000},
+	{"dev.mmio_write_cycles", PARAM_U64, P(dev_mmio_write_cycles), "100", "cycles",
+	 "assumed: an uncached store is posted (PCIe memory writes need no completion); the core waits only for its "
+	 "write-combining/UC store to drain",
+	 0, 100000000},
 	{"cpu.la57", PARAM_BOOL, P(cpu_la57), "off", "on/off",
 	 "Skylake has no 5-level paging: CPUID.(EAX=7,ECX=0):ECX = 0 and IA32_VMX_CR4_FIXED1 = 0x003767FF, bit 12 (LA57) "
 	 "clear ([IL] 00506E3_Skylake_CPUID.txt); with it on, CR4_FIXED1 allows LA57 and canonical means 57 bits",
@@ -137,6 +145,26 @@ const struct param_info param_table[] = {
 	 0, 1},
 	{"shadow.root_cache", PARAM_U64, P(shadow_root_cache), "4", "roots",
 	 "KVM keeps the current shadow root and KVM_MMU_NUM_PREV_ROOTS = 3 previous ones", 1, 8},
+	{"io.path", PARAM_CHOICE, P(io_path), "none", "none/emulated/assigned/bounce",
+	 "none: the platform has no devices; with devices (NIC 00:03.0, NVMe 00:04.0): emulated = the VMM emulates "
+	 "them (every register access exits, its back end copies each buffer); assigned = the devices are the guest's "
+	 "through VT-d (IOVA = GPA remapped, interrupts remapped or posted, no exits for data); bounce = emulated "
+	 "registers, and the back end hands guest buffers to a 32-bit-DMA-mask device without remapping, bounced by "
+	 "swiotlb (guest memory above 4 GiB). Natively the kernel drives the devices directly (64-bit masks, no IOMMU)",
+	 0, 0},
+	{"io.posted", PARAM_BOOL, P(io_posted), "off", "on/off",
+	 "assigned devices: IRTEs in posted format and \"process posted interrupts\" on, so a device interrupt reaches "
+	 "the running guest without an exit; needs VT-d CAP.PI and the VMX control, which the i7-6700K lacks "
+	 "(IA32_VMX_TRUE_PINBASED_CTLS allowed-1 0x7f) and no profile models yet: on is refused with a message",
+	 0, 1},
+	{"vmm.mmio_emulate_cycles", PARAM_U64, P(vmm_mmio_emulate_cycles), "1500", "cycles",
+	 "assumed: fetching and decoding the faulting instruction and dispatching to the device model (KVM's "
+	 "x86_emulate_instruction + the MMIO bus), beyond vmm.handler_cycles",
+	 0, 100000000},
+	{"vmm.io_copy_cycles_per_kib", PARAM_U64, P(vmm_io_copy_cycles_per_kib), "250", "cycles/KiB",
+	 "assumed as swiotlb.copy_cycles_per_kib: an emulated device's back end copying between guest memory and its "
+	 "buffers is a memcpy of the same kind",
+	 0, 100000000},
 	{"vmm.backing", PARAM_CHOICE, P(vmm_backing), "4k", "4k/2m/1g",
 	 "assumed: 4 KiB host pages behind guest memory (no THP or hugetlbfs), so results stay comparable with earlier "
 	 "runs; 2m / 1g: the VMM backs each aligned 2 MiB / 1 GiB guest-physical range inside guest memory with one "

@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* io.path: none (no devices), or how a VMX guest's devices reach it. */
+enum io_path { IO_NONE = 0, IO_EMULATED, IO_ASSIGNED, IO_BOUNCE };
+
 struct sim_params {
 	/* core */
 	unsigned cpu_profile;         /* index into cpu_profiles[]: the base the other values came from */
@@ -21,6 +24,8 @@ struct sim_params {
 	uint64_t cpu_freq_mhz;        /* core clock, MHz (turns HZ into cycles) */
 	uint64_t cpu_cpuid_cycles;    /* CPUID executed natively */
 	uint64_t cpu_io_cycles;       /* an IN/OUT to an unassigned port executed natively */
+	uint64_t dev_mmio_read_cycles;  /* an uncached load from a device register (PCIe round trip) */
+	uint64_t dev_mmio_write_cycles; /* an uncached (posted) store to a device register */
 	bool cpu_la57;                /* the core has 5-level paging (CPUID.(7,0):ECX[16]; CR4_FIXED1 bit 12) */
 	bool vmx_ept_5level;          /* IA32_VMX_EPT_VPID_CAP bit 7: 5-level EPT walks */
 	/* TLBs */
@@ -52,6 +57,10 @@ struct sim_params {
 	/* VMM software */
 	bool shadow_unsync;           /* KVM's unsync last-level shadow pages */
 	uint64_t shadow_root_cache;   /* shadow roots kept per guest CR3 */
+	unsigned io_path;             /* enum io_path: how the guest's devices reach it (io.path) */
+	bool io_posted;               /* assigned devices' interrupts posted (VT-d posted format) */
+	uint64_t vmm_mmio_emulate_cycles; /* the VMM's emulation of one device-register access */
+	uint64_t vmm_io_copy_cycles_per_kib; /* an emulated device's back end copying a buffer */
 	unsigned vmm_backing;         /* host page size behind guest memory: enum page_size_choice */
 	uint64_t vmm_handler_cycles;  /* fixed software cost of dispatching one exit */
 	uint64_t vmm_frame_alloc_cycles; /* host allocator work per host frame */

@@ -125,7 +125,7 @@ static enum vmx_status vm_entry(struct cpu *c, bool launch)
 		unsigned vector = info & INTR_INFO_VECTOR_MASK;
 		int rc;
 		if ((info & INTR_TYPE_MASK) == INTR_TYPE_EXT_INTR) {
-			cpu_enter_kernel(c, KW_TICK);
+			cpu_enter_kernel(c, vector == VEC_LOCAL_TIMER ? KW_TICK : KW_IO);
 			rc = c->os_ops->interrupt(c->os, c, vector);
 		} else if ((info & INTR_TYPE_MASK) == INTR_TYPE_HARD_EXCEPTION && vector == VEC_PF) {
 			/* #PF: the guest's handler reads CR2 (loaded by the VMM) and the

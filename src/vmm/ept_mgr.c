@@ -18,6 +18,7 @@
  * IA32_VMX_EPT_VPID_CAP bit 16 / 17 (reference sheet §5.4); vmm_init
  * refuses vmm.backing=1g on a part without bit 17.
  */
+#include "vmm/vio.h"
 #include "vmm/vmm.h"
 
 #include <inttypes.h>
@@ -48,7 +49,7 @@ static inline uint64_t level_bytes(int level)
 
 /* Write a leaf for gpa at level (PS = 1 above level 1) over a fresh zeroed
  * host block of its size. 0 or -1. */
-static int map_leaf(struct vmm *vmm, uint64_t ea, int level)
+static int map_leaf(struct vmm *vmm, uint64_t ea, int level, uint64_t gpa_base)
 {
 	static const enum counter_id count[] = {[1] = CTR_VMM_EPT_BACKED_PAGES, [2] = CTR_VMM_BACKED_2M,
 						[3] = CTR_VMM_BACKED_1G};
@@ -56,10 +57,15 @@ static int map_leaf(struct vmm *vmm, uint64_t ea, int level)
 	if (vmm_host_block(vmm, PT_INDEX_BITS * (unsigned)(level - 1), &block) < 0)
 		return -1;
 	ctr_inc(vmm->ctr, count[level]);
-	return write_entry(vmm, ea, block | EPT_LEAF_FLAGS | (level > 1 ? EPTE_PS : 0));
+	if (write_entry(vmm, ea, block | EPT_LEAF_FLAGS | (level > 1 ? EPTE_PS : 0)) < 0)
+		return -1;
+	return vmm->vio ? vio_backed(vmm->vio, gpa_base, block, level_bytes(level)) : 0;
 }
 
-int ept_mgr_map(struct vmm *vmm, uint64_t gpa)
+/* Map gpa: over fresh host memory (mmio_hpa = 0), or to the device page at
+ * mmio_hpa with a 4 KiB read/write leaf of memory type UC (EPT bits 5:3 =
+ * 0, reference sheet §5.2), as KVM maps an assigned device's BAR. */
+static int ept_install(struct vmm *vmm, uint64_t gpa, uint64_t mmio_hpa)
 {
 	const uint64_t backing = UINT64_C(1) << page_size_shift(vmm->p->vmm_backing);
 	uint64_t table = vmm->ept_root;
@@ -67,10 +73,12 @@ int ept_mgr_map(struct vmm *vmm, uint64_t gpa)
 		uint64_t ea = table + 8 * pt_index(gpa, level);
 		uint64_t e = vmx_root_read64(vmm->cpu, ea);
 		uint64_t bytes = level_bytes(level);
-		if (!(e & EPTE_RWX) && level <= 3 && bytes <= backing) {
+		if (mmio_hpa && level == 1 && !(e & EPTE_RWX))
+			return write_entry(vmm, ea, (mmio_hpa & PAGE_MASK) | EPTE_R | EPTE_W);
+		if (!mmio_hpa && !(e & EPTE_RWX) && level <= 3 && bytes <= backing) {
 			uint64_t base = gpa & ~(bytes - 1);
 			if (level == 1 || base + bytes <= vmm->guest_mem_bytes)
-				return map_leaf(vmm, ea, level);
+				return map_leaf(vmm, ea, level, base);
 		}
 		if (level == 1 || (e & EPTE_PS))
 			return cpu_fail(vmm->cpu,
@@ -87,6 +95,16 @@ int ept_mgr_map(struct vmm *vmm, uint64_t gpa)
 		table = e & PHYS_ADDR_MASK;
 	}
 	return cpu_fail(vmm->cpu, "EPT manager: no level for GPA 0x%" PRIx64, gpa); /* not reached */
+}
+
+int ept_mgr_map(struct vmm *vmm, uint64_t gpa)
+{
+	return ept_install(vmm, gpa, 0);
+}
+
+int ept_mgr_map_mmio(struct vmm *vmm, uint64_t gpa, uint64_t hpa)
+{
+	return ept_install(vmm, gpa, hpa);
 }
 
 /* The HPA the EPT maps gpa to, following a leaf at any level: 1 with *hpa
@@ -108,21 +126,25 @@ static int ept_lookup(struct vmm *vmm, uint64_t gpa, uint64_t *hpa)
 	return 0;
 }
 
+int vmm_gpa_to_hpa(struct vmm *vmm, uint64_t gpa, uint64_t *hpa)
+{
+	if (vmm->shadow)
+		return shadow_gpa_to_hpa(&vmm->smmu, gpa, hpa);
+	if (gpa >= vmm->guest_mem_bytes)
+		return cpu_fail(vmm->cpu, "GPA 0x%" PRIx64 " lies beyond guest memory", gpa);
+	if (!ept_lookup(vmm, gpa, hpa)) {
+		if (ept_mgr_map(vmm, gpa & PAGE_MASK) < 0)
+			return -1;
+		ept_lookup(vmm, gpa, hpa);
+	}
+	return 0;
+}
+
 int vmm_guest_write64(void *vmmp, uint64_t gpa, uint64_t val)
 {
 	struct vmm *vmm = vmmp;
 	uint64_t hpa;
-	if (vmm->shadow) {
-		if (shadow_gpa_to_hpa(&vmm->smmu, gpa, &hpa) < 0)
-			return -1;
-		return vmx_root_write64(vmm->cpu, hpa, val);
-	}
-	if (gpa >= vmm->guest_mem_bytes)
-		return cpu_fail(vmm->cpu, "guest image word at GPA 0x%" PRIx64 " lies beyond guest memory", gpa);
-	if (!ept_lookup(vmm, gpa, &hpa)) {
-		if (ept_mgr_map(vmm, gpa & PAGE_MASK) < 0)
-			return -1;
-		ept_lookup(vmm, gpa, &hpa);
-	}
+	if (vmm_gpa_to_hpa(vmm, gpa, &hpa) < 0)
+		return -1;
 	return vmx_root_write64(vmm->cpu, hpa, val);
 }

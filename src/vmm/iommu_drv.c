@@ -29,12 +29,16 @@ __attribute__((format(printf, 2, 3))) static int drv_fail(struct iommu_drv *d, c
 static uint64_t rd(struct iommu_drv *d, unsigned off, unsigned size)
 {
 	ctr_inc(d->ctr, CTR_VMM_IOMMU_MMIO);
+	if (d->charge)
+		d->charge(d->charge_ctx, IOMMU_DRV_MMIO_READ, 0);
 	return iommu_mmio_read(d->hw, off, size);
 }
 
 static int wr(struct iommu_drv *d, unsigned off, unsigned size, uint64_t v)
 {
 	ctr_inc(d->ctr, CTR_VMM_IOMMU_MMIO);
+	if (d->charge)
+		d->charge(d->charge_ctx, IOMMU_DRV_MMIO_WRITE, 0);
 	if (iommu_mmio_write(d->hw, off, size, v) < 0)
 		return drv_fail(d, "IOMMU driver: %s", d->hw->err);
 	return 0;
@@ -43,6 +47,8 @@ static int wr(struct iommu_drv *d, unsigned off, unsigned size, uint64_t v)
 static int store(struct iommu_drv *d, uint64_t hpa, uint64_t v)
 {
 	ctr_inc(d->ctr, CTR_VMM_IOMMU_ENTRY_WRITES);
+	if (d->charge)
+		d->charge(d->charge_ctx, IOMMU_DRV_STORE, hpa);
 	if (mem_write64(d->mem, hpa, v) < 0)
 		return drv_fail(d, "IOMMU driver: simulator out of memory");
 	return 0;
@@ -56,6 +62,8 @@ static int table_page(struct iommu_drv *d, uint64_t *hpa)
 		return drv_fail(d, "IOMMU driver: host memory exhausted allocating a table page");
 	mem_zero_page(d->mem, *hpa);
 	ctr_inc(d->ctr, CTR_VMM_IOMMU_TABLE_PAGES);
+	if (d->charge)
+		d->charge(d->charge_ctx, IOMMU_DRV_PAGE_ZERO, *hpa);
 	return 0;
 }
 

@@ -24,8 +24,9 @@
  *    reports each (source-id as bus:dev.fn, address, type, reason by name),
  *    clears F, then clears PFO.
  * Costs: the driver counts its work (table pages, entry writes, MMIO
- * accesses, faults reported); the unit counts invalidation cycles. Nothing
- * here charges a CPU yet: devices and the VMM's I/O paths come later.
+ * accesses, faults reported); the unit counts invalidation cycles. A VMM
+ * that runs the driver on a CPU sets charge (below) to be told of each
+ * piece of work, as src/vmm/vio.c does; tests and explain leave it NULL.
  */
 #ifndef VTSIM_VMM_IOMMU_DRV_H
 #define VTSIM_VMM_IOMMU_DRV_H
@@ -49,7 +50,17 @@ struct iommu_drv_domain {
 	uint64_t slpt;    /* HPA of the top second-level table */
 };
 
+/* The driver's work, for charge(). */
+enum iommu_drv_work {
+	IOMMU_DRV_MMIO_READ,   /* a register read */
+	IOMMU_DRV_MMIO_WRITE,  /* a register write */
+	IOMMU_DRV_STORE,       /* an 8-byte store to a table, descriptor or IRTE at hpa */
+	IOMMU_DRV_PAGE_ZERO,   /* a table page at hpa cleared */
+};
+
 struct iommu_drv {
+	void (*charge)(void *ctx, enum iommu_drv_work w, uint64_t hpa); /* NULL: nobody is charged */
+	void *charge_ctx;
 	struct iommu *hw;          /* for MMIO only */
 	struct phys_mem *mem;
 	struct frame_alloc *fa;    /* host frames for tables */

@@ -42,6 +42,7 @@
  *    and KVM's MMU-page limit (shadow pages live until zapped).
  */
 #include "vmm/shadow.h"
+#include "vmm/vio.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -174,7 +175,9 @@ static int back_gfn(struct shadow_mmu *s, uint64_t gfn)
 		if (u64map_put(&s->memslot_large[i], range, block >> (PAGE_SHIFT + bits)) < 0 ||
 		    u64map_put(&s->memslot_large_rev[i], block >> (PAGE_SHIFT + bits), range) < 0)
 			return oom(s);
-		return 0;
+		return s->vmm->vio ? vio_backed(s->vmm->vio, range << (PAGE_SHIFT + bits), block,
+					       UINT64_C(1) << (PAGE_SHIFT + bits))
+				   : 0;
 	}
 	uint64_t frame;
 	if (vmm_host_frame(s->vmm, &frame) < 0)
@@ -183,7 +186,7 @@ static int back_gfn(struct shadow_mmu *s, uint64_t gfn)
 	if (u64map_put(&s->memslot, gfn, frame >> PAGE_SHIFT) < 0 ||
 	    u64map_put(&s->memslot_rev, frame >> PAGE_SHIFT, gfn) < 0)
 		return oom(s);
-	return 0;
+	return s->vmm->vio ? vio_backed(s->vmm->vio, gfn << PAGE_SHIFT, frame, PAGE_SIZE) : 0;
 }
 
 int shadow_gpa_to_hpa(struct shadow_mmu *s, uint64_t gpa, uint64_t *hpa)
@@ -191,6 +194,8 @@ int shadow_gpa_to_hpa(struct shadow_mmu *s, uint64_t gpa, uint64_t *hpa)
 	uint64_t gfn = gpa >> PAGE_SHIFT;
 	uint64_t hfn;
 	if (!slot_hfn(s, gfn, &hfn)) {
+		if (s->vmm->vio && vio_owns_gpa(s->vmm->vio, gpa) && vio_shadow_hpa(s->vmm->vio, gpa, hpa))
+			return 0; /* an assigned device's page */
 		if (gpa >= s->vmm->guest_mem_bytes)
 			return cpu_fail(cpu_of(s), "guest-physical address 0x%" PRIx64 " beyond the guest's %" PRIu64
 						   " MiB of memory", gpa, s->vmm->p->guest_mem_mib);
@@ -895,6 +900,14 @@ enum shadow_pf_result shadow_page_fault(struct shadow_mmu *s, uint64_t la, uint3
 			flush_guest_tlb(s);
 		ctr_inc(s->vmm->ctr, CTR_VMM_SHADOW_WRITES_EMULATED);
 		return SHADOW_PF_EMULATED;
+	}
+	uint64_t gpa = (w.gfn << PAGE_SHIFT) | (la & (PAGE_SIZE - 1));
+	uint64_t dev_hpa;
+	if (s->vmm->vio && vio_owns_gpa(s->vmm->vio, gpa) && !vio_shadow_hpa(s->vmm->vio, gpa, &dev_hpa)) {
+		/* No shadow entry is ever made for an emulated device's page: each
+		 * access faults and is emulated (KVM marks such sptes as MMIO). */
+		s->mmio_gpa = gpa;
+		return SHADOW_PF_MMIO;
 	}
 	ctr_inc(s->vmm->ctr, CTR_VMM_SHADOW_HIDDEN_FAULTS);
 	return fill(s, la, &w) < 0 ? SHADOW_PF_ERROR : SHADOW_PF_FIXED;

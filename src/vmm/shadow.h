@@ -71,6 +71,7 @@ struct shadow_mmu {
 	bool reload_root;        /* the root in use was zapped: load a fresh one before entry */
 	uint64_t guest_cr3;      /* the guest's own CR3 value */
 	uint64_t live_pages, peak_pages; /* shadow pages (4 KiB each) */
+	uint64_t mmio_gpa;  /* SHADOW_PF_MMIO: the device page's GPA */
 };
 
 /* Set up the MMU for vmm. 0, or -1 (out of memory, via cpu_fail). */
@@ -93,6 +94,7 @@ enum shadow_pf_result {
 	SHADOW_PF_FIXED,     /* hidden fault filled (or protection relaxed): retry */
 	SHADOW_PF_EMULATED,  /* a write to a guest page table was emulated: skip the instruction */
 	SHADOW_PF_INJECT,    /* a true guest fault: inject #PF with *guest_pfec */
+	SHADOW_PF_MMIO,      /* an access to an emulated device's page (GPA in s->mmio_gpa): emulate it */
 	SHADOW_PF_ERROR,
 };
 

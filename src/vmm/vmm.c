@@ -16,6 +16,7 @@
  * and the run stops with an error.
  */
 #include "vmm/vmm.h"
+#include "vmm/vio.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -58,18 +59,28 @@
  * return 0 to resume the guest, or -1 after cpu_fail() to stop the run. */
 typedef int (*exit_handler_fn)(struct vmm *vmm);
 
-static int vmread(struct vmm *vmm, uint32_t enc, uint64_t *val)
+int vmm_vmread(struct vmm *vmm, uint32_t enc, uint64_t *val)
 {
 	if (vmx_read(vmm->cpu, enc, val) != VMX_SUCCEED)
 		return cpu_fail(vmm->cpu, "VMREAD of %s (0x%04x) failed", vmcs_field_name(enc), enc);
 	return 0;
 }
 
-static int vmwrite(struct vmm *vmm, uint32_t enc, uint64_t val)
+int vmm_vmwrite(struct vmm *vmm, uint32_t enc, uint64_t val)
 {
 	if (vmx_write(vmm->cpu, enc, val) != VMX_SUCCEED)
 		return cpu_fail(vmm->cpu, "VMWRITE of %s (0x%04x) failed", vmcs_field_name(enc), enc);
 	return 0;
+}
+
+static int vmread(struct vmm *vmm, uint32_t enc, uint64_t *val)
+{
+	return vmm_vmread(vmm, enc, val);
+}
+
+static int vmwrite(struct vmm *vmm, uint32_t enc, uint64_t val)
+{
+	return vmm_vmwrite(vmm, enc, val);
 }
 
 static int handle_external_interrupt(struct vmm *vmm)
@@ -77,6 +88,11 @@ static int handle_external_interrupt(struct vmm *vmm)
 	uint64_t info;
 	if (vmread(vmm, VMCS_VM_EXIT_INTR_INFO, &info) < 0)
 		return -1;
+	if ((info & INTR_INFO_VALID) && (info & INTR_INFO_VECTOR_MASK) != VEC_LOCAL_TIMER && vmm->vio) {
+		int h = vio_host_interrupt(vmm->vio, info & INTR_INFO_VECTOR_MASK);
+		if (h != 0)
+			return h < 0 ? -1 : 0;
+	}
 	if (!(info & INTR_INFO_VALID) || (info & INTR_INFO_VECTOR_MASK) != VEC_LOCAL_TIMER)
 		return cpu_fail(vmm->cpu, "external interrupt exit with unexpected interruption info 0x%" PRIx64, info);
 	/* The host's own tick runs, then the guest's virtual timer fires. */
@@ -86,12 +102,17 @@ static int handle_external_interrupt(struct vmm *vmm)
 
 /* Skip the instruction that exited (emulated by the VMM): guest RIP +=
  * len, as KVM's skip_emulated_instruction does. */
-static int skip_instruction(struct vmm *vmm, uint64_t len)
+int vmm_skip_instruction(struct vmm *vmm, uint64_t len)
 {
 	uint64_t rip;
 	if (vmread(vmm, VMCS_GUEST_RIP, &rip) < 0)
 		return -1;
 	return vmwrite(vmm, VMCS_GUEST_RIP, rip + len);
+}
+
+static int skip_instruction(struct vmm *vmm, uint64_t len)
+{
+	return vmm_skip_instruction(vmm, len);
 }
 
 static int skip_exiting_instruction(struct vmm *vmm)
@@ -122,6 +143,8 @@ static int handle_exception_nmi(struct vmm *vmm)
 	switch (r) {
 	case SHADOW_PF_FIXED:
 		return 0;
+	case SHADOW_PF_MMIO:
+		return vio_emulate_mmio(vmm->vio, vmm->smmu.mmio_gpa);
 	case SHADOW_PF_EMULATED:
 		if (cpu_decode_at_rip(vmm->cpu, &insn) < 0)
 			return cpu_fail(vmm->cpu, "cannot decode the emulated instruction");
@@ -235,9 +258,23 @@ static int handle_hlt(struct vmm *vmm)
 		return 0;
 	}
 	ctr_inc(vmm->ctr, CTR_VMM_HLT);
-	if (skip_exiting_instruction(vmm) < 0)
+	if (skip_exiting_instruction(vmm) < 0 || cpu_idle_until_interrupt(vmm->cpu) < 0)
 		return -1;
-	return cpu_idle_until_interrupt(vmm->cpu);
+	if (!vmm->vio)
+		return 0;
+	/* The vCPU blocks in root mode: device events that come due wake it,
+	 * and the host handles their interrupts here (KVM's kvm_vcpu_block). */
+	if (cpu_run_due_hw_events(vmm->cpu) < 0)
+		return -1;
+	int v;
+	while ((v = cpu_take_interrupt(vmm->cpu)) >= 0) {
+		int h = vio_host_interrupt(vmm->vio, (unsigned)v);
+		if (h < 0)
+			return -1;
+		if (h == 0)
+			return cpu_fail(vmm->cpu, "host interrupt vector 0x%x has no handler in this VMM", v);
+	}
+	return 0;
 }
 
 static int handle_ept_violation(struct vmm *vmm)
@@ -248,12 +285,14 @@ static int handle_ept_violation(struct vmm *vmm)
 	ctr_inc(vmm->ctr, CTR_VMM_EPT_VIOLATIONS);
 	if (vmm->shadow)
 		return cpu_fail(vmm->cpu, "EPT violation while running with shadow paging");
-	if (qual & (EPT_QUAL_GPA_R | EPT_QUAL_GPA_W | EPT_QUAL_GPA_X))
+	if ((qual & (EPT_QUAL_GPA_R | EPT_QUAL_GPA_W | EPT_QUAL_GPA_X)) && !(vmm->vio && vio_owns_gpa(vmm->vio, gpa)))
 		return cpu_fail(vmm->cpu, "EPT violation on a present mapping: GPA 0x%" PRIx64 " qualification 0x%" PRIx64
 				" (this VMM maps all guest memory R/W/X)", gpa, qual);
+	if (vmm->vio && vio_owns_gpa(vmm->vio, gpa))
+		return vio_ept_violation(vmm->vio, gpa);
 	if (gpa >= vmm->guest_mem_bytes)
 		return cpu_fail(vmm->cpu, "guest accessed GPA 0x%" PRIx64 " beyond its %" PRIu64
-				" MiB of memory (no MMIO region is modelled yet)", gpa, vmm->p->guest_mem_mib);
+				" MiB of memory, where no device is", gpa, vmm->p->guest_mem_mib);
 	return ept_mgr_map(vmm, gpa & PAGE_MASK);
 }
 
@@ -304,7 +343,14 @@ int vmm_init(struct vmm *vmm, struct cpu *cpu, const struct sim_params *p, struc
 	vmm->ctr = ctr;
 	vmm->shadow = shadow;
 	vmm->guest_mem_bytes = p->guest_mem_mib << 20;
-	frame_alloc_init(&vmm->host_frames, UINT64_C(1) << 20, (p->host_mem_mib << 20) - (UINT64_C(1) << 20));
+	/* Host memory from 1 MiB; on the bounce path the guest's memory and the
+	 * VMM's tables go above 4 GiB, below which the host keeps its swiotlb
+	 * pool (a host whose low memory is spoken for: where bouncing happens). */
+	uint64_t host_base = p->io_path == IO_BOUNCE ? UINT64_C(1) << 32 : UINT64_C(1) << 20;
+	if ((p->host_mem_mib << 20) <= host_base)
+		return cpu_fail(cpu, "host.mem_mib=%" PRIu64 " leaves no host memory above 4 GiB for io.path=bounce",
+				p->host_mem_mib);
+	frame_alloc_init(&vmm->host_frames, host_base, (p->host_mem_mib << 20) - host_base);
 	vmcs_init(&vmm->vmcs, VTSIM_VMCS_REVISION);
 
 	if (vmx_on(cpu) != VMX_SUCCEED || vmx_ptrld(cpu, &vmm->vmcs) != VMX_SUCCEED)
@@ -466,6 +512,8 @@ enum run_status vmm_run(struct vmm *vmm)
 			vmx_off(vmm->cpu);
 			return RUN_DONE;
 		}
+		if (vmm->vio && vio_before_entry(vmm->vio) < 0)
+			return RUN_ERROR;
 		st = vmx_resume(vmm->cpu);
 	}
 }

@@ -19,6 +19,8 @@
 /* The VPID this VMM gives its guest when "enable VPID" is on. */
 #define VMM_GUEST_VPID 1
 
+struct vio;
+
 struct vmm {
 	struct cpu *cpu;
 	const struct sim_params *p;
@@ -32,6 +34,7 @@ struct vmm {
 	uint64_t eptp;
 	uint64_t guest_mem_bytes;       /* size of guest-physical memory (bytes) */
 	bool guest_halted;              /* the guest finished: stop the VM */
+	struct vio *vio;                /* its I/O path (src/vmm/vio.h), NULL: no devices */
 };
 
 /*
@@ -65,6 +68,18 @@ enum run_status vmm_run(struct vmm *vmm);
  * range around gpa when it lies inside guest memory and has no mapping yet.
  * 0 or -1 (cpu_fail). */
 int ept_mgr_map(struct vmm *vmm, uint64_t gpa);
+/* Map the guest-physical page gpa to the device page at hpa (a 4 KiB
+ * read/write leaf, memory type UC): an assigned device's BAR. 0 / -1. */
+int ept_mgr_map_mmio(struct vmm *vmm, uint64_t gpa, uint64_t hpa);
+/* The HPA behind gpa (inside guest memory), backing its page first if
+ * needed (EPT manager or shadow MMU). 0 / -1 (cpu_fail). */
+int vmm_gpa_to_hpa(struct vmm *vmm, uint64_t gpa, uint64_t *hpa);
+/* Skip len bytes of the guest's instruction (guest RIP += len), after
+ * emulating it. 0 / -1. */
+int vmm_skip_instruction(struct vmm *vmm, uint64_t len);
+/* VMREAD / VMWRITE that report a failure with cpu_fail. 0 / -1. */
+int vmm_vmread(struct vmm *vmm, uint32_t enc, uint64_t *val);
+int vmm_vmwrite(struct vmm *vmm, uint32_t enc, uint64_t val);
 /* Write 8 bytes of guest-physical memory from the VMM (loading the guest
  * image, as QEMU or Firecracker load a kernel), backing the page first if
  * needed; follows an EPT leaf of any size. vmmp is a struct vmm *. 0 or -1

@@ -1,0 +1,190 @@
+/* The platform's routing of DMA, MSIs and BAR accesses; see platform.h. */
+#include "dev/platform.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/paging.h"
+
+static struct platform *pf_of(void *ctx)
+{
+	return ctx;
+}
+
+/* One DMA request of a device: through the remapping unit when its
+ * translation is enabled (GSTS.TES), page by page, else straight to
+ * host-physical memory, which a device reaches only below its DMA mask. */
+static int pf_dma(void *ctx, uint16_t sid, uint64_t addr, uint32_t len, bool write, uint64_t *words, char *err)
+{
+	struct platform *pf = pf_of(ctx);
+	struct pci_dev *d = NULL;
+	for (unsigned i = 0; i < pf->ndev; i++)
+		if (dev_sid(pf->dev[i]) == sid)
+			d = pf->dev[i];
+	unsigned bits = d ? dev_dma_mask_bits(d) : 64;
+	if (len == 0)
+		return 0;
+	if (bits < 64 && (addr + len - 1) >> bits) {
+		snprintf(err, DEV_ERR_LEN,
+			 "device %02x:%02x.%x was given bus address 0x%" PRIx64 " (%u bytes), beyond its %u-bit DMA mask: "
+			 "its driver should have bounced or remapped it",
+			 sid >> 8, (sid >> 3) & 0x1f, sid & 7, addr, len, bits);
+		return -1;
+	}
+	bool remap = pf->iommu && (iommu_reg_get(pf->iommu, VTD_REG_GSTS, 4) & VTD_GCMD_TE);
+	uint64_t done = 0;
+	while (done < len) {
+		uint64_t a = addr + done;
+		uint64_t chunk = PAGE_SIZE - (a & (PAGE_SIZE - 1));
+		if (chunk > len - done)
+			chunk = len - done;
+		uint64_t hpa = a;
+		if (remap) {
+			struct vtd_request rq = {.sid = sid, .iova = a, .write = write, .at = VTD_AT_UNTRANSLATED};
+			struct vtd_xlate x;
+			if (iommu_translate(pf->iommu, &rq, &x) != VTD_FR_NONE)
+				return 1; /* blocked; the unit recorded the fault */
+			hpa = x.hpa;
+		}
+		if (words) {
+			for (uint64_t i = 0; i < chunk / 8; i++) {
+				uint64_t *w = &words[(done / 8) + i];
+				if (write) {
+					if (mem_write64(pf->mem, hpa + 8 * i, *w) < 0) {
+						snprintf(err, DEV_ERR_LEN, "out of memory");
+						return -1;
+					}
+				} else {
+					*w = mem_read64(pf->mem, hpa + 8 * i);
+				}
+			}
+		}
+		done += chunk;
+	}
+	return 0;
+}
+
+static void pf_deliver(void *ctx, const struct vtd_irq_msg *m)
+{
+	struct platform *pf = pf_of(ctx);
+	cpu_raise_interrupt(pf->cpu, m->vector);
+}
+
+struct vtd_irq_sink platform_irq_sink(struct platform *pf)
+{
+	return (struct vtd_irq_sink){pf, pf_deliver};
+}
+
+/* An MSI: remapped (or posted) by the unit when interrupt remapping is on,
+ * else a compatibility-format message: vector = data[7:0] (SDM Vol. 3A
+ * "Message Signalled Interrupts": address 0xFEEx_xxxx, fixed delivery). */
+static int pf_msi(void *ctx, uint16_t sid, uint64_t addr, uint32_t data, char *err)
+{
+	struct platform *pf = pf_of(ctx);
+	if ((addr >> 20) != 0xfee) {
+		snprintf(err, DEV_ERR_LEN, "MSI from %02x:%02x.%x to 0x%" PRIx64 ", outside the interrupt range 0xFEEx_xxxx",
+			 sid >> 8, (sid >> 3) & 0x1f, sid & 7, addr);
+		return -1;
+	}
+	if (pf->iommu && (iommu_reg_get(pf->iommu, VTD_REG_GSTS, 4) & VTD_GCMD_IRE)) {
+		struct vtd_ir_result r;
+		iommu_msi(pf->iommu, sid, addr, data, &r); /* delivered to the sink, or blocked and recorded */
+		return 0;
+	}
+	cpu_raise_interrupt(pf->cpu, (uint8_t)(data & 0xff));
+	return 0;
+}
+
+struct pf_cb {
+	struct platform *pf;
+	struct pci_dev *d;
+};
+
+static void pf_fire(void *ctx)
+{
+	struct pf_cb *cb = ctx;
+	struct platform *pf = cb->pf;
+	struct pci_dev *d = cb->d;
+	free(cb);
+	if (dev_event(d, pf->err) < 0)
+		cpu_fail(pf->cpu, "%s", pf->err);
+}
+
+static int pf_schedule(void *ctx, struct pci_dev *d, uint64_t delay, char *err)
+{
+	struct platform *pf = pf_of(ctx);
+	struct pf_cb *cb = malloc(sizeof(*cb));
+	if (!cb) {
+		snprintf(err, DEV_ERR_LEN, "out of memory");
+		return -1;
+	}
+	*cb = (struct pf_cb){pf, d};
+	if (cpu_callback_in(pf->cpu, delay, pf_fire, cb) < 0) {
+		free(cb);
+		snprintf(err, DEV_ERR_LEN, "%.250s", pf->cpu->err);
+		return -1;
+	}
+	return 0;
+}
+
+static int pf_mmio_read(void *ctx, uint64_t off, unsigned size, uint64_t *val, char *err)
+{
+	return dev_mmio_read(ctx, off, size, val, err);
+}
+
+static int pf_mmio_write(void *ctx, uint64_t off, unsigned size, uint64_t val, char *err)
+{
+	return dev_mmio_write(ctx, off, size, val, err);
+}
+
+static int pf_net_rx(void *ctx, uint32_t len, char *err)
+{
+	struct platform *pf = pf_of(ctx);
+	return nic_wire_rx(pf->nic, len, err);
+}
+
+void platform_init(struct platform *pf, struct cpu *cpu, struct phys_mem *mem, struct counters *ctr,
+		   struct iommu *iommu)
+{
+	memset(pf, 0, sizeof(*pf));
+	pf->cpu = cpu;
+	pf->mem = mem;
+	pf->ctr = ctr;
+	pf->iommu = iommu;
+}
+
+void platform_destroy(struct platform *pf)
+{
+	for (unsigned i = 0; i < pf->ndev; i++)
+		dev_destroy(pf->dev[i]);
+	pf->ndev = 0;
+}
+
+int platform_add(struct platform *pf, enum dev_kind kind, const char *name, uint16_t sid, unsigned mask_bits,
+		 uint64_t bar_hpa, struct pci_dev **out)
+{
+	if (pf->ndev == PLATFORM_MAX_DEVS)
+		return cpu_fail(pf->cpu, "more than %d devices on the platform", PLATFORM_MAX_DEVS);
+	struct dev_params dp;
+	dev_params_from(pf->cpu->p, &dp);
+	struct dma_port port = {pf_dma, pf_msi, pf_schedule, pf};
+	struct pci_dev *d = dev_create(kind, name, sid, mask_bits, &dp, port, pf->ctr, pf->err);
+	if (!d)
+		return cpu_fail(pf->cpu, "%s", pf->err);
+	struct mmio_window w = {bar_hpa, dev_bar_size(d), pf_mmio_read, pf_mmio_write, d};
+	if (cpu_map_mmio(pf->cpu, &w) < 0) {
+		dev_destroy(d);
+		return -1;
+	}
+	pf->bar[pf->ndev] = bar_hpa;
+	pf->dev[pf->ndev++] = d;
+	if (kind == DEV_NIC && !pf->nic) {
+		pf->nic = d;
+		pf->cpu->net_rx = pf_net_rx;
+		pf->cpu->net_rx_ctx = pf;
+	}
+	*out = d;
+	return 0;
+}
