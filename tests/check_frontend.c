@@ -272,13 +272,10 @@ START_TEST(test_frontend_params_and_errors)
 }
 END_TEST
 
-/* Every workload runs to its end in every mode at a small size, with the
- * same instruction count in each mode; recorded (--record) in one mode,
- * its .vtt replays with every counter and every exit count and cycle equal
- * to the execution-driven run's, in every mode. */
-START_TEST(test_frontend_every_workload_record_replay)
+/* Run each workload in every mode with settings sets: record the native
+ * run, replay the .vtt in each mode, compare every counter and exit. */
+static void record_replay_all(const char *const *sets, const char *const *names, size_t nnames)
 {
-	static const char *const sets[] = {"workload.size=64KiB", "workload.iterations=3", NULL};
 	const char *tmpdir = getenv("TMPDIR");
 	char path[512];
 	snprintf(path, sizeof(path), "%s/check_frontend_%ld.vtt", tmpdir && *tmpdir ? tmpdir : "/tmp", (long)getpid());
@@ -287,33 +284,60 @@ START_TEST(test_frontend_every_workload_record_replay)
 	params_defaults(&p);
 	for (const char *const *s = sets; *s; s++)
 		ck_assert_msg(params_set(&p, *s, perr) == 0, "%s", perr);
-	for (size_t i = 0; i < workload_count; i++) {
+	for (size_t i = 0; i < nnames; i++) {
 		uint64_t insns = 0;
 		for (enum sim_mode m = MODE_NATIVE; m < MODE_COUNT; m++) {
 			struct run_result r, replay;
 			char err[CPU_ERR_LEN], *con;
 			/* record in the native run; the file is the same whatever the mode */
-			ck_assert_msg(sim_run_workload(&p, m, workloads[i].name, m == MODE_NATIVE ? path : NULL, &r, NULL, &con,
+			ck_assert_msg(sim_run_workload(&p, m, names[i], m == MODE_NATIVE ? path : NULL, &r, NULL, &con,
 						       err) == 0,
-				      "%s: %s", workloads[i].name, err);
-			ck_assert_msg(con[0] != '\0', "%s printed nothing", workloads[i].name);
+				      "%s: %s", names[i], err);
+			ck_assert_msg(con[0] != '\0', "%s printed nothing", names[i]);
 			free(con);
 			if (m == MODE_NATIVE)
 				insns = r.ctr.v[CTR_CPU_INSTRUCTIONS];
 			ck_assert_uint_eq(r.ctr.v[CTR_CPU_INSTRUCTIONS], insns);
 			ck_assert_uint_gt(insns, 100);
 			ck_assert_msg(sim_run(&p, m, path, &replay, NULL, NULL, NULL, err) == 0, "%s replay: %s",
-				      workloads[i].name, err);
+				      names[i], err);
 			for (int c = 0; c < CTR_COUNT; c++)
 				ck_assert_msg(replay.ctr.v[c] == r.ctr.v[c], "%s %s: counter %s %lu recorded, %lu replayed",
-					      workloads[i].name, mode_name(m), counter_table[c].name,
+					      names[i], mode_name(m), counter_table[c].name,
 					      (unsigned long)r.ctr.v[c], (unsigned long)replay.ctr.v[c]);
 			ck_assert_msg(memcmp(replay.exits, r.exits, sizeof(r.exits)) == 0, "%s %s: exits differ",
-				      workloads[i].name, mode_name(m));
+				      names[i], mode_name(m));
 			ck_assert_str_eq(replay.format, "vtt");
 		}
 	}
 	unlink(path);
+}
+
+/* Every workload runs to its end in every mode at a small size, with the
+ * same instruction count in each mode; recorded (--record) in one mode,
+ * its .vtt replays with every counter and every exit count and cycle equal
+ * to the execution-driven run's, in every mode. */
+START_TEST(test_frontend_every_workload_record_replay)
+{
+	static const char *const sets[] = {"workload.size=64KiB", "workload.iterations=3", NULL};
+	const char *names[64];
+	ck_assert_uint_le(workload_count, 64);
+	for (size_t i = 0; i < workload_count; i++)
+		names[i] = workloads[i].name;
+	record_replay_all(sets, names, workload_count);
+}
+END_TEST
+
+/* The device workloads on each I/O path: the MMIO and DEVIO records replay
+ * the register accesses, exits, DMA, interrupts and copies exactly. */
+START_TEST(test_frontend_device_workloads_record_replay)
+{
+	static const char *const names[] = {"io-loop", "net-io", "disk-read"};
+	static const char *const paths[] = {"io.path=emulated", "io.path=assigned", "io.path=bounce"};
+	for (size_t k = 0; k < 3; k++) {
+		const char *sets[] = {"workload.size=16KiB", "workload.iterations=3", paths[k], NULL};
+		record_replay_all(sets, names, 3);
+	}
 }
 END_TEST
 
@@ -635,6 +659,7 @@ static Suite *frontend_suite(void)
 	tcase_add_test(tc, test_frontend_modes_compare);
 	tcase_add_test(tc, test_frontend_params_and_errors);
 	tcase_add_test(tc, test_frontend_every_workload_record_replay);
+	tcase_add_test(tc, test_frontend_device_workloads_record_replay);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("devices");
 	tcase_add_test(tc, test_frontend_io_loop_mmio_stream);

@@ -1016,6 +1016,12 @@ static void retire_item(struct cpu *c)
 		c->ops_head++;
 		c->rip += GOP_INSN_LEN;
 	} else if (c->item == ITEM_EVENT) {
+		if (c->ev.kind == GEV_MMIO) {
+			/* The access is its instruction: it retires here, executed by
+			 * the core or emulated by a VMM. */
+			charge_base(c);
+			ctr_inc(c->ctr, CTR_CPU_INSTRUCTIONS);
+		}
 		c->have_ev = false;
 		c->rip += event_insn_len(&c->ev);
 	}
@@ -1135,11 +1141,8 @@ enum run_status cpu_run_guest(struct cpu *c)
 			} else if (c->ev.kind == GEV_MMIO) {
 				uint64_t v = c->ev.len;
 				r = exec_mmio(c, c->ev.gva, c->ev.size, c->ev.arg & 1, true, &v);
-				if (r == XLATE_OK) {
-					charge_base(c);
-					ctr_inc(c->ctr, CTR_CPU_INSTRUCTIONS);
+				if (r == XLATE_OK)
 					retire_item(c);
-				}
 			} else {
 				if (c->ev.kind == GEV_DEVIO && c->ev.arg == DEVIO_NET_RX) {
 					/* The network delivers the frame the process asks for. */

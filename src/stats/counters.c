@@ -173,6 +173,7 @@ const struct counter_info counter_table[CTR_COUNT] = {
 	[CTR_INTR_EXITING] = {"intr.exiting", "interrupts", "host interrupts that arrived in VMX non-root operation and caused an external-interrupt exit"},
 	[CTR_INTR_POSTED] = {"intr.posted", "interrupts", "vectors delivered to the guest by posted-interrupt processing, without a VM exit"},
 	[CTR_VMM_MMIO_EMULATED] = {"vmm.mmio.emulated", "accesses", "guest device-register accesses the VMM emulated after an EPT violation or #PF exit"},
+	[CTR_VMM_MMIO_MAPPED] = {"vmm.mmio.mapped", "pages", "pages of an assigned device's BAR the EPT manager mapped (memory type UC) after an EPT violation"},
 	[CTR_VMM_INTR_INJECTED] = {"vmm.intr.injected", "interrupts", "device interrupts the VMM injected into the guest at VM entry"},
 	[CTR_VMM_IO_COPY_BYTES] = {"vmm.io.copy.bytes", "bytes", "bytes an emulated device's back end copied between guest memory and its own buffers"},
 	[CTR_VMM_IO_COPY_CYCLES] = {"vmm.io.copy.cycles", "cycles", "cycles of those copies"},

@@ -355,6 +355,7 @@ int vio_ept_violation(struct vio *io, uint64_t gpa)
 {
 	if (io->path == IO_ASSIGNED) {
 		int d = dev_at(io, gpa);
+		ctr_inc(io->vmm->ctr, CTR_VMM_MMIO_MAPPED);
 		return ept_mgr_map_mmio(io->vmm, gpa & PAGE_MASK, io->bar_hpa[d] + ((gpa & PAGE_MASK) - io->bar_gpa[d]));
 	}
 	return vio_emulate_mmio(io, gpa);
