@@ -321,10 +321,12 @@ START_TEST(test_frontend_every_workload_record_replay)
 {
 	static const char *const sets[] = {"workload.size=64KiB", "workload.iterations=3", NULL};
 	const char *names[64];
+	size_t n = 0;
 	ck_assert_uint_le(workload_count, 64);
 	for (size_t i = 0; i < workload_count; i++)
-		names[i] = workloads[i].name;
-	record_replay_all(sets, names, workload_count);
+		if (!workloads[i].needs_devices) /* test_frontend_device_workloads_record_replay */
+			names[n++] = workloads[i].name;
+	record_replay_all(sets, names, n);
 }
 END_TEST
 

@@ -600,6 +600,12 @@ int sim_run_workload(const struct sim_params *p, enum sim_mode mode, const char 
 	const struct workload *w = workload_find(workload, err);
 	if (!w)
 		return -1;
+	if (w->needs_devices && p->io_path == IO_NONE) {
+		snprintf(err, CPU_ERR_LEN,
+			 "workload %s drives the machine's devices: give it them with --io emulated, assigned or bounce",
+			 w->name);
+		return -1;
+	}
 	struct ucfe_args args = {p->workload_size, p->workload_iterations, p->workload_seed};
 	struct ucfe *u = ucfe_open(w, &args, err);
 	if (!u)

@@ -10,21 +10,29 @@
 
 const struct workload workloads[] = {
 	{"matmul", "dense n x n double matrix multiply; size = bytes of the 3 matrices (0: 96 KiB, n = 64), "
-		   "iterations = multiplications (0: 2)"},
+		   "iterations = multiplications (0: 2)",
+	 false},
 	{"pointer-chase", "dependent loads over a random cycle of one node per 4 KiB page; size = region bytes "
-			  "(0: 64 MiB), iterations = loads (0: 200000)"},
+			  "(0: 64 MiB), iterations = loads (0: 200000)",
+	 false},
 	{"hash-lookup", "open-addressing hash table, half full; size = table bytes (0: 4 MiB), iterations = lookups "
-			"(0: 200000)"},
+			"(0: 200000)",
+	 false},
 	{"process-churn", "short-lived processes, 4 alive at a time, each touching every page of an mmap; "
-			  "iterations = processes (0: 100), size = bytes each maps (0: 64 KiB)"},
+			  "iterations = processes (0: 100), size = bytes each maps (0: 64 KiB)",
+	 false},
 	{"mmap-churn", "mmap, touch every page, munmap; iterations = rounds (0: 500), size = bytes per mapping "
-		       "(0: 256 KiB)"},
+		       "(0: 256 KiB)",
+	 false},
 	{"io-loop", "OUT 0x3f8 / IN 0x3fd per round, with a NIC also an MMIO store to its IMC and a load of its STATUS; "
-		    "CPUID + HLT after every 16th; iterations = rounds (0: 1000)"},
+		    "CPUID + HLT after every 16th; iterations = rounds (0: 1000)",
+	 false},
 	{"net-io", "per frame: receive it through the NIC driver, read every 64-byte line, send a 64-byte reply; "
-		   "size = frame bytes (0: 8192), iterations = frames (0: 100), seed"},
+		   "size = frame bytes (0: 8192), iterations = frames (0: 100), seed",
+	 true},
 	{"disk-read", "NVMe reads at seeded random 4 KiB-aligned offsets, touching each page read; size = bytes per "
-		      "read (0: 16 KiB, a multiple of 512), iterations = reads (0: 100), seed"},
+		      "read (0: 16 KiB, a multiple of 512), iterations = reads (0: 100), seed",
+	 true},
 };
 const size_t workload_count = sizeof(workloads) / sizeof(workloads[0]);
 

@@ -6,6 +6,7 @@
 #ifndef VTSIM_FRONTEND_WORKLOAD_H
 #define VTSIM_FRONTEND_WORKLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,7 @@ extern const size_t workload_image_count;
 struct workload {
 	const char *name;    /* as on the command line */
 	const char *summary; /* one line: what it does and what size/iterations mean */
+	bool needs_devices;  /* drives the NIC or the NVMe controller: runs only with io.path set */
 };
 
 /* The runnable workloads, in the order `vtsim workloads` lists them. */
