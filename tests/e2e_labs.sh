@@ -25,9 +25,9 @@ cd "$VTSIM_SRCDIR" || exit 1
 # --- every key against vtsim
 "$vtsim" lab verify >"$work/v" 2>"$work/err"; rc=$?
 check "lab verify: every key agrees with vtsim (exit 0, nothing on stderr)" '[ $rc -eq 0 ] && [ ! -s "$work/err" ]'
-check "lab verify: 50 keyed answers ok" '[ "$(grep -c "^[0-9][a-z]* *ok " "$work/v")" = 50 ]'
+check "lab verify: 55 keyed answers ok" '[ "$(grep -c "^[0-9][a-z]* *ok " "$work/v")" = 55 ]'
 check "lab verify: no mismatch" '! grep -q MISMATCH "$work/v"'
-check "lab verify: lab 6's four run --io questions pending" '[ "$(grep "pending" "$work/v" | cut -c1-4 | tr -d " " | tr "\n" " ")" = "6i 6j 6k 6l " ]'
+check "lab verify: no question is pending" '! grep -q "pending" "$work/v"'
 for n in 1 2 3 4 5 6; do
 	check "lab $n has a hand-out naming its key's questions" \
 		'for q in $(awk "\$1 == \"question\" {print \$2}" labs/lab'$n'/key); do grep -q "\*\*$q\*\*" labs/lab'$n'/README.md || exit 1; done'
@@ -41,7 +41,7 @@ lab 2  Shadow page tables and the exits they cost                  8 questions
 lab 3  VPID on and off: TLB flushes and misses                     7 questions
 lab 4  Large pages in the guest and in EPT                        11 questions
 lab 5  A misbehaving device: reading a VT-d fault record           8 questions
-lab 6  Emulated, assigned and bounced I/O: exits and copies       12 questions (4 pending)
+lab 6  Emulated, assigned and bounced I/O: exits and copies       13 questions
 
 vtsim lab show N: the hand-out; vtsim lab check N ANSWERS: grade an answer file
 W
@@ -64,7 +64,7 @@ check "lab check: a missing answer" \
 check "lab check: a malformed file, one line naming file and line, exit 1" \
 	'[ $rc -eq 1 ] && [ ! -s "$work/c" ] && [ "$(cat "$work/err")" = "vtsim lab check: $data/lab1-malformed.txt:2: expected '"'"'QUESTION = ANSWER'"'"' (e.g. '"'"'1a = 42'"'"'), got '"'"'1b: 20'"'"'" ]'
 "$vtsim" lab check 6 "$data/lab6-right.txt" >"$work/c" 2>&1; rc=$?
-check "lab check: pending questions are not graded" '[ $rc -eq 0 ] && [ "$(tail -1 "$work/c")" = "grade: 8/8 right (4 pending, not graded)" ]'
+check "lab check: lab 6 right, the run --io questions included" '[ $rc -eq 0 ] && [ "$(tail -1 "$work/c")" = "grade: 13/13 right" ]'
 malformed() { # name, file content, expected message after "FILE:"
 	printf '%s\n' "$2" >"$work/a.txt"
 	"$vtsim" lab check 1 "$work/a.txt" >/dev/null 2>"$work/err"; rc=$?
@@ -85,6 +85,10 @@ cp -r labs "$work/labs"
 sed -i "s/^  answer  14$/  answer  15/" "$work/labs/lab1/key"
 VTSIM_LABS="$work/labs" "$vtsim" lab verify 1 >"$work/v" 2>"$work/err"; rc=$?
 check "lab verify: a wrong key fails with the disagreement" '[ $rc -eq 1 ] && grep -qxF "1f   MISMATCH: the key says 15, vtsim says 14 (vtsim explain walk --gva 0x7f0000001123)" "$work/v" && [ "$(cat "$work/err")" = "vtsim lab verify: 1 answer of the key disagrees with vtsim" ]'
+# A pending question (one whose command is not built yet) is listed, not graded.
+awk '/^question 6m/{p=1} p&&/^  (answer|command|extract)/{next} p&&/^  why/{print "  pending needs a command not built yet"} {print}' labs/lab6/key >"$work/labs/lab6/key"
+VTSIM_LABS="$work/labs" "$vtsim" lab check 6 "$data/lab6-right.txt" >"$work/c" 2>&1; rc=$?
+check "lab check: pending questions are not graded" '[ $rc -eq 0 ] && [ "$(tail -1 "$work/c")" = "grade: 12/12 right (1 pending, not graded)" ]'
 printf 'lab 1\ntitle t\nquestion 1a\n  type int\n  answer 3\n' >"$work/labs/lab1/key"
 VTSIM_LABS="$work/labs" "$vtsim" lab verify 1 >/dev/null 2>"$work/err"; rc=$?
 check "lab verify: an incomplete key block" '[ $rc -eq 1 ] && [ "$(cat "$work/err")" = "vtsim lab verify: $work/labs/lab1/key:3: question 1a needs answer, command, extract and why (or pending)" ]'

@@ -1147,7 +1147,7 @@ enum run_status cpu_run_guest(struct cpu *c)
 				if (c->ev.kind == GEV_DEVIO && c->ev.arg == DEVIO_NET_RX) {
 					/* The network delivers the frame the process asks for. */
 					if (!c->net_rx) {
-						cpu_fail(c, "a network receive with no network device on the platform");
+						cpu_fail(c, "a network receive, but the machine has no NIC (give it one with --io emulated, assigned or bounce)");
 						return RUN_ERROR;
 					}
 					if (c->net_rx(c->net_rx_ctx, (uint32_t)c->ev.len, c->err) < 0)
