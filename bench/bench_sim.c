@@ -72,7 +72,7 @@ static int measure(const char *path, enum sim_mode mode, bool sim_only, uint64_t
 			struct event_array f = {0};
 			if (load_events(path, &f) < 0)
 				_exit(1);
-			struct frontend fe = {event_array_next, &f};
+			struct frontend fe = {event_array_next, &f, NULL};
 			rc = sim_run_frontend(&p, mode, &fe, r, NULL, err);
 		} else {
 			rc = sim_run(&p, mode, path, r, NULL, NULL, NULL, err);

@@ -32,13 +32,15 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Drain one stream; the sum of its addresses keeps the loop honest. */
+/* Drain one stream as the guest takes events (frontend_next: the source's
+ * batch when it has one, else its next()); the sum of the addresses keeps
+ * the loop honest. */
 static int drain(struct frontend *fe, uint64_t *events, uint64_t *sum)
 {
 	struct guest_event ev;
 	char err[TRACE_ERR_LEN];
 	int r;
-	while ((r = fe->next(fe->ctx, &ev, err)) == 1) {
+	while ((r = frontend_next(fe, &ev, err)) == 1) {
 		(*events)++;
 		*sum += ev.gva;
 	}
@@ -62,7 +64,7 @@ static int read_source(const char *path, uint64_t *events, uint64_t *sum)
 			fprintf(stderr, "bench_trace: %s\n", err);
 			return -1;
 		}
-		struct frontend fe = {lackey_next_fe, tr};
+		struct frontend fe = {lackey_next_fe, tr, NULL};
 		int r = drain(&fe, events, sum);
 		trace_close(tr);
 		return r;

@@ -49,7 +49,7 @@ static void rig_init(struct rig *r, const struct guest_event *ev, size_t n)
 static void rig_start(struct rig *r, enum sim_mode mode)
 {
 	char err[CPU_ERR_LEN];
-	struct frontend fe = {event_array_next, &r->fe};
+	struct frontend fe = {event_array_next, &r->fe, NULL};
 	ck_assert_int_eq(machine_init(&r->m, &r->p, mode, &fe, &r->ctr, err), 0);
 }
 

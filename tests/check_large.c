@@ -42,7 +42,7 @@ static void rig_init(struct rig *r, const struct guest_event *ev, size_t n, unsi
 static enum run_status rig_run(struct rig *r, enum sim_mode mode)
 {
 	char err[CPU_ERR_LEN];
-	struct frontend fe = {event_array_next, &r->fe};
+	struct frontend fe = {event_array_next, &r->fe, NULL};
 	ck_assert_msg(machine_init(&r->m, &r->p, mode, &fe, &r->ctr, err) == 0, "%s", err);
 	return machine_run(&r->m);
 }
@@ -198,7 +198,7 @@ START_TEST(test_large_ept_1g_backing_and_nehalem_refusal)
 	rig_init(&n, ev, 1, PAGE_SIZE_4K);
 	ck_assert_int_eq(params_set(&n.p, "cpu.profile=nehalem", err), 0);
 	ck_assert_int_eq(params_set(&n.p, "vmm.backing=1g", err), 0);
-	struct frontend fe = {event_array_next, &n.fe};
+	struct frontend fe = {event_array_next, &n.fe, NULL};
 	ck_assert_int_eq(machine_init(&n.m, &n.p, MODE_EPT, &fe, &n.ctr, cerr), -1);
 	ck_assert_str_eq(cerr, "vmm.backing=1g: this CPU has no 1 GiB EPT pages (IA32_VMX_EPT_VPID_CAP "
 			       "0x00000f0106314141 bit 17 clear: ept.1g=off, as on nehalem); use vmm.backing=2m or 4k");

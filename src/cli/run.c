@@ -438,7 +438,7 @@ static int sim_run_setup(const struct sim_params *p, enum sim_mode mode, const c
 	out->trace_bytes = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 	/* The accesses as an event stream; its cursor says where an error is. */
 	struct event_array sf = event_array_of(s->acc, s->nacc);
-	struct frontend fe = {event_array_next, &sf};
+	struct frontend fe = {event_array_next, &sf, NULL};
 	struct premaps pms = {pm, s->nmaps};
 	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
 	rc = run_machine(p, mode, &fe, NULL, &pms, NULL, NULL, out, intr, cpu_err);
@@ -478,7 +478,7 @@ int sim_run(const struct sim_params *p, enum sim_mode mode, const char *trace_pa
 	out->trace_bytes = trace_file_size(tr);
 
 	struct trace_fe fe_ctx = {tr, progress, progress_ctx};
-	struct frontend fe = {fe_next, &fe_ctx};
+	struct frontend fe = {fe_next, &fe_ctx, NULL};
 	char cpu_err[CPU_ERR_LEN], where[CPU_ERR_LEN];
 	int rc = run_machine(p, mode, &fe, NULL, NULL, fe_progress, &fe_ctx, out, intr, cpu_err);
 	if (rc < 0) {

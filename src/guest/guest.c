@@ -879,7 +879,7 @@ static int proc_start(struct guest_os *os, struct cpu *cpu, struct guest_proc *p
 /* Boot the first process; see guest.h. */
 int guest_boot(struct guest_os *os, struct cpu *cpu, uint32_t pid)
 {
-	struct frontend fe;
+	struct frontend fe = {0};
 	char err[CPU_ERR_LEN];
 	if (os->src.open == single_open)
 		os->src.root = pid;
@@ -976,7 +976,7 @@ static int proc_exit_event(struct guest_os *os, struct cpu *cpu, struct guest_pr
 /* fork/clone: a thread is counted; a process gets its stream and address space. */
 static int proc_create(struct guest_os *os, struct cpu *cpu, struct guest_proc *parent, const struct guest_event *ev)
 {
-	struct frontend fe;
+	struct frontend fe = {0};
 	char err[CPU_ERR_LEN];
 	ctr_inc(os->ctr, CTR_GUEST_PROC_CREATE);
 	if (ev->arg & 1) {
@@ -1229,7 +1229,7 @@ static int os_next_event(void *osp, struct cpu *cpu, struct guest_event *ev, cha
 		if (drivers_probing(os))
 			return idle_halt(os, ev);
 		if (pr && pr->state == PROC_RUNNABLE && !(os->need_resched && os->rq_head)) {
-			int r = pr->fe.next(pr->fe.ctx, ev, err);
+			int r = frontend_next(&pr->fe, ev, err);
 			if (r != 0)
 				return r;
 			/* Its stream ended without an exit: it dies here. */

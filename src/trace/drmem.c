@@ -969,6 +969,7 @@ int drmem_open_proc(struct drmem *d, uint32_t pid, struct frontend *fe, char *er
 		p->opened = true;
 		fe->next = proc_next;
 		fe->ctx = p;
+		fe->batch = NULL;
 		return 0;
 	}
 	return 1;

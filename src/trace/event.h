@@ -6,6 +6,7 @@
 #ifndef VTSIM_TRACE_EVENT_H
 #define VTSIM_TRACE_EVENT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum guest_event_kind {
@@ -73,12 +74,55 @@ struct guest_event {
  * (0 = the NIC, 1 = the NVMe controller) from its start, uncached. */
 #define GEV_MMAP_DEVICE (UINT32_C(1) << 29)
 
+/*
+ * Events a source has decoded and not handed out yet, which a consumer may
+ * take without a call per event (see frontend_next). The source owns it:
+ * its next() hands out ev[i] first while i < n (so a consumer that only
+ * calls next() reads the same stream), refills the batch when it is used
+ * up, and reads i to know which event went out last.
+ * Taking an event stores self in *mark, so a source with several streams
+ * (a multi-process .vtt) knows which stream handed out the last event
+ * even when no call of its own was made (error locations).
+ */
+struct guest_event_batch {
+	const struct guest_event *ev; /* ev[i], ..., ev[n - 1] are the stream's next events */
+	size_t i, n;
+	const void **mark;            /* never NULL */
+	const void *self;
+};
+
 /* A source of guest events (trace reader, in-memory array, the Unicorn
  * front end's per-process streams). */
 struct frontend {
 	/* 1 = event, 0 = end of stream, -1 = error (one-line message in err, 512 bytes) */
 	int (*next)(void *ctx, struct guest_event *ev, char *err);
 	void *ctx;
+	/* NULL, or the source's batch; next() alone is always a correct way to
+	 * read, the batch only saves the call. Consumers that take from it
+	 * zero the struct before a proc_source open fills it (a source that
+	 * has no batch may leave the field as it was). */
+	struct guest_event_batch *batch;
 };
+
+/* The next event of fe, as fe->next gives it: from its batch while that
+ * holds events, else through next(), which refills the batch. */
+static inline int frontend_next(const struct frontend *fe, struct guest_event *ev, char *err)
+{
+	struct guest_event_batch *b = fe->batch;
+
+	if (b) {
+		size_t i = b->i;
+
+		if (i < b->n) {
+			const struct guest_event *e = b->ev + i;
+
+			b->i = i + 1;
+			*ev = *e;
+			*b->mark = b->self;
+			return 1;
+		}
+	}
+	return fe->next(fe->ctx, ev, err);
+}
 
 #endif

@@ -892,6 +892,7 @@ int traceset_open_proc(struct traceset *ts, uint32_t pid, struct frontend *fe, c
 	pr->wfile = pr->first;
 	fe->next = proc_next;
 	fe->ctx = pr;
+	fe->batch = NULL;
 	return 0;
 }
 

@@ -69,7 +69,7 @@ struct vtt {
 	unsigned char *state;          /* per stream: ST_* */
 	struct vtt_sr **open;          /* per stream: its decoder while open */
 	uint64_t consumed;             /* compressed bytes read, all streams */
-	const struct vtt_sr *last;     /* handed out the last event */
+	const void *last;              /* the vtt_sr that handed out the last event (the batch's mark) */
 	uint32_t last_pid;             /* and where, once that stream is closed */
 	uint64_t last_off;
 	bool have_last;
@@ -94,12 +94,12 @@ struct vtt_sr {
 	uint64_t next_fetch, last_data; /* address predictions */
 	uint64_t events;               /* decoded, with the batch */
 	uint64_t ev_off;               /* record byte of the last event the slow path handed out */
-	struct guest_event batch[SR_BATCH]; /* decoded memory references, [bi, bn) not handed out */
+	struct guest_event batch[SR_BATCH]; /* decoded memory references, [fb.i, fb.n) not handed out */
 	uint32_t batch_off[SR_BATCH];  /* their offsets in out */
 	uint64_t batch_base;           /* out_base when the batch was decoded */
 	uint32_t batch_pid;            /* the pid every batch entry holds (with len = arg = 0) */
 	bool batch_filled;             /* batch_pid, len and arg are written in every entry */
-	size_t bi, bn;
+	struct guest_event_batch fb;   /* the batch as consumers see it (struct frontend's batch) */
 	bool ended;
 	bool failed;
 	char errmsg[TRACE_ERR_LEN];
@@ -489,9 +489,11 @@ uint64_t vtt_bytes_read(const struct vtt *f)
 /* Where the last event came from; see vtt.h. */
 void vtt_where(const struct vtt *f, char *buf, size_t len)
 {
-	if (f->last)
-		snprintf(buf, len, "%s: process %u, record byte %llu", f->name, f->last->pid,
-			 (unsigned long long)sr_last_off(f->last));
+	const struct vtt_sr *last = f->last;
+
+	if (last)
+		snprintf(buf, len, "%s: process %u, record byte %llu", f->name, last->pid,
+			 (unsigned long long)sr_last_off(last));
 	else if (f->have_last)
 		snprintf(buf, len, "%s: process %u, record byte %llu", f->name, f->last_pid,
 			 (unsigned long long)f->last_off);
@@ -853,7 +855,7 @@ event:
 	s->opos = (size_t)(p - s->out);
 	s->events++;
 	s->ev_off = rec_off;
-	s->bi = s->bn = 0;
+	s->fb.i = s->fb.n = 0;
 	s->f->last = s;
 	return 1;
 fail:
@@ -950,8 +952,8 @@ static void decode_batch(struct vtt_sr *s)
 	s->next_fetch = nf;
 	s->last_data = ld;
 	s->events += n;
-	s->bi = 0;
-	s->bn = n;
+	s->fb.i = 0;
+	s->fb.n = n;
 }
 
 /* The batch is used up: refill the record buffer if needed, decode the
@@ -961,9 +963,9 @@ static __attribute__((noinline)) int sr_next_batch(struct vtt_sr *s, struct gues
 	if (!s->zdone && s->oend - s->opos < VTT_REC_MAX && !s->failed)
 		refill(s); /* a failure is the slow path's to report */
 	decode_batch(s);
-	if (s->bn) {
+	if (s->fb.n) {
 		*ev = s->batch[0];
-		s->bi = 1;
+		s->fb.i = 1;
 		s->f->last = s;
 		return 1;
 	}
@@ -972,15 +974,16 @@ static __attribute__((noinline)) int sr_next_batch(struct vtt_sr *s, struct gues
 
 /*
  * Front-end callback of one stream: events come from the batch of decoded
- * memory references; when it is used up, sr_next_batch makes the next one.
+ * memory references (which frontend_next takes from without this call);
+ * when it is used up, sr_next_batch makes the next one.
  * A failed or ended stream keeps no bytes in its buffer.
  */
 static int sr_next(void *ctx, struct guest_event *ev, char *err)
 {
 	struct vtt_sr *s = ctx;
 
-	if (s->bi < s->bn) {
-		*ev = s->batch[s->bi++];
+	if (s->fb.i < s->fb.n) {
+		*ev = s->batch[s->fb.i++];
 		s->f->last = s;
 		return 1;
 	}
@@ -990,7 +993,7 @@ static int sr_next(void *ctx, struct guest_event *ev, char *err)
 /* Record byte of the event handed out last. */
 static uint64_t sr_last_off(const struct vtt_sr *s)
 {
-	return s->bi ? s->batch_base + s->batch_off[s->bi - 1] : s->ev_off;
+	return s->fb.i ? s->batch_base + s->batch_off[s->fb.i - 1] : s->ev_off;
 }
 
 /* Open pid's stream; see vtt.h. */
@@ -1023,10 +1026,14 @@ int vtt_open_proc(struct vtt *f, uint32_t pid, struct frontend *fe, char *err)
 	s->fpos = f->streams[i].offset;
 	s->fend = s->fpos + f->streams[i].compressed;
 	s->zin.src = s->in;
+	s->fb.ev = s->batch;
+	s->fb.mark = &f->last;
+	s->fb.self = s;
 	f->open[i] = s;
 	f->state[i] = ST_OPEN;
 	fe->next = sr_next;
 	fe->ctx = s;
+	fe->batch = &s->fb;
 	return 0;
 }
 

@@ -61,7 +61,7 @@ static int rec_open(void *ctx, uint32_t pid, struct frontend *fe, char *err)
 	}
 	*s = (struct rec_stream){r, pid, tmp, inner, r->streams};
 	r->streams = s;
-	*fe = (struct frontend){rec_next, s};
+	*fe = (struct frontend){rec_next, s, NULL};
 	return 0;
 }
 
