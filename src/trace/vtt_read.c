@@ -95,7 +95,8 @@ struct vtt_sr {
 	uint64_t events;               /* decoded, with the batch */
 	uint64_t ev_off;               /* record byte of the last event the slow path handed out */
 	struct guest_event batch[SR_BATCH]; /* decoded memory references, [fb.i, fb.n) not handed out */
-	uint32_t batch_off[SR_BATCH];  /* their offsets in out */
+	size_t batch_start;            /* out[batch_start] is the record of batch[0] */
+	size_t batch_last;             /* out[batch_last] the record of batch[fb.n - 1] */
 	uint64_t batch_base;           /* out_base when the batch was decoded */
 	uint32_t batch_pid;            /* the pid every batch entry holds (with len = arg = 0) */
 	bool batch_filled;             /* batch_pid, len and arg are written in every entry */
@@ -894,15 +895,17 @@ static inline bool fast_varint(const unsigned char **pp, uint64_t *v)
 /*
  * Decode the memory references that follow in the buffer into the batch,
  * as long as whole records are there: the loop keeps the predictions in
- * registers. Stops at the first other record or at anything wrong with a
- * memory reference (the slow path decodes that record again and says
- * what is wrong).
+ * registers. Stops at the
+ * first other record or at anything wrong with a memory reference (the
+ * slow path decodes that record again and says what is wrong). Record
+ * offsets are not kept per event: sr_last_off finds one by walking the
+ * batch's records, which stay in the buffer while the batch is in use.
  */
 static void decode_batch(struct vtt_sr *s)
 {
-	const unsigned char *p = s->out + s->opos, *end = s->out + s->oend;
+	const unsigned char *p = s->out + s->opos, *last = p;
 	uint64_t nf = s->next_fetch, ld = s->last_data;
-	size_t n = 0;
+	struct guest_event *ev = s->batch, *const ev_end = s->batch + SR_BATCH;
 
 	/* The fields every memory reference shares are written once, not per event. */
 	if (!s->batch_filled || s->batch_pid != s->cur_pid) {
@@ -915,51 +918,65 @@ static void decode_batch(struct vtt_sr *s)
 		s->batch_filled = true;
 	}
 
-	while (n < SR_BATCH && (size_t)(end - p) >= VTT_REC_MAX) {
-		const unsigned char *q = p + 1;
-		unsigned tag = *p;
-		uint64_t size = tag & VTT_TAG_SIZE_MASK, gva, d;
-		struct guest_event *ev = &s->batch[n];
+	if (s->oend - s->opos >= VTT_REC_MAX) {
+		/* Records may start at or before lim: each has its VTT_REC_MAX bytes there. */
+		const unsigned char *lim = s->out + s->oend - VTT_REC_MAX;
 
-		if (tag > VTT_TAG_SEQ_LAST)
-			break;
-		if (!size && (!fast_varint(&q, &size) || size == 0 || size > VTT_MEM_SIZE_MAX))
-			break;
-		if (tag < VTT_TAG_SEQ_FETCH) {
-			if (!fast_varint(&q, &d))
+		while (ev < ev_end && p <= lim) {
+			const unsigned char *q = p + 1;
+			unsigned tag = *p, kind;
+			uint64_t size = tag & VTT_TAG_SIZE_MASK, gva, d;
+
+			if (tag > VTT_TAG_SEQ_LAST)
 				break;
-			d = (d >> 1) ^ (uint64_t)-(int64_t)(d & 1);
-			if (tag >> VTT_TAG_KIND_SHIFT == GEV_FETCH) {
-				gva = nf + d;
-				nf = gva + size;
+			if (!size && (!fast_varint(&q, &size) || size == 0 || size > VTT_MEM_SIZE_MAX))
+				break;
+			if (tag < VTT_TAG_SEQ_FETCH) {
+				if (!fast_varint(&q, &d))
+					break;
+				d = (d >> 1) ^ (uint64_t)-(int64_t)(d & 1);
+				kind = tag >> VTT_TAG_KIND_SHIFT;
+				if (kind == GEV_FETCH) {
+					gva = nf + d;
+					nf = gva + size;
+				} else {
+					gva = ld + d;
+					ld = gva;
+				}
 			} else {
-				gva = ld + d;
-				ld = gva;
+				kind = GEV_FETCH;
+				gva = nf;
+				nf = gva + size;
 			}
-			ev->kind = (enum guest_event_kind)(tag >> VTT_TAG_KIND_SHIFT);
-		} else {
-			gva = nf;
-			nf = gva + size;
-			ev->kind = GEV_FETCH;
+			ev->kind = (enum guest_event_kind)kind;
+			ev->size = (uint32_t)size;
+			ev->gva = gva;
+			ev++;
+			last = p;
+			p = q;
 		}
-		ev->size = (uint32_t)size;
-		ev->gva = gva;
-		s->batch_off[n++] = (uint32_t)(p - s->out);
-		p = q;
 	}
 	s->batch_base = s->out_base;
+	s->batch_start = s->opos;
+	s->batch_last = (size_t)(last - s->out);
 	s->opos = (size_t)(p - s->out);
 	s->next_fetch = nf;
 	s->last_data = ld;
-	s->events += n;
 	s->fb.i = 0;
-	s->fb.n = n;
+	s->fb.n = (size_t)(ev - s->batch);
+	s->events += s->fb.n;
 }
 
 /* The batch is used up: refill the record buffer if needed, decode the
  * next batch, or take one record the slow way. */
 static __attribute__((noinline)) int sr_next_batch(struct vtt_sr *s, struct guest_event *ev, char *err)
 {
+	if (s->fb.n) {
+		/* Its last event is the one handed out last, until another is:
+		 * its offset is kept before the buffer moves. */
+		s->ev_off = s->batch_base + s->batch_last;
+		s->fb.i = s->fb.n = 0;
+	}
 	if (!s->zdone && s->oend - s->opos < VTT_REC_MAX && !s->failed)
 		refill(s); /* a failure is the slow path's to report */
 	decode_batch(s);
@@ -990,10 +1007,35 @@ static int sr_next(void *ctx, struct guest_event *ev, char *err)
 	return sr_next_batch(s, ev, err);
 }
 
-/* Record byte of the event handed out last. */
+/* Bytes of a varint the batch decoder accepted. */
+static size_t varint_len(const unsigned char *p)
+{
+	size_t n = 1;
+
+	while (*p++ & 0x80)
+		n++;
+	return n;
+}
+
+/* Record byte of the event handed out last: batch[fb.i - 1]'s record is
+ * found by walking the batch's records from its first, which decode_batch
+ * left in the buffer. */
 static uint64_t sr_last_off(const struct vtt_sr *s)
 {
-	return s->fb.i ? s->batch_base + s->batch_off[s->fb.i - 1] : s->ev_off;
+	const unsigned char *p;
+
+	if (!s->fb.i)
+		return s->ev_off;
+	p = s->out + s->batch_start;
+	for (size_t k = 1; k < s->fb.i; k++) {
+		unsigned tag = *p++;
+
+		if (!(tag & VTT_TAG_SIZE_MASK))
+			p += varint_len(p);
+		if (tag < VTT_TAG_SEQ_FETCH)
+			p += varint_len(p);
+	}
+	return s->batch_base + (uint64_t)(p - s->out);
 }
 
 /* Open pid's stream; see vtt.h. */
