@@ -25,7 +25,9 @@
  *    `make fuzz-vtt` as a clang -fsanitize=fuzzer,address,undefined binary
  *    (`make fuzz-vtt-run` runs it for a bounded time, as CI does).
  */
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,14 +64,23 @@ static void check_msg(const char *err)
 	check(strchr(err, '\n') == NULL);
 }
 
-/* Take one event (or the end) of a stream into its run. */
-static int step(struct frontend *fe, struct stream_run *r)
+/* Take one event (or the end) of a stream into its run: through next(),
+ * or with f given through frontend_next (the batch path), after which
+ * vtt_where must name the stream's process. */
+static int step(struct frontend *fe, struct stream_run *r, struct vtt *f, uint32_t pid)
 {
 	struct guest_event ev;
 
-	r->result = fe->next(fe->ctx, &ev, r->err);
+	r->result = f ? frontend_next(fe, &ev, r->err) : fe->next(fe->ctx, &ev, r->err);
 	if (r->result != 1)
 		return r->result;
+	if (f) {
+		char where[TRACE_ERR_LEN], want[64];
+		int k = snprintf(want, sizeof(want), "fuzz: process %u, record byte ", pid);
+
+		vtt_where(f, where, sizeof(where));
+		check(strncmp(where, want, (size_t)k) == 0);
+	}
 	check(ev.kind < GEV_KIND_COUNT);
 	if (ev.kind <= GEV_MODIFY)
 		check(ev.size >= 1 && ev.size <= 4096 && ev.len == 0 && ev.arg == 0);
@@ -99,7 +110,7 @@ static void read_in_order(struct vtt *f, struct stream_run *runs, size_t n)
 
 		memset(&runs[i], 0, sizeof(runs[i]));
 		check(vtt_open_proc(f, pid, &fe, runs[i].err) == 0);
-		while (step(&fe, &runs[i]) == 1)
+		while (step(&fe, &runs[i], NULL, 0) == 1)
 			;
 		finish(&runs[i]);
 		vtt_close_proc(f, pid);
@@ -111,10 +122,11 @@ static void read_in_order(struct vtt *f, struct stream_run *runs, size_t n)
 	}
 }
 
-/* All streams open at once, an event from each in turn. */
-static void read_interleaved(struct vtt *f, struct stream_run *runs, size_t n)
+/* All streams open at once, an event from each in turn (batch: through
+ * frontend_next, runs of up to 5 events). */
+static void read_interleaved(struct vtt *f, struct stream_run *runs, size_t n, bool batch)
 {
-	struct frontend fe[MAX_FOLLOW];
+	struct frontend fe[MAX_FOLLOW] = {{0}};
 	size_t live = n;
 
 	for (size_t i = 0; i < n; i++) {
@@ -122,14 +134,15 @@ static void read_interleaved(struct vtt *f, struct stream_run *runs, size_t n)
 		runs[i].result = 1;
 		check(vtt_open_proc(f, vtt_stream(f, i)->pid, &fe[i], runs[i].err) == 0);
 	}
-	while (live) {
+	for (unsigned round = 0; live; round++) {
 		for (size_t i = 0; i < n; i++) {
-			if (runs[i].result != 1)
-				continue;
-			if (step(&fe[i], &runs[i]) != 1) {
-				finish(&runs[i]);
-				live--;
-			}
+			unsigned run = batch ? 1 + (round + (unsigned)i) % 5 : 1;
+
+			for (unsigned k = 0; k < run && runs[i].result == 1; k++)
+				if (step(&fe[i], &runs[i], batch ? f : NULL, vtt_stream(f, i)->pid) != 1) {
+					finish(&runs[i]);
+					live--;
+				}
 		}
 	}
 	for (size_t i = 0; i < n; i++)
@@ -173,16 +186,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 /* A .vtt read whole and chunked, in order and interleaved. */
 static int test_file(const uint8_t *data, size_t size)
 {
-	char err_a[TRACE_ERR_LEN], err_b[TRACE_ERR_LEN];
-	struct stream_run a[MAX_FOLLOW], b[MAX_FOLLOW];
+	char err_a[TRACE_ERR_LEN], err_b[TRACE_ERR_LEN], err_c[TRACE_ERR_LEN];
+	struct stream_run a[MAX_FOLLOW], b[MAX_FOLLOW], c[MAX_FOLLOW];
 	struct vtt *fa = vtt_open_mem(data, size, "fuzz", 0, err_a);
 	struct vtt *fb = vtt_open_mem(data, size, "fuzz", 1 + size % 17, err_b);
+	struct vtt *fc = vtt_open_mem(data, size, "fuzz", 0, err_c);
 	size_t n;
 
-	check((fa == NULL) == (fb == NULL));
+	check((fa == NULL) == (fb == NULL) && (fa == NULL) == (fc == NULL));
 	if (!fa) {
 		check_msg(err_a);
 		check(strcmp(err_a, err_b) == 0);
+		check(strcmp(err_a, err_c) == 0);
 		return 0;
 	}
 	n = vtt_streams(fa);
@@ -195,10 +210,21 @@ static int test_file(const uint8_t *data, size_t size)
 		free(all);
 		vtt_close(fa);
 		vtt_close(fb);
+		vtt_close(fc);
 		return 0;
 	}
 	read_in_order(fa, a, n);
-	read_interleaved(fb, b, n);
+	read_interleaved(fb, b, n, false);
+	/* Through the batches, read whole like fa: the same events, ends and
+	 * messages (each stream decodes on its own, whatever the order). */
+	read_interleaved(fc, c, n, true);
+	for (size_t i = 0; i < n; i++) {
+		check(a[i].result == c[i].result);
+		check(a[i].events == c[i].events);
+		check(a[i].hash == c[i].hash);
+		if (a[i].result < 0)
+			check(strcmp(a[i].err, c[i].err) == 0);
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (a[i].result < 0 || b[i].result < 0)
 			continue;
@@ -208,5 +234,6 @@ static int test_file(const uint8_t *data, size_t size)
 	}
 	vtt_close(fa);
 	vtt_close(fb);
+	vtt_close(fc);
 	return 0;
 }

@@ -79,33 +79,75 @@ static struct buf build(uint32_t pid, const struct guest_event *ev, size_t n)
 	return build_raw(pid, ev, n, NULL, 0, 0);
 }
 
-/* Read the stream of pid to its end: events (up to max kept) or -1. */
-static int read_proc(const struct buf *b, uint32_t pid, size_t chunk, struct guest_event *out, int max, char *err)
+/* FNV-1a of a string into h. */
+static uint64_t str_hash(uint64_t h, const char *s)
+{
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * UINT64_C(0x100000001b3);
+	return h;
+}
+
+/* Read the stream of pid to its end, with fe.next or with frontend_next
+ * (the batch path): events (up to max kept) or -1; *where_hash hashes
+ * vtt_where after every event and at the end. */
+static int read_proc_how(const struct buf *b, uint32_t pid, size_t chunk, struct guest_event *out, int max, char *err,
+			 bool batch, uint64_t *where_hash)
 {
 	struct vtt *f = vtt_open_mem(b->p, b->n, "t.vtt", chunk, err);
-	struct frontend fe;
+	struct frontend fe = {0};
 	struct guest_event ev;
+	char where[TRACE_ERR_LEN];
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
 	int n = 0, r;
 
 	if (!f)
 		return -2;
 	ck_assert_int_eq(vtt_open_proc(f, pid, &fe, err), 0);
-	while ((r = fe.next(fe.ctx, &ev, err)) == 1) {
+	ck_assert_ptr_nonnull(fe.batch);
+	while ((r = batch ? frontend_next(&fe, &ev, err) : fe.next(fe.ctx, &ev, err)) == 1) {
 		if (n < max)
 			out[n] = ev;
 		n++;
+		vtt_where(f, where, sizeof(where));
+		h = str_hash(h, where);
 	}
 	/* sticky: the same answer again */
 	if (r < 0) {
 		char again[TRACE_ERR_LEN];
-		ck_assert_int_eq(fe.next(fe.ctx, &ev, again), -1);
+		ck_assert_int_eq(batch ? frontend_next(&fe, &ev, again) : fe.next(fe.ctx, &ev, again), -1);
 		ck_assert_str_eq(again, err);
 	} else {
-		ck_assert_int_eq(fe.next(fe.ctx, &ev, err), 0);
+		ck_assert_int_eq(batch ? frontend_next(&fe, &ev, err) : fe.next(fe.ctx, &ev, err), 0);
 	}
+	vtt_where(f, where, sizeof(where));
+	*where_hash = str_hash(h, where);
 	vtt_close_proc(f, pid);
+	vtt_where(f, where, sizeof(where));
+	*where_hash = str_hash(*where_hash, where);
 	vtt_close(f);
 	return r < 0 ? -1 : n;
+}
+
+/* Read the stream of pid to its end: events (up to max kept) or -1. Read
+ * twice, with fe.next and with frontend_next: the same events, the same
+ * answer at the end and vtt_where the same after every event. */
+static int read_proc(const struct buf *b, uint32_t pid, size_t chunk, struct guest_event *out, int max, char *err)
+{
+	struct guest_event *out2 = calloc((size_t)(max > 0 ? max : 1), sizeof(*out2));
+	char err2[TRACE_ERR_LEN] = "";
+	uint64_t h1 = 0, h2 = 0;
+	int n = read_proc_how(b, pid, chunk, out, max, err, false, &h1);
+	int n2 = read_proc_how(b, pid, chunk, out2, max, err2, true, &h2);
+
+	ck_assert_ptr_nonnull(out2);
+	ck_assert_int_eq(n, n2);
+	if (n < 0)
+		ck_assert_str_eq(err, err2);
+	ck_assert_uint_eq(h1, h2);
+	for (int i = 0; i < n && i < max; i++)
+		ck_assert_msg(memcmp(&out[i], &out2[i], sizeof(out[i])) == 0, "event %d differs", i);
+	free(out2);
+	return n;
 }
 
 /* Recompute the header-and-index checksum after an edit. */
@@ -370,6 +412,54 @@ START_TEST(test_vtt_processes)
 	}
 	vtt_where(f, where, sizeof(where));
 	ck_assert_str_eq(where, "t.vtt: process 10, record byte 2000");
+	vtt_close(f);
+
+	/* Again through the batches (frontend_next), the streams taken in
+	 * turn by uneven runs so that a batch is taken from after another
+	 * stream refilled its own, and process 11 through next() alone:
+	 * after every event vtt_where names its process and record (event k
+	 * starts at record byte 0 for k = 0, else 4 + (k - 1) x 2). */
+	f = vtt_open_mem(data, size, "t.vtt", 0, err);
+	ck_assert_ptr_nonnull(f);
+	for (int p = 0; p < 3; p++) {
+		fe[p] = (struct frontend){0};
+		ck_assert_int_eq(vtt_open_proc(f, pids[p], &fe[p], err), 0);
+		ck_assert_ptr_nonnull(fe[p].batch);
+	}
+	unsigned taken[3] = {0}, wrong = 0;
+	int last_p = -1;
+	for (unsigned round = 0; taken[0] + taken[1] + taken[2] < 3000; round++)
+		for (int p = 0; p < 3; p++) {
+			unsigned run = 1 + (round * 7 + (unsigned)p * 13) % 97;
+			for (unsigned k = 0; k < run && taken[p] < 1000; k++, taken[p]++) {
+				struct guest_event e;
+				char want[256];
+				int r = p == 1 ? fe[p].next(fe[p].ctx, &e, err) : frontend_next(&fe[p], &e, err);
+				bad += r != 1 || e.gva != 0x1000u * pids[p] + taken[p] || e.pid != pids[p];
+				vtt_where(f, where, sizeof(where));
+				snprintf(want, sizeof(want), "t.vtt: process %u, record byte %u", pids[p],
+					 taken[p] ? 4 + (taken[p] - 1) * 2 : 0);
+				wrong += strcmp(where, want) != 0;
+				last_p = p;
+			}
+		}
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_uint_eq(wrong, 0);
+	/* the ends change nothing: the last event is still the 1000th of the
+	 * stream that ran out last, also once the streams are closed */
+	for (int p = 0; p < 3; p++) {
+		struct guest_event e;
+		ck_assert_int_eq(frontend_next(&fe[p], &e, err), 0);
+	}
+	char last[256];
+	ck_assert_int_ge(last_p, 0);
+	snprintf(last, sizeof(last), "t.vtt: process %u, record byte 2000", pids[last_p]);
+	vtt_where(f, where, sizeof(where));
+	ck_assert_str_eq(where, last);
+	for (int p = 0; p < 3; p++)
+		vtt_close_proc(f, pids[p]);
+	vtt_where(f, where, sizeof(where));
+	ck_assert_str_eq(where, last);
 	vtt_close(f);
 	free(data);
 }
