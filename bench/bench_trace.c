@@ -86,7 +86,7 @@ static int read_source(const char *path, uint64_t *events, uint64_t *sum)
 	int r = 0;
 	queue[nq++] = traceset_root(ts);
 	for (size_t q = 0; q < nq && r == 0; q++) {
-		struct frontend fe;
+		struct frontend fe = {0};
 		struct guest_event ev;
 		if (traceset_open_proc(ts, queue[q], &fe, err) < 0) {
 			fprintf(stderr, "bench_trace: %s\n", err);
@@ -117,7 +117,7 @@ static int read_vtt(const char *path, uint64_t *events, uint64_t *sum)
 		return -1;
 	}
 	for (size_t i = 0; i < vtt_streams(f) && r == 0; i++) {
-		struct frontend fe;
+		struct frontend fe = {0};
 		if (vtt_open_proc(f, vtt_stream(f, i)->pid, &fe, err) < 0) {
 			fprintf(stderr, "bench_trace: %s\n", err);
 			r = -1;
