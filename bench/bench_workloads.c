@@ -8,7 +8,9 @@
  * only ever adds time). Prints a table; asserts nothing.
  *
  * Usage: bench_workloads [--set NAME=VALUE]... [WORKLOAD...]
- *        (default: every workload with its default arguments)
+ *        (default: every workload with its default arguments; the device
+ *        workloads, net-io and disk-read, with io.path=emulated unless
+ *        --set io.path says otherwise)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,6 +48,8 @@ static double frontend_only(const struct workload *w, const struct sim_params *p
 		fprintf(stderr, "bench_workloads: %s\n", err);
 		exit(1);
 	}
+	if (p->io_path != IO_NONE)
+		ucfe_set_devices(u, (1u << UCFE_DEV_NIC) | (1u << UCFE_DEV_NVME));
 	struct proc_source ps;
 	ucfe_proc_source(u, &ps);
 	struct frontend fe;
@@ -102,10 +106,13 @@ int main(int argc, char **argv)
 	for (int k = 0; k < n; k++) {
 		char err[CPU_ERR_LEN];
 		const struct workload *w = workload_find(names[k], err);
+		struct sim_params pw = p; /* a device workload gets emulated devices unless --set io.path says */
+		if (w->needs_devices && pw.io_path == IO_NONE)
+			pw.io_path = IO_EMULATED;
 		uint64_t fe_insns = 0;
 		double fe_s = 1e30;
 		for (int rep = 0; rep < REPS; rep++) {
-			double s = frontend_only(w, &p, &fe_insns);
+			double s = frontend_only(w, &pw, &fe_insns);
 			if (s < 0) {
 				fe_s = -1;
 				break;
@@ -116,7 +123,7 @@ int main(int argc, char **argv)
 			struct run_result *r = calloc(1, sizeof(*r));
 			double best = 1e30;
 			for (int rep = 0; rep < REPS; rep++) {
-				if (sim_run_workload(&p, (enum sim_mode)m, w->name, NULL, r, NULL, NULL, err) != 0) {
+				if (sim_run_workload(&pw, (enum sim_mode)m, w->name, NULL, r, NULL, NULL, err) != 0) {
 					fprintf(stderr, "bench_workloads: %s\n", err);
 					return 1;
 				}
