@@ -102,6 +102,11 @@ int cpu_init(struct cpu *c, const struct sim_params *p, struct phys_mem *mem, st
 		c->caps.cr4_fixed1 |= CR4_LA57;
 	if (p->vmx_ept_5level)
 		c->caps.ept_vpid_cap |= EPT_CAP_PWL5;
+	if (p->vmx_posted_intr) {
+		/* Allowed-1 settings live in the MSRs' high halves. */
+		c->caps.true_pinbased |= (uint64_t)PIN_POSTED_INTR << 32;
+		c->caps.procbased2 |= (uint64_t)SECONDARY_VIRTUAL_INTR_DELIVERY << 32;
+	}
 	struct cache_config cc;
 	memcpy(cc.kib, p->cache_kib, sizeof(cc.kib));
 	memcpy(cc.ways, p->cache_ways, sizeof(cc.ways));

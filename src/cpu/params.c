@@ -43,6 +43,11 @@ const struct param_info param_table[] = {
 	 "IA32_VMX_EPT_VPID_CAP bit 7 (5-level EPT): clear on Skylake, 0x00000F0106334141 ([IL] 00506E3_Skylake_CPUID.txt "
 	 "MSR 0x48C; [VML])",
 	 0, 1},
+	{"vmx.posted_intr", PARAM_BOOL, P(vmx_posted_intr), "off", "on/off",
+	 "\"process posted interrupts\" (IA32_VMX_TRUE_PINBASED_CTLS allowed-1 bit 7) with \"virtual-interrupt "
+	 "delivery\" (IA32_VMX_PROCBASED_CTLS2 allowed-1 bit 9): neither on the i7-6700K (0x0000007F00000016, "
+	 "0x001F7CFF00000000, [VML])",
+	 0, 1},
 	{"tlb.l1i.entries", PARAM_U64, P(tlb_l1i_entries), "128", "entries",
 	 "Skylake i5-6400T ITLB 4K 128 entries 8-way, CPUID leaf 2 0xB6 ([IL] 00506E3_Skylake_CPUID.txt)", 1, 1 << 20},
 	{"tlb.l1i.ways", PARAM_U64, P(tlb_l1i_ways), "8", "ways", "same source", 1, 1 << 20},
@@ -436,6 +441,10 @@ static const struct profile_value sapphirerapids_values[] = {
 	{"vmx.ept_5level", "on",
 	 "Sapphire Rapids w7-2475X IA32_VMX_EPT_VPID_CAP 0x00010F0106F341C1, bit 7 set ([IL] "
 	 "00806F8_SapphireRapids_05_CPUID.txt MSR 0x48C)"},
+	{"vmx.posted_intr", "on",
+	 "assumed from Linux KVM: IPI virtualization, which works through posted-interrupt descriptors and needs APICv "
+	 "(virtual-interrupt delivery, posted interrupts), is enabled on Sapphire Rapids, the first part with it "
+	 "(arch/x86/kvm/vmx/vmx.c enable_ipiv; the [IL] dump lists no VMX control MSRs)"},
 	{"tlb.l1i.entries", "256",
 	 "Sapphire Rapids ITLB 4K 256 entries 8-way, CPUID leaf 0x18 ([IL] 00806F8_SapphireRapids_05_CPUID.txt + [L18])"},
 	{"tlb.l1i.ways", "8", "same source"},
@@ -772,6 +781,10 @@ int params_validate(const struct sim_params *p, char *err)
 	if (p->guest_mem_mib > p->host_mem_mib) {
 		snprintf(err, 256, "guest.mem_mib (%" PRIu64 ") exceeds host.mem_mib (%" PRIu64 ")", p->guest_mem_mib,
 			 p->host_mem_mib);
+		return -1;
+	}
+	if (p->io_posted && p->io_path != IO_ASSIGNED) {
+		snprintf(err, 256, "io.posted=on posts an assigned device's interrupts: it needs io.path=assigned");
 		return -1;
 	}
 	return 0;

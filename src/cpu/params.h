@@ -28,6 +28,7 @@ struct sim_params {
 	uint64_t dev_mmio_write_cycles; /* an uncached (posted) store to a device register */
 	bool cpu_la57;                /* the core has 5-level paging (CPUID.(7,0):ECX[16]; CR4_FIXED1 bit 12) */
 	bool vmx_ept_5level;          /* IA32_VMX_EPT_VPID_CAP bit 7: 5-level EPT walks */
+	bool vmx_posted_intr;         /* "process posted interrupts" and "virtual-interrupt delivery" may be 1 */
 	/* TLBs */
 	uint64_t tlb_l1i_entries, tlb_l1i_ways;
 	uint64_t tlb_l1d_entries, tlb_l1d_ways;

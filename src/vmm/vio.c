@@ -198,7 +198,7 @@ static int drv_done(struct vio *io, int rc, uint64_t inv_before)
 {
 	cpu_charge(cpu_of(io), CTR_CPU_CYCLES_VMM, io->vmm->ctr->v[CTR_IOMMU_INV_CYCLES] - inv_before);
 	if (rc < 0)
-		return cpu_fail(cpu_of(io), "IOMMU driver: %s", io->drv.err);
+		return cpu_fail(cpu_of(io), "%s", io->drv.err);
 	return 0;
 }
 
@@ -208,7 +208,10 @@ static int assigned_init(struct vio *io)
 	struct cpu *c = cpu_of(io);
 	if (vmm->p->io_posted && !(vmx_cap_may_be_1(c->caps.true_pinbased) & PIN_POSTED_INTR))
 		return cpu_fail(c, "io.posted=on: this core's VMX capabilities do not allow \"process posted interrupts\" "
-				   "(IA32_VMX_TRUE_PINBASED_CTLS bit 39 is 0, as on the i7-6700K; no profile models APICv yet)");
+				   "(IA32_VMX_TRUE_PINBASED_CTLS bit 39 is 0 with vmx.posted_intr=off, as on the i7-6700K)");
+	if (vmm->p->io_posted && !(vmm->p->iommu_cap & VTD_CAP_PI))
+		return cpu_fail(c, "io.posted=on: the VT-d unit cannot post interrupts (iommu.cap=0x%" PRIx64
+				   " has no PI, bit 59)", vmm->p->iommu_cap);
 	platform_init(&io->pf, c, c->mem, vmm->ctr, NULL);
 	io->have_pf = true;
 	struct iommu_config cfg;
@@ -220,20 +223,28 @@ static int assigned_init(struct vio *io)
 	/* Bring-up happens when the VM is created, before the guest runs: its
 	 * work is counted (vmm.iommu.*), not charged; from here on it is. */
 	if (iommu_drv_init(&io->drv, &io->iommu, c->mem, &vmm->host_frames, vmm->ctr) < 0)
-		return cpu_fail(c, "IOMMU driver: %s", io->drv.err);
+		return cpu_fail(c, "%s", io->drv.err);
 	io->have_drv = true;
 	io->drv.charge = drv_charge;
 	io->drv.charge_ctx = io;
 	/* One domain for the VM (a VFIO container): both devices attached. */
 	if (iommu_drv_domain_alloc(&io->drv, &io->did) < 0 || iommu_drv_ir_enable(&io->drv, 7, false) < 0)
-		return cpu_fail(c, "IOMMU driver: %s", io->drv.err);
+		return cpu_fail(c, "%s", io->drv.err);
 	if (vmm->p->io_posted) {
 		/* The posted-interrupt descriptor (64 bytes): PIR, then ON/SN,
-		 * NV in bits 279:272, NDST (APIC id 0) from bit 288. */
-		uint64_t pin;
-		if (vmm_host_frame(vmm, &io->pid_hpa) < 0 ||
+		 * NV in bits 279:272, NDST (APIC id 0) from bit 288. Posted
+		 * interrupts need virtual-interrupt delivery, which needs the
+		 * TPR shadow and a virtual-APIC page (SDM Vol. 3C "VM-Execution
+		 * Control Fields"; KVM's APICv set-up). */
+		uint64_t pin, proc, proc2;
+		if (vmm_host_frame(vmm, &io->pid_hpa) < 0 || vmm_host_frame(vmm, &io->vapic_hpa) < 0 ||
 		    vmx_root_write64(c, io->pid_hpa + 32, (uint64_t)VIO_POSTED_INTR_VECTOR << 16) < 0 ||
 		    vmm_vmread(vmm, VMCS_PIN_BASED_VM_EXEC_CONTROL, &pin) < 0 ||
+		    vmm_vmread(vmm, VMCS_CPU_BASED_VM_EXEC_CONTROL, &proc) < 0 ||
+		    vmm_vmread(vmm, VMCS_SECONDARY_VM_EXEC_CONTROL, &proc2) < 0 ||
+		    vmm_vmwrite(vmm, VMCS_CPU_BASED_VM_EXEC_CONTROL, proc | CPU_USE_TPR_SHADOW) < 0 ||
+		    vmm_vmwrite(vmm, VMCS_VIRTUAL_APIC_ADDR, io->vapic_hpa) < 0 ||
+		    vmm_vmwrite(vmm, VMCS_SECONDARY_VM_EXEC_CONTROL, proc2 | SECONDARY_VIRTUAL_INTR_DELIVERY) < 0 ||
 		    vmm_vmwrite(vmm, VMCS_PIN_BASED_VM_EXEC_CONTROL, pin | PIN_POSTED_INTR) < 0 ||
 		    vmm_vmwrite(vmm, VMCS_POSTED_INTR_NV, VIO_POSTED_INTR_VECTOR) < 0 ||
 		    vmm_vmwrite(vmm, VMCS_POSTED_INTR_DESC_ADDR, io->pid_hpa) < 0)
@@ -246,7 +257,7 @@ static int assigned_init(struct vio *io)
 			return -1;
 		io->bar_size[i] = dev_bar_size(io->dev[i]);
 		if (iommu_drv_attach(&io->drv, io->did, vio_dev_sid[i]) < 0)
-			return cpu_fail(c, "IOMMU driver: %s", io->drv.err);
+			return cpu_fail(c, "%s", io->drv.err);
 		/* IRTE i: remapped to host vector 0x41 + i, or posted as the
 		 * guest's vector; source validation by requester id. */
 		struct iommu_irte_sv sv = {VTD_SVT_SID, 0, vio_dev_sid[i]};
@@ -258,7 +269,7 @@ static int assigned_init(struct vio *io)
 				 : iommu_drv_irte_remapped(&io->drv, i, 0, (uint8_t)(VIO_HOST_VEC_DEV + i), sv, &msi_addr,
 							   &msi_data);
 		if (rc < 0)
-			return cpu_fail(c, "IOMMU driver: %s", io->drv.err);
+			return cpu_fail(c, "%s", io->drv.err);
 		dev_set_msi(io->dev[i], msi_addr, msi_data, true);
 	}
 	return 0;
@@ -393,9 +404,9 @@ int vio_host_interrupt(struct vio *io, unsigned vector)
 		return 1;
 	case VIO_POSTED_INTR_VECTOR:
 		/* The notification arrived while the vCPU was not in non-root
-		 * operation: send it again to self before entry, so the core
+		 * operation: send it again to self just before entry, so the core
 		 * processes the PIR in the guest (KVM's wake-up + self-IPI). */
-		cpu_raise_interrupt(c, VIO_POSTED_INTR_VECTOR);
+		io->repost = true;
 		return 1;
 	default:
 		return 0;
@@ -404,6 +415,10 @@ int vio_host_interrupt(struct vio *io, unsigned vector)
 
 int vio_before_entry(struct vio *io)
 {
+	if (io->repost) {
+		io->repost = false;
+		cpu_raise_interrupt(cpu_of(io), VIO_POSTED_INTR_VECTOR);
+	}
 	uint64_t info;
 	if (vmm_vmread(io->vmm, VMCS_VM_ENTRY_INTR_INFO, &info) < 0)
 		return -1;

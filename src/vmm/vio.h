@@ -76,6 +76,8 @@ struct vio {
 	uint64_t bar_hpa[VIO_NDEVS];
 	uint16_t did;
 	uint64_t pid_hpa;           /* posted-interrupt descriptor */
+	uint64_t vapic_hpa;         /* virtual-APIC page (posted interrupts) */
+	bool repost;                /* a notification came in root mode: raise it again at entry */
 	char err[256];
 };
 
