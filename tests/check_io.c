@@ -202,7 +202,11 @@ START_TEST(test_io_refusals)
 	ck_assert_int_eq(sim_run_workload(&p, MODE_EPT, "net-io", NULL, &r, NULL, NULL, err), -1);
 	ck_assert_str_eq(err, "workload net-io: io.posted=on: the VT-d unit cannot post interrupts (iommu.cap=0xd2008c40660462 "
 			      "has no PI, bit 59)");
+	/* io.posted belongs to the assigned path only. */
 	ck_assert_int_eq(params_set(&p, "io.path=bounce", perr), 0);
+	ck_assert_int_eq(params_validate(&p, perr), -1);
+	ck_assert_str_eq(perr, "io.posted=on posts an assigned device's interrupts: it needs io.path=assigned");
+	ck_assert_int_eq(params_set(&p, "io.posted=off", perr), 0);
 	ck_assert_int_eq(params_set(&p, "host.mem_mib=4096", perr), 0);
 	ck_assert_int_eq(params_set(&p, "guest.mem_mib=1024", perr), 0);
 	ck_assert_int_eq(sim_run_workload(&p, MODE_EPT, "net-io", NULL, &r, NULL, NULL, err), -1);
