@@ -35,7 +35,9 @@
 
 #include "cli/run.h"
 
-static void run_io(enum sim_mode mode, const char *path, struct run_result *r)
+/* net-io, one 8 KiB frame, in mode with the settings path and then more
+ * (NULL-terminated, may be NULL). */
+static void run_io_with(enum sim_mode mode, const char *path, const char *const *more, struct run_result *r)
 {
 	struct sim_params p;
 	char err[CPU_ERR_LEN], perr[256];
@@ -43,10 +45,17 @@ static void run_io(enum sim_mode mode, const char *path, struct run_result *r)
 	const char *sets[] = {"workload.iterations=1", "workload.size=8192", path};
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		ck_assert_msg(params_set(&p, sets[i], perr) == 0, "%s", perr);
+	for (; more && *more; more++)
+		ck_assert_msg(params_set(&p, *more, perr) == 0, "%s", perr);
 	char *console = NULL;
 	ck_assert_msg(sim_run_workload(&p, mode, "net-io", NULL, r, NULL, &console, err) == 0, "%s", err);
 	ck_assert_str_eq(console, "net_io.frames=1\nnet_io.bytes_received=8192\nnet_io.bytes_sent=64\nnet_io.line_sum=0\n");
 	free(console);
+}
+
+static void run_io(enum sim_mode mode, const char *path, struct run_result *r)
+{
+	run_io_with(mode, path, NULL, r);
 }
 
 /* What every path shares: the guest's requests and the devices' work. */
@@ -149,15 +158,10 @@ END_TEST
  * vCPU halted, at the next entry: none exits, none is injected. */
 START_TEST(test_io_assigned_posted)
 {
-	struct sim_params p;
+	static const char *const posted[] = {"io.posted=on", "vmx.posted_intr=on", "iommu.cap=0x8d2078c106f0466",
+					     "iommu.ecap=0xf020df", NULL};
 	struct run_result r;
-	char err[CPU_ERR_LEN], perr[256];
-	params_defaults(&p);
-	const char *sets[] = {"workload.iterations=1",	 "io.path=assigned",	     "io.posted=on",
-			      "vmx.posted_intr=on",	 "iommu.cap=0x8d2078c106f0466", "iommu.ecap=0xf020df"};
-	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
-		ck_assert_msg(params_set(&p, sets[i], perr) == 0, "%s", perr);
-	ck_assert_msg(sim_run_workload(&p, MODE_EPT, "net-io", NULL, &r, NULL, NULL, err) == 0, "%s", err);
+	run_io_with(MODE_EPT, "io.path=assigned", posted, &r);
 	check_common(&r);
 	ck_assert_uint_eq(r.ctr.v[CTR_INTR_POSTED], 4);
 	ck_assert_uint_eq(r.ctr.v[CTR_INTR_EXITING], 0);

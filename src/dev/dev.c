@@ -192,3 +192,33 @@ int dev_event(struct pci_dev *d, char *err)
 	d->event_pending = false;
 	return d->kind == DEV_NIC ? nic_event(d, err) : nvme_event(d, err);
 }
+
+int dma_by_page(const struct dma_page_ops *ops, void *ctx, uint64_t addr, uint32_t len, bool write, uint64_t *words,
+		char *err)
+{
+	const uint64_t page = UINT64_C(4096);
+	uint64_t done = 0;
+	while (done < len) {
+		uint64_t a = addr + done;
+		uint64_t chunk = page - (a & (page - 1));
+		if (chunk > len - done)
+			chunk = len - done;
+		uint64_t hpa;
+		int rc = ops->resolve(ctx, a, write, &hpa, err);
+		if (rc != 0)
+			return rc;
+		if (words) {
+			for (uint64_t i = 0; i < chunk / 8; i++) {
+				uint64_t *w = &words[done / 8 + i];
+				if (!write)
+					*w = ops->read64(ctx, hpa + 8 * i);
+				else if (ops->write64(ctx, hpa + 8 * i, *w, err) < 0)
+					return -1;
+			}
+		} else if (ops->payload && ops->payload(ctx, hpa, (uint32_t)chunk, write, err) < 0) {
+			return -1;
+		}
+		done += chunk;
+	}
+	return 0;
+}

@@ -57,6 +57,25 @@ struct dma_port {
 
 enum dev_kind { DEV_NIC, DEV_NVME };
 
+/*
+ * For implementers of a dma_port: where one DMA's pieces go. A request is
+ * cut at 4 KiB page boundaries (a remapping unit translates each page on
+ * its own); for each piece resolve gives its host-physical address (0
+ * done, 1 the request is blocked, -1 error + err), then its structure words
+ * move with read64 / write64 (0 / -1 + err) or its payload is handed to
+ * payload (may be NULL: nothing to do).
+ */
+struct dma_page_ops {
+	int (*resolve)(void *ctx, uint64_t addr, bool write, uint64_t *hpa, char *err);
+	uint64_t (*read64)(void *ctx, uint64_t hpa);
+	int (*write64)(void *ctx, uint64_t hpa, uint64_t val, char *err);
+	int (*payload)(void *ctx, uint64_t hpa, uint32_t bytes, bool write, char *err);
+};
+/* Carry out a dma_port request (the dma() contract above) piece by piece
+ * with ops. Returns what dma() returns: 0, 1 blocked, -1 error. */
+int dma_by_page(const struct dma_page_ops *ops, void *ctx, uint64_t addr, uint32_t len, bool write, uint64_t *words,
+		char *err);
+
 struct sim_params;
 
 /*

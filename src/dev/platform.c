@@ -13,11 +13,48 @@ static struct platform *pf_of(void *ctx)
 	return ctx;
 }
 
-/* One DMA request of a device: through the remapping unit when its
- * translation is enabled (GSTS.TES), page by page, else straight to
- * host-physical memory, which a device reaches only below its DMA mask. */
+/* A DMA request's pieces: translated by the remapping unit when its
+ * translation is enabled (GSTS.TES), else host-physical as given. */
+struct pf_req {
+	struct platform *pf;
+	uint16_t sid;
+	bool remap;
+};
+
+static int pf_resolve(void *ctx, uint64_t addr, bool write, uint64_t *hpa, char *err)
+{
+	(void)err;
+	struct pf_req *r = ctx;
+	*hpa = addr;
+	if (!r->remap)
+		return 0;
+	struct vtd_request rq = {.sid = r->sid, .iova = addr, .write = write, .at = VTD_AT_UNTRANSLATED};
+	struct vtd_xlate x;
+	if (iommu_translate(r->pf->iommu, &rq, &x) != VTD_FR_NONE)
+		return 1; /* blocked; the unit recorded the fault */
+	*hpa = x.hpa;
+	return 0;
+}
+
+static uint64_t pf_read64(void *ctx, uint64_t hpa)
+{
+	return mem_read64(((struct pf_req *)ctx)->pf->mem, hpa);
+}
+
+static int pf_write64(void *ctx, uint64_t hpa, uint64_t val, char *err)
+{
+	if (mem_write64(((struct pf_req *)ctx)->pf->mem, hpa, val) < 0) {
+		snprintf(err, DEV_ERR_LEN, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* One DMA request of a device: a device reaches host-physical memory only
+ * below its DMA mask; payloads hold no contents (nothing to move). */
 static int pf_dma(void *ctx, uint16_t sid, uint64_t addr, uint32_t len, bool write, uint64_t *words, char *err)
 {
+	static const struct dma_page_ops ops = {pf_resolve, pf_read64, pf_write64, NULL};
 	struct platform *pf = pf_of(ctx);
 	struct pci_dev *d = NULL;
 	for (unsigned i = 0; i < pf->ndev; i++)
@@ -33,37 +70,8 @@ static int pf_dma(void *ctx, uint16_t sid, uint64_t addr, uint32_t len, bool wri
 			 sid >> 8, (sid >> 3) & 0x1f, sid & 7, addr, len, bits);
 		return -1;
 	}
-	bool remap = pf->iommu && (iommu_reg_get(pf->iommu, VTD_REG_GSTS, 4) & VTD_GCMD_TE);
-	uint64_t done = 0;
-	while (done < len) {
-		uint64_t a = addr + done;
-		uint64_t chunk = PAGE_SIZE - (a & (PAGE_SIZE - 1));
-		if (chunk > len - done)
-			chunk = len - done;
-		uint64_t hpa = a;
-		if (remap) {
-			struct vtd_request rq = {.sid = sid, .iova = a, .write = write, .at = VTD_AT_UNTRANSLATED};
-			struct vtd_xlate x;
-			if (iommu_translate(pf->iommu, &rq, &x) != VTD_FR_NONE)
-				return 1; /* blocked; the unit recorded the fault */
-			hpa = x.hpa;
-		}
-		if (words) {
-			for (uint64_t i = 0; i < chunk / 8; i++) {
-				uint64_t *w = &words[(done / 8) + i];
-				if (write) {
-					if (mem_write64(pf->mem, hpa + 8 * i, *w) < 0) {
-						snprintf(err, DEV_ERR_LEN, "out of memory");
-						return -1;
-					}
-				} else {
-					*w = mem_read64(pf->mem, hpa + 8 * i);
-				}
-			}
-		}
-		done += chunk;
-	}
-	return 0;
+	struct pf_req r = {pf, sid, pf->iommu && (iommu_reg_get(pf->iommu, VTD_REG_GSTS, 4) & VTD_GCMD_TE)};
+	return dma_by_page(&ops, &r, addr, len, write, words, err);
 }
 
 static void pf_deliver(void *ctx, const struct vtd_irq_msg *m)

@@ -75,45 +75,52 @@ static int backend_payload(struct vio *io, uint64_t hpa, uint32_t len, bool to_g
 	return 0;
 }
 
+static int vport_resolve(void *ctx, uint64_t gpa, bool write, uint64_t *hpa, char *err)
+{
+	(void)write;
+	struct vio *io = ctx;
+	if (gpa >= io->vmm->guest_mem_bytes) {
+		snprintf(err, DEV_ERR_LEN, "emulated device: the guest gave DMA address 0x%" PRIx64 ", beyond its memory",
+			 gpa);
+		return -1;
+	}
+	if (vmm_gpa_to_hpa(io->vmm, gpa, hpa) < 0) {
+		snprintf(err, DEV_ERR_LEN, "%.250s", cpu_of(io)->err);
+		return -1;
+	}
+	return 0;
+}
+
+static uint64_t vport_read64(void *ctx, uint64_t hpa)
+{
+	return vmx_root_read64(cpu_of(ctx), hpa);
+}
+
+static int vport_write64(void *ctx, uint64_t hpa, uint64_t val, char *err)
+{
+	if (vmx_root_write64(cpu_of(ctx), hpa, val) < 0) {
+		snprintf(err, DEV_ERR_LEN, "%.250s", cpu_of(ctx)->err);
+		return -1;
+	}
+	return 0;
+}
+
+static int vport_payload(void *ctx, uint64_t hpa, uint32_t bytes, bool to_guest, char *err)
+{
+	if (backend_payload(ctx, hpa, bytes, to_guest) < 0) {
+		snprintf(err, DEV_ERR_LEN, "%.250s", cpu_of(ctx)->err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The emulated device's DMA: guest-physical addresses, the VMM's own
+ * loads and stores, the back end's copies. */
 static int vport_dma(void *ctx, uint16_t sid, uint64_t addr, uint32_t len, bool write, uint64_t *words, char *err)
 {
 	(void)sid;
-	struct vio *io = ctx;
-	uint64_t done = 0;
-	while (done < len) {
-		uint64_t gpa = addr + done;
-		uint64_t chunk = PAGE_SIZE - (gpa & (PAGE_SIZE - 1));
-		if (chunk > len - done)
-			chunk = len - done;
-		uint64_t hpa;
-		if (gpa >= io->vmm->guest_mem_bytes) {
-			snprintf(err, DEV_ERR_LEN, "emulated NIC: the guest gave DMA address 0x%" PRIx64 ", beyond its memory",
-				 gpa);
-			return -1;
-		}
-		if (vmm_gpa_to_hpa(io->vmm, gpa, &hpa) < 0) {
-			snprintf(err, DEV_ERR_LEN, "%.250s", cpu_of(io)->err);
-			return -1;
-		}
-		if (words) {
-			for (uint64_t i = 0; i < chunk / 8; i++) {
-				uint64_t *w = &words[done / 8 + i];
-				if (write) {
-					if (vmx_root_write64(cpu_of(io), hpa + 8 * i, *w) < 0) {
-						snprintf(err, DEV_ERR_LEN, "%.250s", cpu_of(io)->err);
-						return -1;
-					}
-				} else {
-					*w = vmx_root_read64(cpu_of(io), hpa + 8 * i);
-				}
-			}
-		} else if (backend_payload(io, hpa, (uint32_t)chunk, write) < 0) {
-			snprintf(err, DEV_ERR_LEN, "%.250s", cpu_of(io)->err);
-			return -1;
-		}
-		done += chunk;
-	}
-	return 0;
+	static const struct dma_page_ops ops = {vport_resolve, vport_read64, vport_write64, vport_payload};
+	return dma_by_page(&ops, ctx, addr, len, write, words, err);
 }
 
 static void vec_set(uint64_t *bits, unsigned v)
