@@ -30,7 +30,9 @@ static int pf_resolve(void *ctx, uint64_t addr, bool write, uint64_t *hpa, char 
 		return 0;
 	struct vtd_request rq = {.sid = r->sid, .iova = addr, .write = write, .at = VTD_AT_UNTRANSLATED};
 	struct vtd_xlate x;
-	if (iommu_translate(r->pf->iommu, &rq, &x) != VTD_FR_NONE)
+	enum vtd_fault_reason f = iommu_translate(r->pf->iommu, &rq, &x);
+	r->pf->xlate_cycles += x.cycles;
+	if (f != VTD_FR_NONE)
 		return 1; /* blocked; the unit recorded the fault */
 	*hpa = x.hpa;
 	return 0;
@@ -129,6 +131,10 @@ static int pf_schedule(void *ctx, struct pci_dev *d, uint64_t delay, char *err)
 		return -1;
 	}
 	*cb = (struct pf_cb){pf, d};
+	/* The remapping unit's work on the transfer's requests (context and
+	 * IOTLB misses, walks) delays its completion. */
+	delay += pf->xlate_cycles;
+	pf->xlate_cycles = 0;
 	if (cpu_callback_in(pf->cpu, delay, pf_fire, cb) < 0) {
 		free(cb);
 		snprintf(err, DEV_ERR_LEN, "%.250s", pf->cpu->err);

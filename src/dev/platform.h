@@ -6,6 +6,11 @@
  * loads and stores of a BAR to the device (an MMIO window of the CPU). It
  * also holds the network the NIC is cabled to.
  *
+ * Timing: the cycles the remapping unit spends translating a device's
+ * requests (iommu.mem_read_cycles per reference it makes, see iommu.h) are
+ * added to the delay of the device's next completion: an IOTLB miss makes
+ * the transfer finish later, as [PCIEB] measures.
+ *
  * Addresses: BAR 0 of device i sits at platform_bar_hpa(mem_bytes, i) in
  * host-physical space, above the top of memory on a 1 GiB boundary, 1 MiB
  * apart (64-bit BARs placed above memory, as firmware does for large
@@ -38,6 +43,7 @@ struct platform {
 	uint64_t bar[PLATFORM_MAX_DEVS];
 	unsigned ndev;
 	struct pci_dev *nic;          /* the one the network is cabled to, or NULL */
+	uint64_t xlate_cycles;        /* the remapping unit's cycles on DMA since the last completion was scheduled */
 	char err[DEV_ERR_LEN];
 };
 
