@@ -148,6 +148,8 @@ void cpu_destroy(struct cpu *c)
 	c->ops = NULL;
 	free(c->cbs);
 	c->cbs = NULL;
+	free(c->host_net_q);
+	c->host_net_q = NULL;
 }
 
 void cpu_attach_guest(struct cpu *c, const struct guest_os_ops *ops, void *os)
@@ -208,6 +210,46 @@ int cpu_callback_in(struct cpu *c, uint64_t delay, void (*fn)(void *ctx), void *
 	if (evq_push(&c->evq, c->cycles + delay, TEV_CALLBACK, i) < 0)
 		return cpu_fail(c, "out of memory in the event queue");
 	c->cbs_live++;
+	return 0;
+}
+
+void cpu_host_net_attach(struct cpu *c, uint8_t vector)
+{
+	c->host_net_vector = vector;
+}
+
+int cpu_host_net_take(struct cpu *c, uint32_t *len)
+{
+	if (!c->host_net_n)
+		return 0;
+	*len = c->host_net_q[c->host_net_head];
+	c->host_net_head = (c->host_net_head + 1) % c->host_net_cap;
+	c->host_net_n--;
+	return 1;
+}
+
+/* The network sends the frame a process is receiving (see cpu.h). */
+static int net_deliver(struct cpu *c, uint32_t len)
+{
+	if (c->net_rx)
+		return c->net_rx(c->net_rx_ctx, len, c->err) < 0 ? -1 : 0;
+	if (!c->host_net_vector)
+		return cpu_fail(c, "a network receive, but the machine has no NIC (give it one with --io emulated, assigned "
+				   "or bounce)");
+	if (c->host_net_n == c->host_net_cap) { /* grow the ring, keeping its order */
+		size_t cap = c->host_net_cap ? 2 * c->host_net_cap : 16;
+		uint32_t *q = malloc(cap * sizeof(*q));
+		if (!q)
+			return cpu_fail(c, "out of memory");
+		for (size_t i = 0; i < c->host_net_n; i++)
+			q[i] = c->host_net_q[(c->host_net_head + i) % c->host_net_cap];
+		free(c->host_net_q);
+		c->host_net_q = q;
+		c->host_net_head = 0;
+		c->host_net_cap = cap;
+	}
+	c->host_net_q[(c->host_net_head + c->host_net_n++) % c->host_net_cap] = len;
+	cpu_raise_interrupt(c, c->host_net_vector);
 	return 0;
 }
 
@@ -1020,6 +1062,8 @@ static void retire_item(struct cpu *c)
 			ctr_inc(c->ctr, CTR_MEM_REFS_KERNEL);
 		c->ops_head++;
 		c->rip += GOP_INSN_LEN;
+		if (c->net_rx_armed && c->net_rx_wait_ops)
+			c->net_rx_wait_ops--;
 	} else if (c->item == ITEM_EVENT) {
 		if (c->ev.kind == GEV_MMIO) {
 			/* The access is its instruction: it retires here, executed by
@@ -1111,6 +1155,11 @@ enum run_status cpu_run_guest(struct cpu *c)
 	const bool vmx = c->nonroot;
 	for (;;) {
 		enum xlate_result r = XLATE_OK;
+		if (c->net_rx_armed && c->net_rx_wait_ops == 0) {
+			c->net_rx_armed = false;
+			if (net_deliver(c, c->net_rx_len) < 0)
+				return RUN_ERROR;
+		}
 		const struct timed_event *te = evq_peek(&c->evq);
 
 		if (te && te->cycle <= c->cycles) {
@@ -1149,19 +1198,23 @@ enum run_status cpu_run_guest(struct cpu *c)
 				if (r == XLATE_OK)
 					retire_item(c);
 			} else {
-				if (c->ev.kind == GEV_DEVIO && c->ev.arg == DEVIO_NET_RX) {
-					/* The network delivers the frame the process asks for. */
-					if (!c->net_rx) {
-						cpu_fail(c, "a network receive, but the machine has no NIC (give it one with --io emulated, assigned or bounce)");
-						return RUN_ERROR;
-					}
-					if (c->net_rx(c->net_rx_ctx, (uint32_t)c->ev.len, c->err) < 0)
-						return RUN_ERROR;
+				bool rx = c->ev.kind == GEV_DEVIO && c->ev.arg == DEVIO_NET_RX;
+				uint32_t rx_len = (uint32_t)c->ev.len;
+				if (rx && !c->net_rx && !c->host_net_vector) {
+					net_deliver(c, rx_len); /* the one-line "no NIC" error */
+					return RUN_ERROR;
 				}
 				retire_item(c);
 				cpu_enter_kernel(c, KW_PROC);
 				if (c->os_ops->os_event(c->os, c, &c->ev) < 0)
 					r = XLATE_ERROR;
+				if (rx) {
+					/* The frame comes once the driver has posted its buffers:
+					 * when the operations it just queued have retired. */
+					c->net_rx_armed = true;
+					c->net_rx_len = rx_len;
+					c->net_rx_wait_ops = c->ops_tail - c->ops_head;
+				}
 			}
 		} else if (!c->fe_done) {
 			cpu_enter_kernel(c, KW_PROC); /* the scheduler may exit or switch processes */

@@ -213,11 +213,20 @@ struct cpu {
 	struct cpu_callback *cbs; /* indexed by a TEV_CALLBACK event's data */
 	size_t ncbs, cbs_cap, cbs_live;
 	uint64_t irr[4];
-	/* The network the platform's NIC is cabled to: a process's receive
-	 * (GEV_DEVIO DEVIO_NET_RX) makes it send a frame of len bytes. 0 / -1
-	 * (message in err). NULL: no network. */
+	/* The network. A process's receive (GEV_DEVIO DEVIO_NET_RX) makes it
+	 * send a frame of len bytes once the receive system call's kernel
+	 * operations have retired (its buffers are posted): to the platform's
+	 * NIC through net_rx (0 / -1 with a message in err), or, when the NIC
+	 * is the host's own (a VMM emulating the guest's), into the host NIC's
+	 * receive queue, raising host_net_vector. Neither: no network. */
 	int (*net_rx)(void *ctx, uint32_t len, char *err);
 	void *net_rx_ctx;
+	uint8_t host_net_vector;     /* 0: the host has no NIC */
+	uint32_t *host_net_q;        /* frames (bytes) the host NIC received, FIFO */
+	size_t host_net_head, host_net_n, host_net_cap;
+	bool net_rx_armed;           /* a receive waits for its operations to retire */
+	size_t net_rx_wait_ops;      /* how many are left */
+	uint32_t net_rx_len;
 
 	/* guest software attached to the CPU */
 	const struct guest_os_ops *os_ops;
@@ -316,6 +325,11 @@ int cpu_callback_in(struct cpu *c, uint64_t delay, void (*fn)(void *ctx), void *
  * (vmx_root_take_interrupt) or the guest runs again.
  */
 void cpu_raise_interrupt(struct cpu *c, uint8_t vector);
+/* Root-mode software (the host's NIC driver in the VMM): the host's NIC
+ * signals received frames on vector (its MSI, as the host programs it). */
+void cpu_host_net_attach(struct cpu *c, uint8_t vector);
+/* The next frame the host's NIC received: 1 with *len (bytes), 0 if none. */
+int cpu_host_net_take(struct cpu *c, uint32_t *len);
 /* Root-mode software (the VMM): arm the host's one-shot local APIC timer
  * (TSC-deadline mode) to raise vector delay cycles from now. 0 / -1. */
 int cpu_host_timer_in(struct cpu *c, uint64_t delay, uint8_t vector);

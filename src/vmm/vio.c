@@ -167,12 +167,6 @@ static int vport_schedule(void *ctx, struct pci_dev *d, uint64_t delay, char *er
 	return 0;
 }
 
-static int vio_net_rx(void *ctx, uint32_t len, char *err)
-{
-	struct vio *io = ctx;
-	return nic_wire_rx(io->vdev[0], len, err);
-}
-
 /* ---- the assigned device ------------------------------------------------ */
 
 /* The IOMMU driver runs on the core in root mode: its register accesses
@@ -308,8 +302,9 @@ int vio_init(struct vio *io, struct vmm *vmm, struct guest_dev_info *gd)
 			dev_set_msi(io->vdev[i], 0xfee00000u, VIO_GUEST_VEC_DEV + i, true);
 			io->bar_size[i] = dev_bar_size(io->vdev[i]);
 		}
-		c->net_rx = vio_net_rx;
-		c->net_rx_ctx = io;
+		/* The host's own NIC receives the guest's frames: its interrupt
+		 * brings them to the emulated NIC (the back end's tap). */
+		cpu_host_net_attach(c, VIO_HOST_VEC_NET);
 		if (io->path == IO_BOUNCE) {
 			/* The pool sits in host low memory below the guest's (vmm_init
 			 * put guest memory above 4 GiB for this path). */
@@ -403,6 +398,13 @@ int vio_host_interrupt(struct vio *io, unsigned vector)
 			if (dev_event(d, io->err) < 0)
 				return cpu_fail(c, "%s", io->err);
 		}
+		return 1;
+	}
+	case VIO_HOST_VEC_NET: {
+		uint32_t len;
+		while (cpu_host_net_take(c, &len))
+			if (nic_wire_rx(io->vdev[0], len, io->err) < 0)
+				return cpu_fail(c, "%s", io->err);
 		return 1;
 	}
 	case VIO_HOST_VEC_DEV:

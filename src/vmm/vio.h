@@ -40,6 +40,7 @@ struct vmm;
  * for the posted-interrupt one; the others are free device vectors). */
 #define VIO_HOST_VEC_BACKEND 0x40   /* the host timer of the emulated device's back end */
 #define VIO_HOST_VEC_DEV 0x41       /* the assigned devices' remapped interrupts: 0x41 + device index */
+#define VIO_HOST_VEC_NET 0x43       /* the host's own NIC: frames for the emulated NIC's back end */
 #define VIO_POSTED_INTR_VECTOR 0xf2 /* POSTED_INTR_VECTOR: the notification vector */
 /* The guest's vectors for its devices (what their MSIs carry): 0x30 + index. */
 #define VIO_GUEST_VEC_DEV 0x30
