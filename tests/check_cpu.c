@@ -851,9 +851,9 @@ START_TEST(test_vmx_vmlaunch_runs_entry_checks)
 	rig_init(&m, ev, 1);
 	rig_start(&m, MODE_EPT);
 	struct cpu *c = &m.m.cpu;
-	/* Interrupt-window exiting: allowed-1 = 0 in IA32_VMX_TRUE_PROCBASED_CTLS. */
+	/* NMI-window exiting: allowed-1 = 0 in IA32_VMX_TRUE_PROCBASED_CTLS. */
 	vmx_read(c, VMCS_CPU_BASED_VM_EXEC_CONTROL, &saved);
-	vmx_write(c, VMCS_CPU_BASED_VM_EXEC_CONTROL, saved | CPU_INTR_WINDOW_EXITING);
+	vmx_write(c, VMCS_CPU_BASED_VM_EXEC_CONTROL, saved | CPU_NMI_WINDOW_EXITING);
 	ck_assert_int_eq(vmx_launch(c), VMX_FAIL_VALID);
 	vmx_read(c, VMCS_VM_INSTRUCTION_ERROR, &v);
 	ck_assert_uint_eq(v, 7);

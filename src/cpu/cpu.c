@@ -148,6 +148,8 @@ void cpu_destroy(struct cpu *c)
 	c->ops = NULL;
 	free(c->cbs);
 	c->cbs = NULL;
+	free(c->cbs_free);
+	c->cbs_free = NULL;
 	free(c->host_net_q);
 	c->host_net_q = NULL;
 }
@@ -196,20 +198,26 @@ const struct mmio_window *cpu_mmio_at(const struct cpu *c, uint64_t hpa)
 
 int cpu_callback_in(struct cpu *c, uint64_t delay, void (*fn)(void *ctx), void *ctx)
 {
-	if (c->ncbs == c->cbs_cap) {
-		size_t cap = c->cbs_cap ? c->cbs_cap * 2 : 64;
-		struct cpu_callback *n = realloc(c->cbs, cap * sizeof(*n));
-		if (!n)
-			return cpu_fail(c, "out of memory in the event queue");
-		c->cbs = n;
-		c->cbs_cap = cap;
+	size_t i;
+	if (c->ncbs_free) {
+		i = c->cbs_free[--c->ncbs_free];
+	} else {
+		if (c->ncbs == c->cbs_cap) {
+			size_t cap = c->cbs_cap ? c->cbs_cap * 2 : 64;
+			struct cpu_callback *n = realloc(c->cbs, cap * sizeof(*n));
+			size_t *f = n ? realloc(c->cbs_free, cap * sizeof(*f)) : NULL;
+			if (n)
+				c->cbs = n;
+			if (!f)
+				return cpu_fail(c, "out of memory in the event queue");
+			c->cbs_free = f;
+			c->cbs_cap = cap;
+		}
+		i = c->ncbs++;
 	}
-	/* Slots are reused once every callback queued has run. */
-	size_t i = c->ncbs++;
 	c->cbs[i] = (struct cpu_callback){fn, ctx};
 	if (evq_push(&c->evq, c->cycles + delay, TEV_CALLBACK, i) < 0)
 		return cpu_fail(c, "out of memory in the event queue");
-	c->cbs_live++;
 	return 0;
 }
 
@@ -296,8 +304,7 @@ static void run_hw_event(struct cpu *c, const struct timed_event *te)
 		return;
 	}
 	struct cpu_callback cb = c->cbs[te->data];
-	if (--c->cbs_live == 0)
-		c->ncbs = 0;
+	c->cbs_free[c->ncbs_free++] = te->data; /* free before the call, which may queue another */
 	cb.fn(cb.ctx);
 }
 
@@ -672,6 +679,12 @@ static enum xlate_result exec_mem(struct cpu *c, const struct guest_event *ev)
 		r = translate(c, last, kind, true, &hpa_last);
 	if (r != XLATE_OK)
 		return r;
+	if (c->nmmio && (cpu_mmio_at(c, hpa) || (last != first && cpu_mmio_at(c, hpa_last)))) {
+		cpu_fail(c, "an ordinary %s at GVA 0x%" PRIx64 " reached device registers (HPA 0x%" PRIx64
+			    "): a trace's device accesses are MMIO records", kind == ACC_FETCH ? "fetch" : "access",
+			 ev->gva, hpa);
+		return XLATE_ERROR;
+	}
 	if (c->p->cache_data_refs) {
 		/* Data lines compete with page-table lines (not charged). */
 		enum cache_level from = kind == ACC_FETCH ? CACHE_L2 : CACHE_L1D;
@@ -1159,6 +1172,14 @@ enum run_status cpu_run_guest(struct cpu *c)
 			c->net_rx_armed = false;
 			if (net_deliver(c, c->net_rx_len) < 0)
 				return RUN_ERROR;
+		}
+		if (vmx && c->intr_window && c->ops_head == c->ops_tail) {
+			/* "Interrupt-window exiting": the guest can take an interrupt
+			 * again (no interrupt handler's work is pending; the model has
+			 * no RFLAGS.IF of its own), so exit before the next
+			 * instruction (SDM Vol. 3C "Interrupt-Window Exiting"). */
+			cpu_vmexit(c, EXIT_REASON_INTERRUPT_WINDOW, 0, 0, 0, 0);
+			return RUN_EXITED;
 		}
 		const struct timed_event *te = evq_peek(&c->evq);
 

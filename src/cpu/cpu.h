@@ -201,6 +201,7 @@ struct cpu {
 	struct vmcs *vmcs;     /* current VMCS (VMPTRLD), or NULL */
 	uint16_t vpid;         /* tag of the running context */
 	bool ept_on;
+	bool intr_window;      /* "interrupt-window exiting" of the running VMCS */
 	uint64_t eptp;
 	uint64_t exit_cycle;   /* when the last VM exit happened */
 	unsigned last_exit_reason;
@@ -211,7 +212,8 @@ struct cpu {
 	struct mmio_window mmio[CPU_MAX_MMIO];
 	unsigned nmmio;
 	struct cpu_callback *cbs; /* indexed by a TEV_CALLBACK event's data */
-	size_t ncbs, cbs_cap, cbs_live;
+	size_t ncbs, cbs_cap;
+	size_t *cbs_free, ncbs_free; /* slots whose callback has run, for reuse */
 	uint64_t irr[4];
 	/* The network. A process's receive (GEV_DEVIO DEVIO_NET_RX) makes it
 	 * send a frame of len bytes once the receive system call's kernel

@@ -110,6 +110,7 @@ static enum vmx_status vm_entry(struct cpu *c, bool launch)
 	c->efer = vmcs_get(v, VMCS_GUEST_IA32_EFER);
 	c->vpid = vpid_on ? (uint16_t)vmcs_get(v, VMCS_VPID) : 0;
 	c->ept_on = secondary & SECONDARY_ENABLE_EPT;
+	c->intr_window = vmcs_get(v, VMCS_CPU_BASED_VM_EXEC_CONTROL) & CPU_INTR_WINDOW_EXITING;
 	c->eptp = vmcs_get(v, VMCS_EPT_POINTER);
 	if (!vpid_on)
 		cpu_flush_vpid0(c);

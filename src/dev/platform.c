@@ -17,6 +17,7 @@ static struct platform *pf_of(void *ctx)
  * translation is enabled (GSTS.TES), else host-physical as given. */
 struct pf_req {
 	struct platform *pf;
+	unsigned dev;  /* index of the requester */
 	uint16_t sid;
 	bool remap;
 };
@@ -31,7 +32,7 @@ static int pf_resolve(void *ctx, uint64_t addr, bool write, uint64_t *hpa, char 
 	struct vtd_request rq = {.sid = r->sid, .iova = addr, .write = write, .at = VTD_AT_UNTRANSLATED};
 	struct vtd_xlate x;
 	enum vtd_fault_reason f = iommu_translate(r->pf->iommu, &rq, &x);
-	r->pf->xlate_cycles += x.cycles;
+	r->pf->xlate_cycles[r->dev] += x.cycles;
 	if (f != VTD_FR_NONE)
 		return 1; /* blocked; the unit recorded the fault */
 	*hpa = x.hpa;
@@ -58,11 +59,14 @@ static int pf_dma(void *ctx, uint16_t sid, uint64_t addr, uint32_t len, bool wri
 {
 	static const struct dma_page_ops ops = {pf_resolve, pf_read64, pf_write64, NULL};
 	struct platform *pf = pf_of(ctx);
-	struct pci_dev *d = NULL;
-	for (unsigned i = 0; i < pf->ndev; i++)
-		if (dev_sid(pf->dev[i]) == sid)
-			d = pf->dev[i];
-	unsigned bits = d ? dev_dma_mask_bits(d) : 64;
+	unsigned di = 0;
+	while (di < pf->ndev && dev_sid(pf->dev[di]) != sid)
+		di++;
+	if (di == pf->ndev) {
+		snprintf(err, DEV_ERR_LEN, "DMA from source-id 0x%04x, which no device on the platform has", sid);
+		return -1;
+	}
+	unsigned bits = dev_dma_mask_bits(pf->dev[di]);
 	if (len == 0)
 		return 0;
 	if (bits < 64 && (addr + len - 1) >> bits) {
@@ -72,14 +76,26 @@ static int pf_dma(void *ctx, uint16_t sid, uint64_t addr, uint32_t len, bool wri
 			 sid >> 8, (sid >> 3) & 0x1f, sid & 7, addr, len, bits);
 		return -1;
 	}
-	struct pf_req r = {pf, sid, pf->iommu && (iommu_reg_get(pf->iommu, VTD_REG_GSTS, 4) & VTD_GCMD_TE)};
+	struct pf_req r = {pf, di, sid, pf->iommu && (iommu_reg_get(pf->iommu, VTD_REG_GSTS, 4) & VTD_GCMD_TE)};
 	return dma_by_page(&ops, &r, addr, len, write, words, err);
+}
+
+/* The one core's local APIC (APIC id 0) takes fixed or lowest-priority,
+ * edge-triggered interrupts of vectors 16-255; anything else is not
+ * modelled and fails the run rather than being taken as such. */
+static int pf_interrupt(struct platform *pf, uint32_t dest, unsigned dlm, bool level, unsigned vector)
+{
+	if (dlm > 1 || dest != 0 || level || vector < 16)
+		return cpu_fail(pf->cpu, "an interrupt message to APIC %u, delivery mode %u, %s-triggered, vector %u: "
+					 "only fixed or lowest-priority edge interrupts of vectors 16-255 to APIC 0 are "
+					 "modelled", dest, dlm, level ? "level" : "edge", vector);
+	cpu_raise_interrupt(pf->cpu, (uint8_t)vector);
+	return 0;
 }
 
 static void pf_deliver(void *ctx, const struct vtd_irq_msg *m)
 {
-	struct platform *pf = pf_of(ctx);
-	cpu_raise_interrupt(pf->cpu, m->vector);
+	pf_interrupt(pf_of(ctx), m->dest, m->dlm, m->level, m->vector); /* a failure is in the CPU's err */
 }
 
 struct vtd_irq_sink platform_irq_sink(struct platform *pf)
@@ -103,40 +119,43 @@ static int pf_msi(void *ctx, uint16_t sid, uint64_t addr, uint32_t data, char *e
 		iommu_msi(pf->iommu, sid, addr, data, &r); /* delivered to the sink, or blocked and recorded */
 		return 0;
 	}
-	cpu_raise_interrupt(pf->cpu, (uint8_t)(data & 0xff));
+	/* Compatibility format (SDM Vol. 3A "Message Signalled Interrupts"):
+	 * destination id in address bits 19:12, vector in data bits 7:0,
+	 * delivery mode 10:8, trigger mode bit 15. */
+	if (pf_interrupt(pf, (uint32_t)(addr >> 12) & 0xff, (data >> 8) & 7, (data >> 15) & 1, data & 0xff) < 0) {
+		snprintf(err, DEV_ERR_LEN, "%.250s", pf->cpu->err);
+		return -1;
+	}
 	return 0;
 }
 
-struct pf_cb {
-	struct platform *pf;
-	struct pci_dev *d;
-};
-
 static void pf_fire(void *ctx)
 {
-	struct pf_cb *cb = ctx;
-	struct platform *pf = cb->pf;
-	struct pci_dev *d = cb->d;
-	free(cb);
-	if (dev_event(d, pf->err) < 0)
-		cpu_fail(pf->cpu, "%s", pf->err);
+	struct platform_cb *cb = ctx;
+	cb->pending = false;
+	if (dev_event(cb->d, cb->pf->err) < 0)
+		cpu_fail(cb->pf->cpu, "%s", cb->pf->err);
 }
 
+/* A device's completion is due after delay, plus the remapping unit's
+ * cycles on its requests since it last scheduled. Each device has one
+ * callback outstanding at a time (src/dev: one engine per device). */
 static int pf_schedule(void *ctx, struct pci_dev *d, uint64_t delay, char *err)
 {
 	struct platform *pf = pf_of(ctx);
-	struct pf_cb *cb = malloc(sizeof(*cb));
-	if (!cb) {
-		snprintf(err, DEV_ERR_LEN, "out of memory");
+	unsigned i = 0;
+	while (i < pf->ndev && pf->dev[i] != d)
+		i++;
+	if (i == pf->ndev || pf->cb[i].pending) {
+		snprintf(err, DEV_ERR_LEN, "%s asked for a second completion callback while one is outstanding",
+			 dev_name(d));
 		return -1;
 	}
-	*cb = (struct pf_cb){pf, d};
-	/* The remapping unit's work on the transfer's requests (context and
-	 * IOTLB misses, walks) delays its completion. */
-	delay += pf->xlate_cycles;
-	pf->xlate_cycles = 0;
-	if (cpu_callback_in(pf->cpu, delay, pf_fire, cb) < 0) {
-		free(cb);
+	delay += pf->xlate_cycles[i];
+	pf->xlate_cycles[i] = 0;
+	pf->cb[i] = (struct platform_cb){pf, d, true};
+	if (cpu_callback_in(pf->cpu, delay, pf_fire, &pf->cb[i]) < 0) {
+		pf->cb[i].pending = false;
 		snprintf(err, DEV_ERR_LEN, "%.250s", pf->cpu->err);
 		return -1;
 	}

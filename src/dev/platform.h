@@ -43,7 +43,12 @@ struct platform {
 	uint64_t bar[PLATFORM_MAX_DEVS];
 	unsigned ndev;
 	struct pci_dev *nic;          /* the one the network is cabled to, or NULL */
-	uint64_t xlate_cycles;        /* the remapping unit's cycles on DMA since the last completion was scheduled */
+	uint64_t xlate_cycles[PLATFORM_MAX_DEVS]; /* per device: the unit's cycles on its DMA since it last scheduled */
+	struct platform_cb {
+		struct platform *pf;
+		struct pci_dev *d;
+		bool pending;
+	} cb[PLATFORM_MAX_DEVS];      /* each device's one outstanding completion callback */
 	char err[DEV_ERR_LEN];
 };
 

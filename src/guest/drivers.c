@@ -629,6 +629,7 @@ int drivers_interrupt(struct guest_os *os, struct cpu *cpu, unsigned vector)
 		if (d->info.vector != vector)
 			continue;
 		ctr_inc(os->ctr, CTR_GUEST_IO_INTERRUPTS);
+		os->idle_halts_in_a_row = 0;
 		return (d->info.kind == DEV_NIC ? nic_irq(os, cpu, d) : nvme_irq(os, cpu, d)) < 0 ? -1 : 1;
 	}
 	return 0;

@@ -1204,9 +1204,16 @@ static int os_shutdown(void *osp, struct cpu *cpu)
 }
 
 /* The idle loop: HLT until an interrupt (a device's completion) wakes
- * someone. */
-static int idle_halt(struct guest_os *os, struct guest_event *ev)
+ * someone. A kernel that halts GUEST_IO_STALL_HALTS times in a row with
+ * no device interrupt between (each halt lasts at least until the next
+ * timer tick) waits for a completion that will not come: a model error,
+ * reported rather than ticked through for ever. */
+#define GUEST_IO_STALL_HALTS 10000
+static int idle_halt(struct guest_os *os, struct cpu *cpu, struct guest_event *ev)
 {
+	if (++os->idle_halts_in_a_row > GUEST_IO_STALL_HALTS)
+		return cpu_fail(cpu, "guest kernel: %u idle halts without a device interrupt: the I/O it waits for "
+				     "never completes", GUEST_IO_STALL_HALTS);
 	ctr_inc(os->ctr, CTR_GUEST_IO_IDLE_HALTS);
 	*ev = (struct guest_event){.kind = GEV_HLT, .pid = os->cur ? os->cur->pid : 0};
 	return 1;
@@ -1227,7 +1234,7 @@ static int os_next_event(void *osp, struct cpu *cpu, struct guest_event *ev, cha
 	for (;;) {
 		struct guest_proc *pr = os->cur;
 		if (drivers_probing(os))
-			return idle_halt(os, ev);
+			return idle_halt(os, cpu, ev);
 		if (pr && pr->state == PROC_RUNNABLE && !(os->need_resched && os->rq_head)) {
 			int r = frontend_next(&pr->fe, ev, err);
 			if (r != 0)
@@ -1243,7 +1250,7 @@ static int os_next_event(void *osp, struct cpu *cpu, struct guest_event *ev, cha
 			if (pr && pr->state == PROC_RUNNABLE)
 				continue;
 			if (guest_io_outstanding(os))
-				return idle_halt(os, ev);
+				return idle_halt(os, cpu, ev);
 			if (os->live_procs)
 				return cpu_fail(cpu, "guest kernel: %" PRIu64 " processes alive and none can run "
 						     "(all wait for children that cannot exit)", os->live_procs);

@@ -93,6 +93,7 @@ struct guest_os {
 	uint64_t live_procs;       /* created and not exited */
 	uint64_t pt_pages;         /* page-table pages in use, all processes */
 	uint64_t next_mm_id;
+	unsigned idle_halts_in_a_row; /* idle halts since the last device interrupt */
 	uint64_t asid_mm[GUEST_NR_ASIDS]; /* which address space each ASID holds (0: init_mm) */
 	unsigned next_asid;
 	uint64_t cr0, cr4, efer;   /* the paging mode the kernel runs with */

@@ -431,17 +431,28 @@ int vio_before_entry(struct vio *io)
 	uint64_t info;
 	if (vmm_vmread(io->vmm, VMCS_VM_ENTRY_INTR_INFO, &info) < 0)
 		return -1;
-	if (info & INTR_INFO_VALID)
-		return 0;
-	for (int w = 3; w >= 0; w--) {
+	for (int w = 3; w >= 0 && !(info & INTR_INFO_VALID); w--) {
 		if (!io->inject[w])
 			continue;
 		unsigned bit = 63 - (unsigned)__builtin_clzll(io->inject[w]);
 		io->inject[w] &= ~(UINT64_C(1) << bit);
 		ctr_inc(io->vmm->ctr, CTR_VMM_INTR_INJECTED);
-		return vmm_vmwrite(io->vmm, VMCS_VM_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_EXT_INTR | (w * 64u + bit));
+		info = INTR_INFO_VALID | INTR_TYPE_EXT_INTR | (w * 64u + bit);
+		if (vmm_vmwrite(io->vmm, VMCS_VM_ENTRY_INTR_INFO, info) < 0)
+			return -1;
 	}
-	return 0;
+	/* More waiting: exit as soon as the guest can take the next one
+	 * (KVM's enable_irq_window). */
+	uint64_t proc;
+	if (vmm_vmread(io->vmm, VMCS_CPU_BASED_VM_EXEC_CONTROL, &proc) < 0)
+		return -1;
+	uint64_t want = vio_pending(io) ? proc | CPU_INTR_WINDOW_EXITING : proc & ~(uint64_t)CPU_INTR_WINDOW_EXITING;
+	return want == proc ? 0 : vmm_vmwrite(io->vmm, VMCS_CPU_BASED_VM_EXEC_CONTROL, want);
+}
+
+bool vio_pending(const struct vio *io)
+{
+	return io->repost || (io->inject[0] | io->inject[1] | io->inject[2] | io->inject[3]);
 }
 
 int vio_backed(struct vio *io, uint64_t gpa, uint64_t hpa, uint64_t bytes)

@@ -110,8 +110,12 @@ int vio_emulate_mmio(struct vio *io, uint64_t gpa);
  * taken while the guest halts). 1 = handled, 0 = not an I/O vector, -1. */
 int vio_host_interrupt(struct vio *io, unsigned vector);
 /* Before a VM entry: inject the highest waiting guest vector if no event
- * is being injected already. 0 / -1. */
+ * is being injected already, and ask for an interrupt-window exit while
+ * more wait. 0 / -1. */
 int vio_before_entry(struct vio *io);
+/* Is a guest interrupt waiting for injection (or a posted notification
+ * for re-sending)? A halted vCPU with one must not block. */
+bool vio_pending(const struct vio *io);
 /* The VMM backed [gpa, gpa + bytes) with host memory at hpa: assigned
  * devices' domain maps it too. 0 / -1. */
 int vio_backed(struct vio *io, uint64_t gpa, uint64_t hpa, uint64_t bytes);

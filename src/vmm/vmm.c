@@ -258,7 +258,11 @@ static int handle_hlt(struct vmm *vmm)
 		return 0;
 	}
 	ctr_inc(vmm->ctr, CTR_VMM_HLT);
-	if (skip_exiting_instruction(vmm) < 0 || cpu_idle_until_interrupt(vmm->cpu) < 0)
+	if (skip_exiting_instruction(vmm) < 0)
+		return -1;
+	if (vmm->vio && vio_pending(vmm->vio))
+		return 0; /* an interrupt waits for injection: the vCPU does not block */
+	if (cpu_idle_until_interrupt(vmm->cpu) < 0)
 		return -1;
 	if (!vmm->vio)
 		return 0;
@@ -296,11 +300,21 @@ static int handle_ept_violation(struct vmm *vmm)
 	return ept_mgr_map(vmm, gpa & PAGE_MASK);
 }
 
+/* Interrupt-window exiting (set by vio_before_entry while device
+ * interrupts wait): the next one is injected at this entry. */
+static int handle_interrupt_window(struct vmm *vmm)
+{
+	if (!vmm->vio)
+		return cpu_fail(vmm->cpu, "interrupt-window exit, but this VMM asked for none");
+	return 0;
+}
+
 /* Exit dispatch, indexed by basic exit reason (reference sheet §2.2). */
 static const exit_handler_fn exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_EXCEPTION_NMI] = handle_exception_nmi,
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_REASON_HLT] = handle_hlt,
+	[EXIT_REASON_INTERRUPT_WINDOW] = handle_interrupt_window,
 	[EXIT_REASON_INVLPG] = handle_invlpg,
 	[EXIT_REASON_CR_ACCESS] = handle_cr_access,
 	[EXIT_REASON_CPUID] = handle_cpuid,
