@@ -30,10 +30,15 @@
  *  - emulated: the back end copies each payload once: 8192 + 64 = 8256.
  */
 #include <check.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/vmcs_fields.h"
+#include "arch/vmx_controls.h"
 #include "cli/run.h"
+#include "cpu/vmx.h"
+#include "trace/event_array.h"
 
 /* net-io, one 8 KiB frame, in mode with the settings path and then more
  * (NULL-terminated, may be NULL). */
@@ -187,6 +192,102 @@ START_TEST(test_io_bounce)
 }
 END_TEST
 
+/* Interrupts waiting for injection (src/vmm/vio.c): one is injected per
+ * VM entry; while an event already fills the entry's injection field the
+ * vector waits and the VMM asks for "interrupt-window exiting"; the core
+ * then exits (reason 7) before the guest's next instruction once no
+ * interrupt handler's work is pending; with the field free the vector is
+ * injected and the control cleared. */
+START_TEST(test_io_interrupt_window)
+{
+	static const struct guest_event ev[] = {{GEV_LOAD, 8, 0x401000, 0, 1, 0}};
+	struct sim_params p;
+	struct counters ctr;
+	struct machine m;
+	char err[CPU_ERR_LEN], perr[256];
+	params_defaults(&p);
+	ck_assert_int_eq(params_set(&p, "io.path=emulated", perr), 0);
+	memset(&ctr, 0, sizeof(ctr));
+	struct event_array a = event_array_of(ev, 1);
+	struct frontend fe = {event_array_next, &a, NULL};
+	ck_assert_msg(machine_init(&m, &p, MODE_EPT, &fe, &ctr, err) == 0, "%s", err);
+	struct cpu *c = &m.cpu;
+	uint64_t proc, info;
+	/* A tick being injected; the NIC's vector waits. */
+	const uint64_t tick = INTR_INFO_VALID | INTR_TYPE_EXT_INTR | VEC_LOCAL_TIMER;
+	ck_assert_int_eq(vmx_write(c, VMCS_VM_ENTRY_INTR_INFO, tick), VMX_SUCCEED);
+	m.vio.inject[0] = UINT64_C(1) << 0x30;
+	ck_assert_int_eq(vio_before_entry(&m.vio), 0);
+	vmx_read(c, VMCS_VM_ENTRY_INTR_INFO, &info);
+	vmx_read(c, VMCS_CPU_BASED_VM_EXEC_CONTROL, &proc);
+	ck_assert_uint_eq(info, tick);
+	ck_assert(proc & CPU_INTR_WINDOW_EXITING);
+	ck_assert(vio_pending(&m.vio));
+	/* The core exits at once when no handler's work is pending (here the
+	 * boot's queued operations are set aside: none retires). */
+	ck_assert_int_eq(vmx_write(c, VMCS_VM_ENTRY_INTR_INFO, 0), VMX_SUCCEED);
+	size_t head = c->ops_head;
+	c->ops_head = c->ops_tail;
+	ck_assert_int_eq(vmx_launch(c), VMX_SUCCEED);
+	uint64_t reason;
+	vmx_read(c, VMCS_EXIT_REASON, &reason);
+	ck_assert_uint_eq(reason, EXIT_REASON_INTERRUPT_WINDOW);
+	ck_assert_uint_eq(ctr.v[CTR_CPU_INSTRUCTIONS], 0);
+	c->ops_head = head;
+	/* The field is free now: the NIC's vector goes in, the control comes off. */
+	ck_assert_int_eq(vio_before_entry(&m.vio), 0);
+	vmx_read(c, VMCS_VM_ENTRY_INTR_INFO, &info);
+	vmx_read(c, VMCS_CPU_BASED_VM_EXEC_CONTROL, &proc);
+	ck_assert_uint_eq(info, INTR_INFO_VALID | INTR_TYPE_EXT_INTR | 0x30);
+	ck_assert(!(proc & CPU_INTR_WINDOW_EXITING));
+	ck_assert(!vio_pending(&m.vio));
+	ck_assert_uint_eq(ctr.v[CTR_VMM_INTR_INJECTED], 1);
+	machine_destroy(&m);
+}
+END_TEST
+
+/* A device that never completes: the NIC's context entry is cleared
+ * behind the guest's back, so its first descriptor fetch is blocked by the
+ * VT-d unit (context entry not present, recorded), its receive ring halts
+ * and no interrupt comes. The guest kernel halts, waits, and after 10000
+ * idle halts without a device interrupt says so instead of ticking on. */
+START_TEST(test_io_stalled_device_fails)
+{
+	static const struct guest_event ev[] = {
+		{GEV_MMAP, 0, 0x10000000, 8192, 1, 3 | GEV_MMAP_ANON},
+		{GEV_DEVIO, 0, 0x10000000, 8192, 1, DEVIO_NET_RX},
+	};
+	struct sim_params p;
+	struct counters ctr;
+	struct machine m;
+	char err[CPU_ERR_LEN], perr[256];
+	params_defaults(&p);
+	ck_assert_int_eq(params_set(&p, "io.path=assigned", perr), 0);
+	memset(&ctr, 0, sizeof(ctr));
+	struct event_array a = event_array_of(ev, 2);
+	struct frontend fe = {event_array_next, &a, NULL};
+	ck_assert_msg(machine_init(&m, &p, MODE_EPT, &fe, &ctr, err) == 0, "%s", err);
+	ck_assert_int_eq(iommu_drv_detach(&m.vio.drv, PLATFORM_SID_NIC), 0);
+	ck_assert_int_eq(machine_run(&m), RUN_ERROR);
+	/* The blocked request: the fetch of the first receive descriptor. */
+	char want[CPU_ERR_LEN];
+	snprintf(want, sizeof(want),
+		 "guest kernel: 10000 idle halts without a device interrupt: the I/O it waits for never completes (the "
+		 "VT-d unit blocked a DMA: DMA Read from 00:03.0 at 0x%" PRIx64 ": fault reason 0x02 (context entry not "
+		 "present))",
+		 guest_dev_ring(&m.os, 0, true));
+	ck_assert_uint_ne(guest_dev_ring(&m.os, 0, true), 0);
+	ck_assert_str_eq(m.cpu.err, want);
+	ck_assert_uint_eq(ctr.v[CTR_VMM_IOMMU_FAULTS_REPORTED], 1);
+	ck_assert_uint_eq(ctr.v[CTR_DEV_DMA_BLOCKED], 1);
+	ck_assert_uint_eq(ctr.v[CTR_IOMMU_FAULT_CONTEXT_NOT_PRESENT], 1);
+	/* 2 while the kernel waits for its two NVMe admin commands at boot
+	 * (each ended by the completion's interrupt), then the 10000. */
+	ck_assert_uint_eq(ctr.v[CTR_GUEST_IO_IDLE_HALTS], 10002);
+	machine_destroy(&m);
+}
+END_TEST
+
 /* Refusals, each one line: posted interrupts on a core without them; a
  * device I/O system call on a machine without devices. */
 START_TEST(test_io_refusals)
@@ -228,6 +329,8 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, test_io_assigned);
 	tcase_add_test(tc, test_io_assigned_posted);
 	tcase_add_test(tc, test_io_bounce);
+	tcase_add_test(tc, test_io_interrupt_window);
+	tcase_add_test(tc, test_io_stalled_device_fails);
 	tcase_add_test(tc, test_io_refusals);
 	suite_add_tcase(s, tc);
 	return s;

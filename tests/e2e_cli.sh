@@ -169,7 +169,7 @@ check "explain dma: a 1 GiB leaf is 4 references" '[ $rc -eq 0 ] && grep -q "0x1
 want="0x1000000:0x0000000001004001 0x1004100:0x0000000001003001 0x1003000:0x0000000001005003 0x1005010:0x0000000000000000 "
 check "explain dma: blocked, the 4 references" '[ $rc -eq 0 ] && [ "$(dma_refs <"$work/x")" = "$want" ]'
 check "explain dma: the fault and its record" 'grep -q "^blocked: the DMA write of IOVA 0x80000000 faults with reason 0x05 (write access not allowed)$" "$work/x" && grep -q "FSTS  (0x034) 0x00000002  PPF=1 PFO=0 FRI=0" "$work/x" && grep -q "FRCD0 (0x400) 0x80000005000000100000000080000000  F=1 T=0 (write) FR=0x05 SID=0x0010 FI=0x80000000" "$work/x"'
-check "explain dma: the driver's report" 'grep -q "driver: DMA Write from 00:02.0 at 0x80000000: fault reason 0x05 (write access not allowed)" "$work/x" && grep -q "vector 0xec to APIC 0" "$work/x"'
+check "explain dma: the driver's report" 'grep -q "driver: DMA Write from 00:02.0 at 0x80000000: fault reason 0x05 (write access not allowed)" "$work/x" && grep -q "vector 0x44 to APIC 0" "$work/x"'
 "$vtsim" explain dma --device 00:03.0 >"$work/x" 2>"$work/err"; rc=$?
 check "explain dma: another device has no context entry" '[ $rc -eq 0 ] && grep -q "reason 0x02 (context entry not present)" "$work/x" && grep -q "DMA Read from 00:03.0 at 0x40001000" "$work/x"'
 "$vtsim" explain dma --device 0:2 >/dev/null 2>"$work/err"; rc=$?

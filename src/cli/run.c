@@ -156,7 +156,15 @@ int machine_init_procs(struct machine *m, const struct sim_params *p, enum sim_m
 
 enum run_status machine_run(struct machine *m)
 {
-	return m->have_vmm ? vmm_run(&m->vmm) : cpu_run_native(&m->cpu);
+	if (!m->have_vmm)
+		return cpu_run_native(&m->cpu);
+	enum run_status st = vmm_run(&m->vmm);
+	if (st == RUN_ERROR && m->vio.first_fault[0]) {
+		/* What the IOMMU driver reported is likely why: say it too. */
+		size_t n = strlen(m->cpu.err);
+		snprintf(m->cpu.err + n, CPU_ERR_LEN - n, " (the VT-d unit blocked a DMA: %s)", m->vio.first_fault);
+	}
+	return st;
 }
 
 void machine_destroy(struct machine *m)

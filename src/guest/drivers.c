@@ -167,6 +167,14 @@ struct guest_drivers {
 
 /* ---- set-up -------------------------------------------------------------- */
 
+/* The rings of device i; see guest.h. */
+uint64_t guest_dev_ring(const struct guest_os *os, size_t i, bool rx)
+{
+	if (!os->drv || i >= os->drv->n)
+		return 0;
+	return rx ? os->drv->dev[i].rx_ring : os->drv->dev[i].tx_ring;
+}
+
 /* Devices; see guest.h. */
 int guest_set_devices(struct guest_os *os, const struct guest_dev_info *d, size_t n, char *err)
 {

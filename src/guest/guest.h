@@ -151,6 +151,9 @@ struct guest_dev_info {
  * err (CPU_ERR_LEN). The model's rules: drivers.c's Notes.
  */
 int guest_set_devices(struct guest_os *os, const struct guest_dev_info *d, size_t n, char *err);
+/* GPA of device i's receive (rx) or transmit descriptor ring, for a NIC
+ * once it is probed; 0 otherwise. */
+uint64_t guest_dev_ring(const struct guest_os *os, size_t i, bool rx);
 /* GEV_DEVIO requests submitted and not yet completed (all devices). */
 unsigned guest_io_outstanding(const struct guest_os *os);
 

@@ -41,8 +41,9 @@
 
 #define IOMMU_DRV_MAX_DOMAINS 64
 /* Fault-event interrupt the driver programs: vector (assumed: any free
- * vector works; Linux allocates one) to APIC id 0, fixed, edge. */
-#define IOMMU_DRV_FAULT_VECTOR 0xec
+ * vector works; Linux allocates one; not 0xEC, the local timer's) to APIC
+ * id 0, fixed, edge. */
+#define IOMMU_DRV_FAULT_VECTOR 0x44
 #define IOMMU_DRV_QUEUE_ENTRIES 256u /* one 4 KiB page, QS = 0 */
 
 struct iommu_drv_domain {

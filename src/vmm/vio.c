@@ -411,6 +411,22 @@ int vio_host_interrupt(struct vio *io, unsigned vector)
 	case VIO_HOST_VEC_DEV + 1:
 		vec_set(io->inject, VIO_GUEST_VEC_DEV + (vector - VIO_HOST_VEC_DEV));
 		return 1;
+	case IOMMU_DRV_FAULT_VECTOR: {
+		/* The VT-d unit's fault event: the driver reads, reports and
+		 * clears the records (vmm.iommu.faults_reported); a device whose
+		 * DMA was blocked is left as the fault left it. */
+		struct iommu_fault_report rep[8];
+		unsigned n = 0;
+		bool overflow;
+		uint64_t before = io->vmm->ctr->v[CTR_IOMMU_INV_CYCLES];
+		do {
+			if (drv_done(io, iommu_drv_faults(&io->drv, rep, 8, &n, &overflow), before) < 0)
+				return -1;
+			if (n && !io->first_fault[0])
+				iommu_drv_format_fault(&rep[0], io->first_fault, sizeof(io->first_fault));
+		} while (n == 8);
+		return 1;
+	}
 	case VIO_POSTED_INTR_VECTOR:
 		/* The notification arrived while the vCPU was not in non-root
 		 * operation: send it again to self just before entry, so the core

@@ -79,6 +79,7 @@ struct vio {
 	uint64_t pid_hpa;           /* posted-interrupt descriptor */
 	uint64_t vapic_hpa;         /* virtual-APIC page (posted interrupts) */
 	bool repost;                /* a notification came in root mode: raise it again at entry */
+	char first_fault[160];      /* the first DMA fault the driver reported, as it printed it */
 	char err[256];
 };
 
