@@ -1130,6 +1130,7 @@ int cpu_decode_at_rip(const struct cpu *c, struct guest_insn *out)
 	out->dst = GUEST_DIRECT_MAP_BASE + op->addr;
 	switch (op->kind) {
 	case GOP_STORE64:
+	case GOP_RING_STORE64:
 		out->kind = INSN_MOV_STORE_RAX;
 		out->bytes = 8;
 		return 0;
@@ -1144,10 +1145,6 @@ int cpu_decode_at_rip(const struct cpu *c, struct guest_insn *out)
 	case GOP_LOAD_CR3:
 		out->kind = INSN_MOV_TO_CR3;
 		out->dst = 0;
-		return 0;
-	case GOP_RING_STORE64:
-		out->kind = INSN_MOV_STORE_RAX;
-		out->bytes = 8;
 		return 0;
 	case GOP_RING_LOAD64:
 		out->kind = INSN_MOV_LOAD_EAX;
