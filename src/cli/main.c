@@ -151,6 +151,17 @@ static void apply_params(struct sim_params *p, const char *profile, char **sets,
 	free(sets);
 }
 
+/* A whole option value as a number (0x... hex, 0... octal or decimal,
+ * strtoull's rules): true with *out, false if anything is left over or
+ * it does not fit. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	return !errno && end != s && !*end;
+}
+
 static void parse_run_opts(int argc, char **argv, const char *cmd, struct run_opts *o, const char *help)
 {
 	static const struct option longopts[] = {
@@ -1250,7 +1261,7 @@ static int cmd_explain_dma(int argc, char **argv)
 	bool have_iova = false, have_access = false, have_device = false, have_page = false;
 	char **sets = calloc((size_t)argc + 1, sizeof(*sets));
 	int nsets = 0;
-	char err[CPU_ERR_LEN], *end;
+	char err[CPU_ERR_LEN];
 	if (!sets)
 		die_usage(cmd, "out of memory");
 	params_defaults(&o.params);
@@ -1259,9 +1270,7 @@ static int cmd_explain_dma(int argc, char **argv)
 	while ((c = getopt_long(argc - 1, argv + 1, "i:a:d:s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			errno = 0;
-			o.iova = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end)
+			if (!parse_u64(optarg, &o.iova))
 				die_usage(cmd, "--iova takes an address (0x... or decimal)");
 			have_iova = true;
 			break;
@@ -1369,7 +1378,7 @@ static int cmd_explain_bounce(int argc, char **argv)
 	const char *profile = NULL;
 	char **sets = calloc((size_t)argc + 1, sizeof(*sets));
 	int nsets = 0;
-	char err[CPU_ERR_LEN], *end;
+	char err[CPU_ERR_LEN];
 	if (!sets)
 		die_usage(cmd, "out of memory");
 	params_defaults(&o.params);
@@ -1379,9 +1388,8 @@ static int cmd_explain_bounce(int argc, char **argv)
 		switch (c) {
 		case 'b':
 		case 'a': {
-			errno = 0;
-			uint64_t v = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end || optarg[0] == '-')
+			uint64_t v;
+			if (!parse_u64(optarg, &v) || optarg[0] == '-')
 				die_usage(cmd, c == 'b' ? "--bytes takes a length" : "--addr takes an address (0x... or decimal)");
 			*(c == 'b' ? &o.bytes : &o.addr) = v;
 			break;
@@ -1482,9 +1490,7 @@ static int cmd_explain(int argc, char **argv)
 	while ((c = getopt_long(argc - 1, argv + 1, "g:m:a:s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'g':
-			errno = 0;
-			o.gva = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end)
+			if (!parse_u64(optarg, &o.gva))
 				die_usage(cmd, "--gva takes an address (0x... or decimal)");
 			have_gva = true;
 			break;

@@ -148,10 +148,8 @@ void cpu_destroy(struct cpu *c)
 	c->ops = NULL;
 	free(c->cbs);
 	c->cbs = NULL;
-	free(c->cbs_free);
-	c->cbs_free = NULL;
-	free(c->host_net_q);
-	c->host_net_q = NULL;
+	u64vec_free(&c->cbs_free);
+	u64vec_free(&c->host_net_q);
 }
 
 void cpu_attach_guest(struct cpu *c, const struct guest_os_ops *ops, void *os)
@@ -199,18 +197,15 @@ const struct mmio_window *cpu_mmio_at(const struct cpu *c, uint64_t hpa)
 int cpu_callback_in(struct cpu *c, uint64_t delay, void (*fn)(void *ctx), void *ctx)
 {
 	size_t i;
-	if (c->ncbs_free) {
-		i = c->cbs_free[--c->ncbs_free];
+	if (c->cbs_free.n) {
+		i = c->cbs_free.v[--c->cbs_free.n];
 	} else {
 		if (c->ncbs == c->cbs_cap) {
 			size_t cap = c->cbs_cap ? c->cbs_cap * 2 : 64;
 			struct cpu_callback *n = realloc(c->cbs, cap * sizeof(*n));
-			size_t *f = n ? realloc(c->cbs_free, cap * sizeof(*f)) : NULL;
-			if (n)
-				c->cbs = n;
-			if (!f)
+			if (!n)
 				return cpu_fail(c, "out of memory in the event queue");
-			c->cbs_free = f;
+			c->cbs = n;
 			c->cbs_cap = cap;
 		}
 		i = c->ncbs++;
@@ -228,11 +223,11 @@ void cpu_host_net_attach(struct cpu *c, uint8_t vector)
 
 int cpu_host_net_take(struct cpu *c, uint32_t *len)
 {
-	if (!c->host_net_n)
+	if (c->host_net_head == c->host_net_q.n)
 		return 0;
-	*len = c->host_net_q[c->host_net_head];
-	c->host_net_head = (c->host_net_head + 1) % c->host_net_cap;
-	c->host_net_n--;
+	*len = (uint32_t)c->host_net_q.v[c->host_net_head++];
+	if (c->host_net_head == c->host_net_q.n) /* all taken: start over at the front */
+		c->host_net_q.n = c->host_net_head = 0;
 	return 1;
 }
 
@@ -244,19 +239,8 @@ static int net_deliver(struct cpu *c, uint32_t len)
 	if (!c->host_net_vector)
 		return cpu_fail(c, "a network receive, but the machine has no NIC (give it one with --io emulated, assigned "
 				   "or bounce)");
-	if (c->host_net_n == c->host_net_cap) { /* grow the ring, keeping its order */
-		size_t cap = c->host_net_cap ? 2 * c->host_net_cap : 16;
-		uint32_t *q = malloc(cap * sizeof(*q));
-		if (!q)
-			return cpu_fail(c, "out of memory");
-		for (size_t i = 0; i < c->host_net_n; i++)
-			q[i] = c->host_net_q[(c->host_net_head + i) % c->host_net_cap];
-		free(c->host_net_q);
-		c->host_net_q = q;
-		c->host_net_head = 0;
-		c->host_net_cap = cap;
-	}
-	c->host_net_q[(c->host_net_head + c->host_net_n++) % c->host_net_cap] = len;
+	if (u64vec_push(&c->host_net_q, len) < 0)
+		return cpu_fail(c, "out of memory");
 	cpu_raise_interrupt(c, c->host_net_vector);
 	return 0;
 }
@@ -304,7 +288,11 @@ static void run_hw_event(struct cpu *c, const struct timed_event *te)
 		return;
 	}
 	struct cpu_callback cb = c->cbs[te->data];
-	c->cbs_free[c->ncbs_free++] = te->data; /* free before the call, which may queue another */
+	/* Free the slot before the call, which may queue another. */
+	if (u64vec_push(&c->cbs_free, te->data) < 0) {
+		cpu_fail(c, "out of memory in the event queue");
+		return;
+	}
 	cb.fn(cb.ctx);
 }
 

@@ -30,6 +30,7 @@
 #include "mmu/walk.h"
 #include "stats/counters.h"
 #include "trace/event.h"
+#include "util/u64vec.h"
 #include "vmcs/vmcs.h"
 
 #define CPU_ERR_LEN 512
@@ -213,7 +214,7 @@ struct cpu {
 	unsigned nmmio;
 	struct cpu_callback *cbs; /* indexed by a TEV_CALLBACK event's data */
 	size_t ncbs, cbs_cap;
-	size_t *cbs_free, ncbs_free; /* slots whose callback has run, for reuse */
+	struct u64vec cbs_free;   /* slots whose callback has run, for reuse */
 	uint64_t irr[4];
 	/* The network. A process's receive (GEV_DEVIO DEVIO_NET_RX) makes it
 	 * send a frame of len bytes once the receive system call's kernel
@@ -224,8 +225,8 @@ struct cpu {
 	int (*net_rx)(void *ctx, uint32_t len, char *err);
 	void *net_rx_ctx;
 	uint8_t host_net_vector;     /* 0: the host has no NIC */
-	uint32_t *host_net_q;        /* frames (bytes) the host NIC received, FIFO */
-	size_t host_net_head, host_net_n, host_net_cap;
+	struct u64vec host_net_q;    /* frames (bytes) the host NIC received, FIFO from host_net_head */
+	size_t host_net_head;
 	bool net_rx_armed;           /* a receive waits for its operations to retire */
 	size_t net_rx_wait_ops;      /* how many are left */
 	uint32_t net_rx_len;
